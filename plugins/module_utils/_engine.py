@@ -1,0 +1,275 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE to the virtnet.linux collection: no compatibility promise outside it.
+
+"""The module engine: differences, a transaction that undoes itself, and the batch runner.
+
+    params --normalise--> desired spec
+    kernel --read--> current state (plain dicts)
+    compare --> Differences (each "in place" or "needs recreate")
+    plan/apply through a Transaction (mutations skipped in check mode, undone on failure)
+    --> result: changed, diff {before, after}, the object as it is now
+
+Nothing here imports pyroute2: it is pure logic, covered by unit tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import traceback
+
+from ansible_collections.virtnet.linux.plugins.module_utils._netlink import VirtnetError
+
+
+class Difference(object):
+    __slots__ = ('key', 'before', 'after', 'recreate')
+
+    def __init__(self, key, before, after, recreate=False):
+        self.key = key
+        self.before = before
+        self.after = after
+        self.recreate = recreate
+
+    def __repr__(self):
+        return 'Difference(%r, %r -> %r%s)' % (self.key, self.before, self.after,
+                                               ', recreate' if self.recreate else '')
+
+
+class Differences(object):
+    """Collects differences between the kernel's state and the wanted one."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, key, before, after, recreate=False):
+        self.items.append(Difference(key, before, after, recreate))
+
+    def compare(self, key, wanted, current, recreate=False, normalise=None):
+        """Record a difference when `wanted` is managed (not None) and differs from `current`."""
+        if wanted is None:
+            return False
+        a, b = wanted, current
+        if normalise is not None:
+            a, b = normalise(a), normalise(b)
+        if a != b:
+            self.add(key, current, wanted, recreate)
+            return True
+        return False
+
+    @property
+    def empty(self):
+        return not self.items
+
+    @property
+    def needs_recreate(self):
+        return [d for d in self.items if d.recreate]
+
+    @property
+    def in_place(self):
+        return [d for d in self.items if not d.recreate]
+
+    def keys(self):
+        return [d.key for d in self.items]
+
+    def get(self, key):
+        for d in self.items:
+            if d.key == key:
+                return d
+        return None
+
+    def __contains__(self, key):
+        return self.get(key) is not None
+
+    def __bool__(self):
+        return bool(self.items)
+
+    __nonzero__ = __bool__
+
+    def before_after(self):
+        before, after = {}, {}
+        for d in self.items:
+            before[d.key] = d.before
+            after[d.key] = d.after
+        return before, after
+
+
+class Transaction(object):
+    """Ordered mutations that are skipped in check mode and undone in reverse on failure."""
+
+    def __init__(self, check_mode=False):
+        self.check_mode = check_mode
+        self.done = []          # descriptions of the steps carried out (or planned, in check mode)
+        self._undo = []         # (description, callable)
+
+    def run(self, description, action, undo=None):
+        """Carry out one mutation. `undo` (a callable) reverts it if a later step fails."""
+        self.done.append(description)
+        if self.check_mode:
+            return None
+        result = action()
+        if undo is not None:
+            self._undo.append((description, undo))
+        return result
+
+    @property
+    def changed(self):
+        return bool(self.done)
+
+    def rollback(self):
+        """Undo every step carried out, newest first. Returns (undone, errors)."""
+        undone, errors = [], []
+        while self._undo:
+            description, undo = self._undo.pop()
+            try:
+                undo()
+                undone.append(description)
+            except Exception as exc:  # pylint: disable=broad-except
+                errors.append('undo of "%s" failed: %s' % (description, getattr(exc, 'msg', exc)))
+        return undone, errors
+
+    def commit(self):
+        self._undo = []
+
+
+def merge_item(defaults, item, keys):
+    """A batch item completed with the task's top-level options (the item wins when it sets a key)."""
+    out = {}
+    for key in keys:
+        value = item.get(key) if item else None
+        out[key] = defaults.get(key) if value is None else value
+    return out
+
+
+def expand_batch(params, keys, batch_key='batch'):
+    """The list of per-object parameter dicts of a task: its batch, or the task itself."""
+    batch = params.get(batch_key)
+    if batch is not None:
+        return [merge_item(params, item, keys) for item in batch], True
+    return [dict((k, params.get(k)) for k in keys)], False
+
+
+def find_duplicates(items, keyfunc):
+    seen, dups = set(), []
+    for item in items:
+        key = keyfunc(item)
+        if key in seen and key not in dups:
+            dups.append(key)
+        seen.add(key)
+    return dups
+
+
+class ObjectResult(object):
+    """What one object of a task did: changed, before/after and the object as it is now."""
+
+    def __init__(self, key, before=None, after=None, changed=False, actions=None, extra=None):
+        self.key = key
+        self.before = before
+        self.after = after
+        self.changed = changed
+        self.actions = actions or []
+        self.extra = extra or {}
+
+    def as_dict(self):
+        d = {'name': self.key, 'changed': self.changed, 'actions': list(self.actions)}
+        d.update(self.extra)
+        return d
+
+
+def run_objects(module, items, ensure, context, batch=False, result_key=None):
+    """Apply `ensure(context, item) -> ObjectResult` to every item in one transaction.
+
+    A failure undoes every mutation of the task (of earlier items too), closes the context and
+    fails the module with a message naming the object; nothing half-made is left behind.
+    """
+    tx = context.tx
+    results = []
+    current = None
+    try:
+        for item in items:
+            current = item
+            results.append(ensure(context, item))
+        tx.commit()
+    except VirtnetError as exc:
+        _fail(module, context, exc.msg, results, exc.details)
+    except Exception as exc:  # pylint: disable=broad-except
+        what = current.get('name') if isinstance(current, dict) else current
+        _fail(module, context, 'unexpected error on %s: %s' % (what, exc), results,
+              {'exception': traceback.format_exc()})
+    finally:
+        context.close()
+
+    changed = any(r.changed for r in results)
+    out = {'changed': changed}
+    if batch:
+        out['results'] = [r.as_dict() for r in results]
+        before = dict((r.key, r.before) for r in results if r.changed)
+        after = dict((r.key, r.after) for r in results if r.changed)
+    else:
+        r = results[0]
+        out.update(r.extra)
+        out['actions'] = list(r.actions)
+        before, after = r.before, r.after
+    if module._diff:
+        out['diff'] = {'before': _diffable(before), 'after': _diffable(after)}
+    module.exit_json(**out)
+
+
+def _diffable(value):
+    if value is None:
+        return {}
+    return copy.deepcopy(value)
+
+
+def _fail(module, context, msg, results, details):
+    undone, errors = context.tx.rollback()
+    context.close()
+    extra = {}
+    if undone:
+        extra['rolled_back'] = undone
+        msg = '%s (rolled back: %s)' % (msg, '; '.join(undone))
+    if errors:
+        extra['rollback_errors'] = errors
+        msg = '%s; %s' % (msg, '; '.join(errors))
+    if results:
+        extra['results'] = [r.as_dict() for r in results]
+    exception = details.pop('exception', None) if details else None
+    if exception:
+        extra['exception'] = exception
+    for key, value in (details or {}).items():
+        extra.setdefault(key, value)
+    module.fail_json(msg=msg, changed=bool(errors), **extra)
+
+
+class Context(object):
+    """What one module run shares: the module, its netlink sockets and its transaction."""
+
+    def __init__(self, module, netlink=None):
+        self.module = module
+        self.check_mode = module.check_mode
+        self.tx = Transaction(module.check_mode)
+        self._nl = netlink
+
+    @property
+    def nl(self):
+        if self._nl is None:
+            from ansible_collections.virtnet.linux.plugins.module_utils._netlink import Netlink
+            self._nl = Netlink()
+        return self._nl
+
+    def ipr(self, netns=None):
+        return self.nl.ipr(netns)
+
+    def close(self):
+        if self._nl is not None:
+            self._nl.close()
+
+
+def require_pyroute2(module):
+    """Fail with Ansible's standard missing-library message when pyroute2 is absent."""
+    from ansible.module_utils.basic import missing_required_lib
+    from ansible_collections.virtnet.linux.plugins.module_utils import _netlink
+    if not _netlink.HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib('pyroute2'), exception=_netlink.PYROUTE2_IMPORT_ERROR)

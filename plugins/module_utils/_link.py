@@ -1,0 +1,347 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE to the virtnet.linux collection: no compatibility promise outside it.
+
+"""The shared path of every device module (tuntap, veth, bridge).
+
+A device module describes its kind with a :class:`LinkKind` subclass and calls
+:func:`run_link_module`. Everything common lives here once: name validation, the common
+link options (link_state, mtu, address, master, txqueuelen, alias), kind checks,
+create / update / recreate / delete through the transaction, and the public view of a link.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
+    Context, Differences, ObjectResult, expand_batch, find_duplicates, require_pyroute2, run_objects,
+)
+from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
+    VirtnetError, get_link, link_name, netns_exists, nl_call, ns_label, validate_ifname,
+    validate_netns_name,
+)
+
+COMMON_KEYS = ['name', 'state', 'netns', 'link_state', 'mtu', 'address', 'master', 'txqueuelen', 'alias']
+
+_MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
+
+
+def common_argument_spec(batch_options):
+    """Options every device module has; `batch_options` are the per-object options of its batch."""
+    spec = dict(
+        name=dict(type='str'),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        netns=dict(type='str', default=''),
+        link_state=dict(type='str', choices=['up', 'down']),
+        mtu=dict(type='int'),
+        address=dict(type='str'),
+        master=dict(type='str'),
+        txqueuelen=dict(type='int'),
+        alias=dict(type='str'),
+    )
+    item = dict((k, dict(v)) for k, v in spec.items())
+    for opts in item.values():
+        opts.pop('default', None)
+    item['name']['required'] = True
+    item.update(batch_options)
+    spec['batch'] = dict(type='list', elements='dict', options=item)
+    return spec
+
+
+def normalise_mac(value):
+    if value is None:
+        return None
+    mac = str(value).strip().lower().replace('-', ':')
+    return mac
+
+
+def mac_error(value, what='address'):
+    if value is None:
+        return None
+    if not _MAC_RE.match(normalise_mac(value)):
+        return 'invalid %s %r: expected a MAC address like 02:00:00:00:00:01' % (what, value)
+    if int(normalise_mac(value)[:2], 16) & 1:
+        return 'invalid %s %r: a multicast MAC cannot be a device address' % (what, value)
+    return None
+
+
+def validate_common(item, prefix=''):
+    """Errors of the common options of one object (`prefix` 'peer_' for a veth peer's options)."""
+    errors = []
+    name_key = 'peer' if prefix else 'name'
+    err = validate_ifname(item.get(name_key), '%s name' % ('peer' if prefix else 'device'))
+    if err:
+        errors.append(err)
+    ns_key = prefix + 'netns'
+    if item.get(ns_key):
+        err = validate_netns_name(item[ns_key])
+        if err:
+            errors.append(err)
+    mtu = item.get(prefix + 'mtu')
+    if mtu is not None and not 68 <= mtu <= 65535:
+        errors.append('%smtu %d out of range (68..65535)' % (prefix, mtu))
+    err = mac_error(item.get(prefix + 'address'), prefix + 'address')
+    if err:
+        errors.append(err)
+    master = item.get(prefix + 'master')
+    if master:
+        err = validate_ifname(master, prefix + 'master')
+        if err:
+            errors.append(err)
+    txq = item.get(prefix + 'txqueuelen')
+    if txq is not None and txq < 0:
+        errors.append('%stxqueuelen must not be negative' % prefix)
+    alias = item.get(prefix + 'alias')
+    if alias is not None and len(alias.encode()) > 255:
+        errors.append('%salias longer than 255 bytes' % prefix)
+    return errors
+
+
+def resolve_master(ctx, netns, master):
+    """Index of bridge `master` in `netns`; 0 for '' (release). Errors if missing or no bridge."""
+    if master is None:
+        return None
+    if master == '':
+        return 0
+    link = get_link(ctx.ipr(netns), ifname=master, netns=netns)
+    if link is None:
+        raise VirtnetError('master %s not found in %s' % (master, ns_label(netns)))
+    if link['kind'] != 'bridge':
+        raise VirtnetError('master %s in %s is not a bridge (it is a %s)'
+                           % (master, ns_label(netns), link['kind'] or 'device without kind'))
+    return link['index']
+
+
+def common_view(ctx, netns, link):
+    """The public, comparable view of the common attributes of a kernel link."""
+    ipr = ctx.ipr(netns)
+    return {
+        'name': link['ifname'],
+        'netns': netns or '',
+        'ifindex': link['index'],
+        'kind': link['kind'],
+        'link_state': link['link_state'],
+        'operstate': link['operstate'],
+        'mtu': link['mtu'],
+        'address': link['address'],
+        'master': link_name(ipr, link['master_index'], netns) or '',
+        'txqueuelen': link['txqueuelen'],
+        'alias': link['alias'] or '',
+    }
+
+
+def compare_common(view, item, diffs, prefix=''):
+    """Record differences of the common options between `view` (current) and `item` (wanted)."""
+    diffs.compare(prefix + 'mtu', item.get(prefix + 'mtu'), view['mtu'])
+    diffs.compare(prefix + 'address', normalise_mac(item.get(prefix + 'address')),
+                  normalise_mac(view['address']))
+    diffs.compare(prefix + 'master', item.get(prefix + 'master'), view['master'])
+    diffs.compare(prefix + 'txqueuelen', item.get(prefix + 'txqueuelen'), view['txqueuelen'])
+    diffs.compare(prefix + 'alias', item.get(prefix + 'alias'), view['alias'])
+    diffs.compare(prefix + 'link_state', item.get(prefix + 'link_state'), view['link_state'])
+
+
+_SET_ARGS = {'mtu': 'mtu', 'address': 'address', 'txqueuelen': 'txqlen', 'alias': 'ifalias',
+             'link_state': 'state'}
+
+
+def apply_common(ctx, netns, name, index, view, diffs, prefix=''):
+    """Send the in-place differences of the common options in one request (undo: old values)."""
+    new, old = {}, {}
+    for key, arg in _SET_ARGS.items():
+        d = diffs.get(prefix + key)
+        if d is not None:
+            new[arg] = d.after
+            old[arg] = d.before if d.before is not None else ''
+    d = diffs.get(prefix + 'master')
+    if d is not None:
+        new['master'] = resolve_master(ctx, netns, d.after)
+        old['master'] = resolve_master(ctx, netns, d.before) if d.before else 0
+    if not new:
+        return
+    # bring a link up only after everything else is in place
+    state = new.pop('state', None)
+    old_state = old.pop('state', None)
+    ipr = ctx.ipr(netns)
+
+    def do(args):
+        what = 'setting %s on %s' % (', '.join(sorted(args)), name)
+        return lambda: nl_call(what, netns, ipr.link, 'set', index=index, **args)
+
+    if new:
+        ctx.tx.run('set %s on %s' % (', '.join('%s=%s' % (k, v) for k, v in sorted(new.items())), name),
+                   do(new), do(old))
+    if state is not None:
+        ctx.tx.run('set %s %s' % (name, state), do({'state': state}), do({'state': old_state}))
+
+
+def delete_link(ctx, netns, name, index):
+    """Delete a link; "already gone" is not an error."""
+    ipr = ctx.ipr(netns)
+
+    def act():
+        try:
+            ipr.link('del', index=index)
+        except Exception as exc:  # pylint: disable=broad-except
+            if getattr(exc, 'code', None) == 19:  # ENODEV: already gone
+                return
+            raise VirtnetError('deleting %s in %s: %s' % (name, ns_label(netns), exc))
+
+    ctx.tx.run('delete %s' % name, act)
+
+
+class LinkKind(object):
+    """What a device module tells the shared path about its kind of link."""
+
+    #: the module's kind, as the user thinks of it (also the kind=... used to create it)
+    kind = None
+    #: kinds the kernel reports back for this module's devices
+    read_kinds = ()
+    #: option names beyond COMMON_KEYS
+    keys = []
+
+    def validate(self, item):
+        """Extra errors for one object (list of strings)."""
+        return []
+
+    def netns_needed(self, item):
+        """Every namespace the object needs to exist."""
+        return [item.get('netns') or '']
+
+    def create(self, ctx, item):
+        """Create the device through ctx.tx (with an undo that deletes it)."""
+        raise NotImplementedError
+
+    def view(self, ctx, item, link):
+        """Kind-specific public attributes of an existing device (dict)."""
+        return {}
+
+    def compare(self, ctx, item, link, view, diffs):
+        """Record kind-specific differences (recreate=True for those that need a new device)."""
+
+    def update(self, ctx, item, link, view, diffs):
+        """Apply the in-place kind-specific differences through ctx.tx."""
+
+    def refuse_recreate(self, ctx, item, link, view, diffs):
+        """A message when the device must not be recreated now (e.g. a process holds it), else None."""
+        return None
+
+    def predict(self, item, view):
+        """The view a newly created device will have (for check mode and diff)."""
+        out = dict(view)
+        for key in COMMON_KEYS + list(self.keys):
+            if key in ('state', 'netns'):
+                continue
+            value = item.get(key)
+            if value is not None:
+                out[key] = normalise_mac(value) if key.endswith('address') else value
+        return out
+
+
+def _object_key(item):
+    netns = item.get('netns') or ''
+    return '%s/%s' % (netns, item['name']) if netns else item['name']
+
+
+def ensure_link(ctx, kind, item):
+    netns = item.get('netns') or ''
+    name = item['name']
+    ipr = ctx.ipr(netns)
+    link = get_link(ipr, ifname=name, netns=netns)
+    key = _object_key(item)
+
+    if link is not None and link['kind'] not in kind.read_kinds:
+        if item['state'] == 'absent':
+            raise VirtnetError('%s in %s is a %s, not a %s: refusing to delete it'
+                               % (name, ns_label(netns), link['kind'] or 'device without kind', kind.kind))
+        raise VirtnetError('%s already exists in %s as a %s, not a %s'
+                           % (name, ns_label(netns), link['kind'] or 'device without kind', kind.kind))
+
+    if item['state'] == 'absent':
+        if link is None:
+            return ObjectResult(key, None, None, False)
+        before = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+        start = len(ctx.tx.done)
+        delete_link(ctx, netns, name, link['index'])
+        return ObjectResult(key, before, None, True, ctx.tx.done[start:])
+
+    start = len(ctx.tx.done)
+    if link is None:
+        before = None
+        kind.create(ctx, item)
+        if ctx.check_mode:
+            after = kind.predict(item, {'name': name, 'netns': netns, 'kind': kind.kind})
+            return ObjectResult(key, None, after, True, ctx.tx.done[start:], {'link': after})
+        link = get_link(ipr, ifname=name, netns=netns)
+        if link is None:
+            raise VirtnetError('%s was created in %s but cannot be read back' % (name, ns_label(netns)))
+        view = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+        diffs = Differences()
+        compare_common(view, item, diffs)
+        kind.compare(ctx, item, link, view, diffs)
+        apply_common(ctx, netns, name, link['index'], view, diffs)
+        kind.update(ctx, item, link, view, diffs)
+    else:
+        view = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+        before = view
+        diffs = Differences()
+        compare_common(view, item, diffs)
+        kind.compare(ctx, item, link, view, diffs)
+        if diffs.empty:
+            return ObjectResult(key, view, view, False, [], {'link': view})
+        if diffs.needs_recreate:
+            reason = kind.refuse_recreate(ctx, item, link, view, diffs)
+            if reason:
+                raise VirtnetError(reason)
+            delete_link(ctx, netns, name, link['index'])
+            kind.create(ctx, item)
+            if not ctx.check_mode:
+                link = get_link(ipr, ifname=name, netns=netns)
+                view2 = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+                diffs = Differences()
+                compare_common(view2, item, diffs)
+                kind.compare(ctx, item, link, view2, diffs)
+                apply_common(ctx, netns, name, link['index'], view2, diffs)
+                kind.update(ctx, item, link, view2, diffs)
+        else:
+            apply_common(ctx, netns, name, link['index'], view, diffs)
+            kind.update(ctx, item, link, view, diffs)
+        if ctx.check_mode:
+            after = dict(view)
+            for d in diffs.items:
+                after[d.key] = d.after
+            return ObjectResult(key, before, after, True, ctx.tx.done[start:], {'link': after})
+
+    link = get_link(ipr, ifname=name, netns=netns)
+    after = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+    changed = len(ctx.tx.done) > start
+    return ObjectResult(key, before, after, changed, ctx.tx.done[start:], {'link': after})
+
+
+def run_link_module(module, kind):
+    """The whole run of a device module: validate every object, then apply them in one transaction."""
+    require_pyroute2(module)
+    keys = COMMON_KEYS + list(kind.keys)
+    items, batch = expand_batch(module.params, keys)
+    errors = []
+    for item in items:
+        label = item.get('name') or '(unnamed)'
+        for err in validate_common(item) + kind.validate(item):
+            errors.append('%s: %s' % (label, err) if batch else err)
+    if not errors:
+        dups = find_duplicates(items, _object_key)
+        if dups:
+            errors.append('duplicate devices in batch: %s' % ', '.join(dups))
+    if not errors:
+        for item in items:
+            for ns in kind.netns_needed(item):
+                if ns and not netns_exists(ns):
+                    errors.append('netns %s not found (needed by %s)' % (ns, item['name']))
+    if errors:
+        module.fail_json(msg='; '.join(sorted(set(errors), key=errors.index)))
+    ctx = Context(module)
+    run_objects(module, items, lambda c, item: ensure_link(c, kind, item), ctx, batch=batch)

@@ -1,0 +1,423 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE to the virtnet.linux collection: no compatibility promise outside it.
+
+"""Netlink access per network namespace, errno mapping and plain-dict readers.
+
+Rules that every caller relies on:
+
+* a namespace is never created by looking it up: sockets are opened by entering an
+  existing /run/netns/NAME with setns(2) (no fork, no O_CREAT);
+* every kernel error leaves this module as a :class:`VirtnetError` whose message names
+  the object, the namespace and the problem;
+* readers return plain JSON-safe dicts, never pyroute2 message objects.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import traceback
+
+try:
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+except ImportError:  # pragma: no cover - exercised by the missing-pyroute2 test
+    IPRoute = None
+    HAS_PYROUTE2 = False
+    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
+
+    class NetlinkError(Exception):  # type: ignore[no-redef]
+        """Placeholder so that ``except NetlinkError`` stays valid without pyroute2."""
+
+        code = 0
+else:
+    HAS_PYROUTE2 = True
+    PYROUTE2_IMPORT_ERROR = None
+
+NETNS_RUN_DIR = '/run/netns'
+NETNS_ETC_DIR = '/etc/netns'
+IFNAMSIZ = 16
+CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
+IFF_UP = 0x1
+
+_LIBC = None
+
+
+class VirtnetError(Exception):
+    """An error with a message meant for the user (goes straight into fail_json)."""
+
+    def __init__(self, msg, **details):
+        super().__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+class NetnsNotFound(VirtnetError):
+    pass
+
+
+class LinkNotFound(VirtnetError):
+    pass
+
+
+class ObjectExists(VirtnetError):
+    pass
+
+
+def libc():
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+    return _LIBC
+
+
+def _check(ret, what):
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, '%s: %s' % (what, os.strerror(err)))
+
+
+def setns(fd, nstype=CLONE_NEWNET):
+    _check(libc().setns(fd, nstype), 'setns')
+
+
+def unshare(flags):
+    _check(libc().unshare(flags), 'unshare')
+
+
+def mount(source, target, fstype, flags, data=None):
+    _check(libc().mount(_b(source), _b(target), _b(fstype), flags, _b(data) if data else None),
+           'mount %s' % target)
+
+
+def umount2(target, flags):
+    return libc().umount2(_b(target), flags)
+
+
+def _b(value):
+    return value.encode() if isinstance(value, str) else value
+
+
+# --------------------------------------------------------------------------- names
+
+def ns_label(netns):
+    """How a namespace is named in messages."""
+    return 'netns %s' % netns if netns else 'the default netns'
+
+
+def validate_netns_name(name):
+    """Return an error message for a name that is not a plain file name in /run/netns, else None."""
+    if not isinstance(name, str) or name == '':
+        return 'netns name must not be empty'
+    if name in ('.', '..'):
+        return 'invalid netns name %r: "." and ".." are not namespace names' % name
+    if '/' in name or '\0' in name:
+        return 'invalid netns name %r: must be a plain file name (no "/")' % name
+    if len(name.encode()) > 255:
+        return 'invalid netns name %r: longer than 255 bytes' % name
+    return None
+
+
+def validate_ifname(name, what='interface name'):
+    """Mirror the kernel's dev_valid_name(): 1..15 bytes, not . or .., no '/', ':' or whitespace."""
+    if not isinstance(name, str) or name == '':
+        return '%s must not be empty' % what
+    if len(name.encode()) >= IFNAMSIZ:
+        return 'invalid %s %r: longer than %d characters' % (what, name, IFNAMSIZ - 1)
+    if name in ('.', '..'):
+        return 'invalid %s %r' % (what, name)
+    for ch in name:
+        if ch in '/:' or ch.isspace() or ch == '\0':
+            return 'invalid %s %r: must not contain "/", ":" or whitespace' % (what, name)
+    return None
+
+
+def netns_path(name):
+    return os.path.join(NETNS_RUN_DIR, name)
+
+
+def netns_exists(name):
+    """Exact-name existence test of a named namespace (a bind-mounted nsfs file)."""
+    path = netns_path(name)
+    if not os.path.isfile(path):
+        return False
+    # A stale file whose bind mount is gone is not a namespace (ip netns add left halfway).
+    try:
+        return os.stat(path).st_dev != os.stat(NETNS_RUN_DIR).st_dev
+    except OSError:
+        return False
+
+
+def list_netns():
+    try:
+        names = os.listdir(NETNS_RUN_DIR)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(n for n in names if netns_exists(n))
+
+
+def open_netns_fd(name):
+    """An O_RDONLY fd of /run/netns/NAME; NetnsNotFound if it does not exist. Never creates."""
+    if not name:
+        return os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
+    err = validate_netns_name(name)
+    if err:
+        raise VirtnetError(err)
+    if not netns_exists(name):
+        raise NetnsNotFound('netns %s not found (no %s)' % (name, netns_path(name)), netns=name)
+    return os.open(netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
+
+
+# --------------------------------------------------------------------------- errors
+
+_ERRNO_TEXT = {
+    errno.ENODEV: 'not found',
+    errno.EEXIST: 'already exists',
+    errno.EPERM: 'operation not permitted (needs root or CAP_NET_ADMIN)',
+    errno.EACCES: 'permission denied (needs root or CAP_NET_ADMIN)',
+    errno.EOPNOTSUPP: 'not supported by this kernel',
+    errno.EBUSY: 'device or resource busy (a process holds it open)',
+    errno.ELOOP: 'would create a loop (a bridge cannot be a port of itself or of its own port)',
+    errno.ENETUNREACH: 'network unreachable (gateway not on a connected subnet)',
+    errno.EINVAL: 'invalid argument (rejected by the kernel)',
+    errno.ERANGE: 'value out of range',
+    errno.EADDRNOTAVAIL: 'address not available',
+    errno.ESRCH: 'no such object',
+    errno.ENOENT: 'no such object',
+    errno.ENOSPC: 'no space left (limit reached)',
+    errno.EMLINK: 'too many links',
+}
+
+
+def errno_text(code):
+    return _ERRNO_TEXT.get(code) or os.strerror(code)
+
+
+def netlink_error(exc, what, netns=None):
+    """Translate a NetlinkError/OSError raised while doing `what` into a VirtnetError."""
+    code = getattr(exc, 'code', None) or getattr(exc, 'errno', None) or 0
+    where = ns_label(netns)
+    msg = '%s in %s: %s' % (what, where, errno_text(code) if code else str(exc))
+    cls = VirtnetError
+    if code == errno.ENODEV:
+        cls = LinkNotFound
+    elif code == errno.EEXIST:
+        cls = ObjectExists
+    return cls(msg, errno=code)
+
+
+# --------------------------------------------------------------------------- sockets
+
+class Netlink(object):
+    """One rtnetlink socket per namespace for the whole module run.
+
+    Sockets are opened by entering the namespace in this thread (setns), creating the socket
+    (it stays bound to that namespace) and coming back: no fork, no auto-creation.
+    """
+
+    def __init__(self):
+        if not HAS_PYROUTE2:
+            raise VirtnetError('pyroute2 is required')
+        self._sockets = {}
+        self._home_fd = None
+        self._nsid_maps = {}
+        self._ns_inodes = None
+
+    def home_fd(self):
+        if self._home_fd is None:
+            self._home_fd = os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
+        return self._home_fd
+
+    def ipr(self, netns=None):
+        """The IPRoute socket for `netns` (None or '' = the module's own namespace)."""
+        key = netns or ''
+        sock = self._sockets.get(key)
+        if sock is not None:
+            return sock
+        if not key:
+            sock = IPRoute()
+        else:
+            fd = open_netns_fd(key)
+            try:
+                home = self.home_fd()
+                setns(fd)
+                try:
+                    sock = IPRoute()
+                finally:
+                    setns(home)
+            finally:
+                os.close(fd)
+        self._sockets[key] = sock
+        return sock
+
+    def forget(self, netns):
+        """Close the socket of a namespace that is about to be removed."""
+        sock = self._sockets.pop(netns or '', None)
+        if sock is not None:
+            sock.close()
+        self._nsid_maps.pop(netns or '', None)
+
+    def close(self):
+        for sock in self._sockets.values():
+            try:
+                sock.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+        self._sockets = {}
+        if self._home_fd is not None:
+            os.close(self._home_fd)
+            self._home_fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ----------------------------------------------------------------- nsid resolution
+    def nsid_to_netns(self, netns, nsid):
+        """Resolve a link-netnsid seen from `netns` to a namespace name ('' = module's own).
+
+        Returns None when the id belongs to an unnamed namespace (a container by pid, say).
+        """
+        key = netns or ''
+        mapping = self._nsid_maps.get(key)
+        if mapping is None or nsid not in mapping:
+            mapping = {}
+            ipr = self.ipr(netns)
+            candidates = [('', None)] + [(n, netns_path(n)) for n in list_netns()]
+            for name, path in candidates:
+                if name == key:
+                    continue
+                fd = self.home_fd() if path is None else os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    got = ipr.get_netnsid(fd=fd)
+                    got = got.get('nsid') if isinstance(got, dict) else got
+                finally:
+                    if path is not None:
+                        os.close(fd)
+                if got is not None and got >= 0 and got != 4294967295:
+                    mapping.setdefault(got, name)
+            self._nsid_maps[key] = mapping
+        return mapping.get(nsid)
+
+
+# --------------------------------------------------------------------------- readers
+
+def _attr(msg, name):
+    """get_attr that works on pyroute2 0.7 and 0.9 alike."""
+    try:
+        return msg.get_attr(name)
+    except Exception:  # pylint: disable=broad-except
+        return None
+
+
+def _nested(msg, *names):
+    cur = msg
+    for name in names:
+        if cur is None:
+            return None
+        cur = _attr(cur, name)
+    return cur
+
+
+def to_plain(value):
+    """Convert pyroute2 values into JSON-safe plain Python values."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, bytes):
+        return value.decode('utf-8', 'replace')
+    if isinstance(value, dict):
+        return dict((str(k), to_plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if hasattr(value, 'get_attrs') or hasattr(value, 'attrs'):
+        return dict((str(k), to_plain(v)) for k, v in getattr(value, 'attrs', []))
+    return str(value)
+
+
+def _data_dict(data):
+    if data is None:
+        return {}
+    out = {}
+    for item in getattr(data, 'attrs', None) or []:
+        key, val = item[0], item[1]
+        out[key] = to_plain(val)
+    return out
+
+
+def link_to_dict(msg):
+    """A plain dict of one RTM_NEWLINK message (pyroute2 0.7 and 0.9)."""
+    flags = msg['flags'] if 'flags' in msg else 0
+    linkinfo = _attr(msg, 'IFLA_LINKINFO')
+    kind = _attr(linkinfo, 'IFLA_INFO_KIND') if linkinfo is not None else None
+    slave_kind = _attr(linkinfo, 'IFLA_INFO_SLAVE_KIND') if linkinfo is not None else None
+    data = _attr(linkinfo, 'IFLA_INFO_DATA') if linkinfo is not None else None
+    slave_data = _attr(linkinfo, 'IFLA_INFO_SLAVE_DATA') if linkinfo is not None else None
+    link = {
+        'ifname': _attr(msg, 'IFLA_IFNAME'),
+        'index': msg['index'],
+        'kind': kind,
+        'flags': flags,
+        'link_state': 'up' if flags & IFF_UP else 'down',
+        'operstate': _attr(msg, 'IFLA_OPERSTATE'),
+        'mtu': _attr(msg, 'IFLA_MTU'),
+        'address': _attr(msg, 'IFLA_ADDRESS'),
+        'master_index': _attr(msg, 'IFLA_MASTER'),
+        'txqueuelen': _attr(msg, 'IFLA_TXQLEN'),
+        'alias': _attr(msg, 'IFLA_IFALIAS'),
+        'group': _attr(msg, 'IFLA_GROUP'),
+        'link_index': _attr(msg, 'IFLA_LINK'),
+        'link_netnsid': _attr(msg, 'IFLA_LINK_NETNSID'),
+        'ifi_type': msg['ifi_type'] if 'ifi_type' in msg else None,
+        'slave_kind': slave_kind,
+        'info_data': _data_dict(data),
+        'slave_data': _data_dict(slave_data),
+    }
+    return dict((k, to_plain(v)) for k, v in link.items())
+
+
+def get_link(ipr, ifname=None, index=None, netns=None):
+    """The link `ifname` (or `index`) as a plain dict, or None when it does not exist."""
+    try:
+        if index is not None:
+            msgs = ipr.link('get', index=index)
+        else:
+            msgs = ipr.link('get', ifname=ifname)
+    except NetlinkError as exc:
+        if exc.code == errno.ENODEV:
+            return None
+        raise netlink_error(exc, 'reading link %s' % (ifname or index), netns)
+    for msg in msgs:
+        return link_to_dict(msg)
+    return None
+
+
+def link_name(ipr, index, netns=None):
+    if not index:
+        return None
+    link = get_link(ipr, index=index, netns=netns)
+    return link['ifname'] if link else None
+
+
+def dump_links(ipr, netns=None):
+    try:
+        return [link_to_dict(m) for m in ipr.get_links()]
+    except NetlinkError as exc:
+        raise netlink_error(exc, 'listing links', netns)
+
+
+def nl_call(what, netns, func, *args, **kwargs):
+    """Run one pyroute2 call, translating its errors for the user."""
+    try:
+        return func(*args, **kwargs)
+    except NetlinkError as exc:
+        raise netlink_error(exc, what, netns)
+    except OSError as exc:
+        raise netlink_error(exc, what, netns)

@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE to the virtnet.linux collection: no compatibility promise outside it.
+
+"""Named network namespaces exactly as iproute2 makes them, and `ip netns exec` semantics.
+
+create_netns() ports iproute2's netns_add() (ip/ipnetns.c) in-process, as `ip -batch` does:
+make /run/netns a shared mount point, create the file with O_EXCL, unshare(CLONE_NEWNET),
+bind-mount the new namespace onto the file, and setns() back home. No fork.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
+    CLONE_NEWNET, CLONE_NEWNS, NETNS_ETC_DIR, NETNS_RUN_DIR, VirtnetError, mount, netns_exists,
+    netns_path, open_netns_fd, setns, umount2, unshare, validate_netns_name,
+)
+
+MS_RDONLY = 0x1
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MNT_DETACH = 0x2
+
+
+def _make_run_dir_shared():
+    if not os.path.isdir(NETNS_RUN_DIR):
+        os.makedirs(NETNS_RUN_DIR, 0o755)
+    try:
+        mount('', NETNS_RUN_DIR, 'none', MS_SHARED | MS_REC)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        # not a mount point yet: upgrade it to one, as iproute2 does
+        mount(NETNS_RUN_DIR, NETNS_RUN_DIR, 'none', MS_BIND | MS_REC)
+        mount('', NETNS_RUN_DIR, 'none', MS_SHARED | MS_REC)
+
+
+def create_netns(name, inside=None):
+    """Create the named namespace. `inside()` runs while this thread is in the new namespace
+    (sockets opened there stay bound to it). Raises VirtnetError; leaves nothing behind on error."""
+    err = validate_netns_name(name)
+    if err:
+        raise VirtnetError(err)
+    path = netns_path(name)
+    try:
+        _make_run_dir_shared()
+        if os.path.exists(path) and not netns_exists(name):
+            os.unlink(path)     # a stale file of an interrupted add: not a namespace
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    except OSError as exc:
+        raise VirtnetError('creating netns %s: %s' % (name, exc.strerror or exc))
+    home = os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
+    result = None
+    try:
+        try:
+            unshare(CLONE_NEWNET)
+            try:
+                mount('/proc/thread-self/ns/net', path, 'none', MS_BIND)
+                if inside is not None:
+                    result = inside()
+            finally:
+                setns(home)
+        except Exception:
+            umount2(path, MNT_DETACH)
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            raise
+    except OSError as exc:
+        raise VirtnetError('creating netns %s: %s' % (name, exc.strerror or exc))
+    finally:
+        os.close(home)
+    return result
+
+
+def delete_netns(name):
+    """Delete the named namespace as `ip netns delete` does; already gone is not an error."""
+    path = netns_path(name)
+    umount2(path, MNT_DETACH)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise VirtnetError('deleting netns %s: %s' % (name, exc.strerror or exc))
+
+
+def etc_dir(name):
+    return os.path.join(NETNS_ETC_DIR, name)
+
+
+def read_etc(name, files):
+    """Current content of the given /etc/netns/NAME files (None where missing)."""
+    out = {}
+    for fname in files:
+        try:
+            with open(os.path.join(etc_dir(name), fname), 'r') as f:
+                out[fname] = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            out[fname] = None
+    return out
+
+
+def write_etc_file(name, fname, content):
+    d = etc_dir(name)
+    path = os.path.join(d, fname)
+    try:
+        if content is None:
+            if os.path.lexists(path):
+                os.unlink(path)
+            return
+        if not os.path.isdir(d):
+            os.makedirs(d, 0o755)
+        tmp = path + '.virtnet-tmp'
+        with open(tmp, 'w') as f:
+            f.write(content)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, path)
+    except OSError as exc:
+        raise VirtnetError('writing %s: %s' % (path, exc.strerror or exc))
+
+
+def remove_etc_dir(name):
+    d = etc_dir(name)
+    if not os.path.isdir(d):
+        return
+    for fname in os.listdir(d):
+        p = os.path.join(d, fname)
+        if os.path.isdir(p) and not os.path.islink(p):
+            raise VirtnetError('not removing %s: it holds a directory (%s)' % (d, fname))
+    for fname in os.listdir(d):
+        os.unlink(os.path.join(d, fname))
+    os.rmdir(d)
+
+
+def list_etc(name):
+    d = etc_dir(name)
+    try:
+        return sorted(os.listdir(d))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+# --------------------------------------------------------------------------- ip netns exec
+
+def prepare_switch(name):
+    """Everything that can fail, done before switching: returns switch() or raises VirtnetError."""
+    fd = open_netns_fd(name)
+    d = etc_dir(name)
+    binds = []
+    if os.path.isdir(d):
+        for entry in sorted(os.listdir(d)):
+            binds.append((os.path.join(d, entry), os.path.join('/etc', entry)))
+    sys_ro = bool(os.statvfs('/sys').f_flag & os.ST_RDONLY)
+
+    def switch():
+        """Enter the namespace the way `ip netns exec` does (iproute2 lib/namespace.c:netns_switch)."""
+        try:
+            setns(fd, CLONE_NEWNET)
+            unshare(CLONE_NEWNS)
+            mount('', '/', 'none', MS_SLAVE | MS_REC)
+            flags = 0
+            if umount2('/sys', MNT_DETACH) != 0 and sys_ro:
+                flags = MS_RDONLY
+            mount(name, '/sys', 'sysfs', flags)
+        except OSError as exc:
+            raise VirtnetError('entering netns %s: %s' % (name, exc))
+        finally:
+            os.close(fd)
+        for src, dst in binds:
+            try:
+                mount(src, dst, 'none', MS_BIND)
+            except OSError:
+                pass  # best effort, like iproute2 (the target may not exist in /etc)
+    return switch

@@ -1,0 +1,329 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: netns
+short_description: Create and delete named network namespaces
+version_added: 0.1.0
+description:
+  - Creates and deletes named network namespaces exactly as C(ip netns add) and C(ip netns delete) do
+    (a namespace bind-mounted on C(/run/netns/NAME), with C(/run/netns) a shared mount), so C(ip netns)
+    and this module each see what the other made.
+  - Names match exactly (C(blue) does not exist because C(blue2) does).
+  - Optionally brings the namespace's loopback up and places files in C(/etc/netns/NAME/), which
+    C(ip netns exec) and M(virtnet.linux.netns_exec) bind over C(/etc).
+  - Many namespaces can be handled by one task with O(batch); all of them are validated before any is
+    changed, and a failure undoes what the task had already done.
+author:
+  - virtnet.linux developers
+extends_documentation_fragment:
+  - virtnet.linux._attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+requirements:
+  - pyroute2 (0.7 or later) on the target
+  - root, or CAP_NET_ADMIN and CAP_SYS_ADMIN, on the target
+options:
+  name:
+    description:
+      - Name of the namespace, a plain file name in C(/run/netns).
+      - Empty names, C(.), C(..) and names with C(/) are refused.
+      - Required unless O(batch) is given.
+    type: str
+  state:
+    description:
+      - V(present) creates the namespace if it does not exist.
+      - V(absent) deletes it (and its C(/etc/netns/NAME) directory); a namespace that is already gone is
+        not an error. Processes still inside keep it alive, as with C(ip netns delete).
+    type: str
+    choices: [present, absent]
+    default: present
+  loopback_up:
+    description:
+      - Bring the namespace's C(lo) up (on creation, and on later runs if it was set down).
+      - V(false) leaves C(lo) as it is.
+    type: bool
+    default: true
+  etc:
+    description:
+      - Files to place in C(/etc/netns/NAME/), as a mapping of file name to content (for example
+        C(resolv.conf) or C(hosts)).
+      - A file whose content is V(null) is removed. Files not named here are left alone.
+    type: dict
+  names:
+    description:
+      - Several namespaces in one task, by name only; the other options apply to each.
+      - Shorthand for a O(batch) whose elements only set O(name).
+    type: list
+    elements: str
+  batch:
+    description:
+      - Several namespaces in one task. Each element takes the options O(name), O(state),
+        O(loopback_up) and O(etc); options an element leaves out come from the task's top level.
+      - Every element is validated before anything is changed; duplicates are refused.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the namespace.
+        type: str
+        required: true
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, absent]
+      loopback_up:
+        description: As O(loopback_up).
+        type: bool
+      etc:
+        description: As O(etc).
+        type: dict
+seealso:
+  - module: virtnet.linux.netns_exec
+  - name: ip-netns(8)
+    description: The iproute2 manual page for network namespaces.
+    link: https://man7.org/linux/man-pages/man8/ip-netns.8.html
+'''
+
+EXAMPLES = r'''
+- name: A namespace for the DHCP server of network 42
+  virtnet.linux.netns:
+    name: qdhcp-42
+
+- name: A namespace with its own resolver configuration
+  virtnet.linux.netns:
+    name: vpn
+    etc:
+      resolv.conf: |
+        nameserver 10.8.0.1
+
+- name: Fifty namespaces in one task
+  virtnet.linux.netns:
+    names: "{{ query('sequence', 'start=1 end=50 format=tenant-%02d') }}"
+
+- name: Several namespaces, listed
+  virtnet.linux.netns:
+    batch:
+      - name: red
+      - name: green
+      - name: blue
+        state: absent
+
+- name: Delete a namespace (no error if it is already gone)
+  virtnet.linux.netns:
+    name: qdhcp-42
+    state: absent
+'''
+
+RETURN = r'''
+netns:
+  description: The namespace after the task (single form).
+  returned: success, unless O(batch) or O(names) is used
+  type: dict
+  contains:
+    name:
+      description: Name of the namespace.
+      type: str
+      sample: qdhcp-42
+    exists:
+      description: Whether the namespace exists.
+      type: bool
+      sample: true
+    path:
+      description: The namespace's file.
+      type: str
+      sample: /run/netns/qdhcp-42
+    loopback:
+      description: State of C(lo) in the namespace (V(null) when it does not exist).
+      type: str
+      sample: up
+    etc:
+      description: Content of the files named in O(etc), V(null) for a missing file.
+      type: dict
+      sample: {"resolv.conf": "nameserver 10.8.0.1\n"}
+actions:
+  description: What the task did (or would do, in check mode), in order (single form).
+  returned: success, unless O(batch) or O(names) is used
+  type: list
+  elements: str
+  sample: ["create netns qdhcp-42", "set lo up in netns qdhcp-42"]
+results:
+  description: One entry per element of O(batch), with C(name), C(changed), C(actions) and C(netns).
+  returned: success, when O(batch) or O(names) is used
+  type: list
+  elements: dict
+  sample: [{"name": "red", "changed": true, "actions": ["create netns red", "set lo up in netns red"],
+            "netns": {"name": "red", "exists": true, "path": "/run/netns/red", "loopback": "up", "etc": {}}}]
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
+    Context, ObjectResult, expand_batch, find_duplicates, require_pyroute2, run_objects,
+)
+from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
+    get_link, netns_exists, netns_path, nl_call, validate_netns_name,
+)
+from ansible_collections.virtnet.linux.plugins.module_utils import _netns
+
+KEYS = ['name', 'state', 'loopback_up', 'etc']
+
+
+def _loopback(ctx, name):
+    lo = get_link(ctx.ipr(name), ifname='lo', netns=name)
+    return lo['link_state'] if lo else None
+
+
+def _view(ctx, name, etc_files):
+    exists = netns_exists(name)
+    return {
+        'name': name,
+        'exists': exists,
+        'path': netns_path(name),
+        'loopback': _loopback(ctx, name) if exists else None,
+        'etc': _netns.read_etc(name, etc_files),
+    }
+
+
+def _set_lo_up(ipr, name):
+    lo = get_link(ipr, ifname='lo', netns=name)
+    nl_call('setting lo up', name, ipr.link, 'set', index=lo['index'], state='up')
+
+
+def ensure(ctx, item):
+    name = item['name']
+    etc = item.get('etc') or {}
+    tx = ctx.tx
+    start = len(tx.done)
+    exists = netns_exists(name)
+
+    if item['state'] == 'absent':
+        etc_files = _netns.list_etc(name)
+        if not exists and not etc_files and not os.path.isdir(_netns.etc_dir(name)):
+            return ObjectResult(name, None, None, False, [], {'netns': _absent_view(name)})
+        before = _view(ctx, name, etc_files) if exists else dict(_absent_view(name),
+                                                                   etc=_netns.read_etc(name, etc_files))
+        if exists:
+            ctx.nl.forget(name)
+            tx.run('delete netns %s' % name, lambda: _netns.delete_netns(name))
+        if etc_files or os.path.isdir(_netns.etc_dir(name)):
+            tx.run('remove %s' % _netns.etc_dir(name), lambda: _netns.remove_etc_dir(name))
+        return ObjectResult(name, before, None, True, tx.done[start:], {'netns': _absent_view(name)})
+
+    before = _view(ctx, name, etc) if exists else None
+    predicted = dict(before or _absent_view(name))
+    predicted['exists'] = True
+
+    if not exists:
+        def create():
+            def inside():
+                if item['loopback_up']:
+                    from ansible_collections.virtnet.linux.plugins.module_utils._netlink import IPRoute
+                    ipr = IPRoute()
+                    try:
+                        _set_lo_up(ipr, name)
+                    finally:
+                        ipr.close()
+            _netns.create_netns(name, inside)
+        tx.run('create netns %s' % name, create, lambda: _netns.delete_netns(name))
+        if item['loopback_up']:
+            tx.done.append('set lo up in netns %s' % name)
+            predicted['loopback'] = 'up'
+        else:
+            predicted['loopback'] = 'down'
+    elif item['loopback_up'] and before['loopback'] != 'up':
+        ipr = ctx.ipr(name)
+        lo = get_link(ipr, ifname='lo', netns=name)
+        tx.run('set lo up in netns %s' % name, lambda: _set_lo_up(ipr, name),
+               lambda: nl_call('setting lo down', name, ipr.link, 'set', index=lo['index'], state='down'))
+        predicted['loopback'] = 'up'
+
+    current_etc = _netns.read_etc(name, etc)
+    predicted['etc'] = dict(current_etc)
+    for fname in sorted(etc):
+        want, have = etc[fname], current_etc[fname]
+        if want == have:
+            continue
+        verb = 'remove' if want is None else 'write'
+        tx.run('%s %s/%s' % (verb, _netns.etc_dir(name), fname),
+               _bind(_netns.write_etc_file, name, fname, want),
+               _bind(_netns.write_etc_file, name, fname, have))
+        predicted['etc'][fname] = want
+
+    changed = len(tx.done) > start
+    if not changed:
+        return ObjectResult(name, before, before, False, [], {'netns': before})
+    after = predicted if ctx.check_mode else _view(ctx, name, etc)
+    return ObjectResult(name, before, after, True, tx.done[start:], {'netns': after})
+
+
+def _bind(func, *args):
+    return lambda: func(*args)
+
+
+def _absent_view(name):
+    return {'name': name, 'exists': False, 'path': netns_path(name), 'loopback': None, 'etc': {}}
+
+
+def _validate(items, batch):
+    errors = []
+    for item in items:
+        err = validate_netns_name(item.get('name'))
+        if err:
+            errors.append(err)
+        for fname in item.get('etc') or {}:
+            ferr = validate_netns_name(fname)
+            if ferr:
+                errors.append('%s: etc file %s' % (item.get('name'), ferr.replace('netns name', 'file name')))
+            value = item['etc'][fname]
+            if value is not None and not isinstance(value, str):
+                errors.append('%s: content of etc file %s must be a string or null' % (item.get('name'), fname))
+    if not errors:
+        dups = find_duplicates(items, lambda i: i['name'])
+        if dups:
+            errors.append('duplicate namespaces in batch: %s' % ', '.join(dups))
+    return errors
+
+
+def main():
+    batch_options = dict(
+        name=dict(type='str', required=True),
+        state=dict(type='str', choices=['present', 'absent']),
+        loopback_up=dict(type='bool'),
+        etc=dict(type='dict'),
+    )
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='str'),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            loopback_up=dict(type='bool', default=True),
+            etc=dict(type='dict'),
+            names=dict(type='list', elements='str'),
+            batch=dict(type='list', elements='dict', options=batch_options),
+        ),
+        required_one_of=[('name', 'names', 'batch')],
+        mutually_exclusive=[('name', 'names', 'batch')],
+        supports_check_mode=True,
+    )
+    require_pyroute2(module)
+    if module.params['names'] is not None:
+        module.params['batch'] = [{'name': n} for n in module.params['names']]
+    items, batch = expand_batch(module.params, KEYS)
+    errors = _validate(items, batch)
+    if errors:
+        module.fail_json(msg='; '.join(errors))
+    run_objects(module, items, ensure, Context(module), batch=batch)
+
+
+if __name__ == '__main__':
+    main()

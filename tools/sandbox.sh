@@ -1,0 +1,8 @@
+#!/bin/bash
+# sandbox.sh COMMAND... — runs COMMAND in a throwaway network + mount namespace with private
+# /run/netns and /etc/netns. Links, namespaces and /etc/netns files made inside vanish when it ends;
+# the machine's own interfaces, routes and namespaces are never touched.
+exec unshare --net --mount bash -c '
+  mount --make-rprivate / && mkdir -p /run/netns /etc/netns &&
+  mount -t tmpfs tmpfs /run/netns && mount -t tmpfs tmpfs /etc/netns &&
+  ip link set lo up && exec "$@"' sandbox "$@"
