@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # ansible-test.sh [sanity|units|integration ...] [-- extra ansible-test args]
 # Runs ansible-test on this collection offline and without Docker:
 #  - ansible-test needs the tree at a real .../ansible_collections/virtnet/linux path: copy it;
@@ -19,7 +19,7 @@ py=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 req=$(python -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py"))')
 pipver=$(sed -n "s/.*pip='\([0-9.]*\)'.*/\1/p" "$req" | head -1)
 mkdir -p ~/.ansible/test/cache
-cat > ~/.ansible/test/cache/get_pip_${pipver//./_}.py <<'PY'
+cat > ~/.ansible/test/cache/get_pip_"${pipver//./_}".py <<'PY'
 """Offline stand-in for ansible-test's get-pip bootstrap."""
 import subprocess
 import sys

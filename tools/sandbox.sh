@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # sandbox.sh COMMAND... — runs COMMAND in a throwaway network + mount namespace with private
 # /run/netns and /etc/netns. Links, namespaces and /etc/netns files made inside vanish when it ends;
 # the machine's own interfaces, routes and namespaces are never touched.

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian 12 machine (as root): system packages and a
 # Python virtual environment at .venv with ansible-core and pyroute2. Safe to run again.
 set -euo pipefail

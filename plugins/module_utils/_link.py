@@ -241,6 +241,13 @@ class LinkKind(object):
                 out[key] = normalise_mac(value) if key.endswith('address') else value
         return out
 
+    def predict_update(self, item, view, diffs):
+        """The view an existing device will have once `diffs` are applied (for check mode and diff)."""
+        after = dict(view)
+        for d in diffs.items:
+            after[d.key] = d.after
+        return after
+
 
 def _object_key(item):
     netns = item.get('netns') or ''
@@ -311,9 +318,7 @@ def ensure_link(ctx, kind, item):
             apply_common(ctx, netns, name, link['index'], view, diffs)
             kind.update(ctx, item, link, view, diffs)
         if ctx.check_mode:
-            after = dict(view)
-            for d in diffs.items:
-                after[d.key] = d.after
+            after = kind.predict_update(item, view, diffs)
             return ObjectResult(key, before, after, True, ctx.tx.done[start:], {'link': after})
 
     link = get_link(ipr, ifname=name, netns=netns)

@@ -20,7 +20,7 @@ description:
   - Many namespaces can be handled by one task with O(batch); all of them are validated before any is
     changed, and a failure undoes what the task had already done.
 author:
-  - virtnet.linux developers
+  - virtnet.linux developers (@virtnet)
 extends_documentation_fragment:
   - virtnet.linux._attributes
 attributes:
@@ -211,8 +211,10 @@ def ensure(ctx, item):
         etc_files = _netns.list_etc(name)
         if not exists and not etc_files and not os.path.isdir(_netns.etc_dir(name)):
             return ObjectResult(name, None, None, False, [], {'netns': _absent_view(name)})
-        before = _view(ctx, name, etc_files) if exists else dict(_absent_view(name),
-                                                                   etc=_netns.read_etc(name, etc_files))
+        if exists:
+            before = _view(ctx, name, etc_files)
+        else:
+            before = dict(_absent_view(name), etc=_netns.read_etc(name, etc_files))
         if exists:
             ctx.nl.forget(name)
             tx.run('delete netns %s' % name, lambda: _netns.delete_netns(name))

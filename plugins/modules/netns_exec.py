@@ -19,7 +19,7 @@ description:
   - Returns what M(ansible.builtin.command) returns and fails on a non-zero return code.
   - A namespace that does not exist is an error naming it; it is never created.
 author:
-  - virtnet.linux developers
+  - virtnet.linux developers (@virtnet)
 extends_documentation_fragment:
   - virtnet.linux._attributes
   - virtnet.linux._attributes.ACTIONGROUP_NETLINK
@@ -143,13 +143,13 @@ stderr:
   type: str
   sample: ''
 stdout_lines:
-  description: O(stdout) split into lines.
+  description: RV(stdout) split into lines.
   returned: always
   type: list
   elements: str
   sample: ["lo UNKNOWN 00:00:00:00:00:00 <LOOPBACK,UP,LOWER_UP>"]
 stderr_lines:
-  description: O(stderr) split into lines.
+  description: RV(stderr) split into lines.
   returned: always
   type: list
   elements: str
@@ -185,7 +185,7 @@ import datetime
 import os
 import shlex
 import signal
-import subprocess
+import threading
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -194,8 +194,66 @@ from ansible_collections.virtnet.linux.plugins.module_utils._netlink import Virt
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
 def _lines(text):
     return text.splitlines()
+
+
+def _set_child_subreaper():
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _descendants(pid):
+    """Every process below `pid`, found through /proc/PID/task/*/children."""
+    out, todo = [], [pid]
+    while todo:
+        cur = todo.pop()
+        try:
+            tasks = os.listdir('/proc/%d/task' % cur)
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open('/proc/%d/task/%s/children' % (cur, tid)) as f:
+                    kids = [int(x) for x in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            out.extend(kids)
+            todo.extend(kids)
+    return out
+
+
+class _Killer(object):
+    """Kills the command and everything it started when the timeout expires."""
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+        self.fired = False
+        self._timer = None
+
+    def watch(self, proc):
+        if self.timeout:
+            self._timer = threading.Timer(self.timeout, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self):
+        self.fired = True
+        for pid in _descendants(os.getpid()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def cancel(self):
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def main():
@@ -267,47 +325,42 @@ def main():
             result['changed'] = True
         module.exit_json(**result)
 
-    env = dict(os.environ)
+    env = {}
     for key, value in (p['environment'] or {}).items():
         env[key] = '' if value is None else to_text(value)
     data = None
     if p['stdin'] is not None:
         data = to_bytes(p['stdin'] + ('\n' if p['stdin_add_newline'] else ''), errors='surrogate_or_strict')
 
+    # Orphans of the command are re-parented to this process, so a timeout can find and kill them all.
+    _set_child_subreaper()
+    killer = _Killer(p['timeout'])
     start = datetime.datetime.now()
     try:
-        proc = subprocess.Popen(argv, cwd=p['chdir'] or None, env=env, close_fds=True,
-                                stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        rc, out, errout = module.run_command(
+            argv, cwd=p['chdir'] or None, environ_update=env, data=data, binary_data=True,
+            expand_user_and_vars=False, before_communicate_callback=killer.watch, handle_exceptions=False)
     except OSError as exc:
         result['rc'] = exc.errno or 2
         what = 'executable %s not found' % argv[0] if isinstance(exc, FileNotFoundError) else \
             'cannot run %s: %s' % (argv[0], exc.strerror or exc)
         module.fail_json(msg='%s in netns %s' % (what, name), **result)
-
-    timed_out = False
-    try:
-        out, errout = proc.communicate(data, timeout=p['timeout'] or None)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        out, errout = proc.communicate()
+    finally:
+        killer.cancel()
     end = datetime.datetime.now()
+    timed_out = killer.fired
 
     stdout = to_text(out, errors='surrogate_or_replace')
     stderr = to_text(errout, errors='surrogate_or_replace')
     if p['strip_empty_ends']:
         stdout, stderr = stdout.rstrip('\r\n'), stderr.rstrip('\r\n')
-    result.update(changed=True, rc=proc.returncode, stdout=stdout, stderr=stderr,
+    result.update(changed=True, rc=rc, stdout=stdout, stderr=stderr,
                   stdout_lines=_lines(stdout), stderr_lines=_lines(stderr),
                   start=str(start), end=str(end), delta=str(end - start))
     if timed_out:
         module.fail_json(msg='command timed out after %d seconds in netns %s and was killed'
                          % (p['timeout'], name), **result)
-    if proc.returncode != 0:
+    if rc != 0:
         module.fail_json(msg='non-zero return code', **result)
     module.exit_json(**result)
 

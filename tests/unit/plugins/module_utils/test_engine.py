@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pure logic of the engine: differences, the transaction, batches (no kernel involved)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
+    Differences, Transaction, expand_batch, find_duplicates, merge_item,
+)
+from ansible_collections.virtnet.linux.plugins.module_utils._netlink import VirtnetError
+
+
+def test_compare_ignores_unmanaged_options():
+    d = Differences()
+    assert d.compare('mtu', None, 1500) is False
+    assert d.empty
+
+
+def test_compare_records_before_and_after():
+    d = Differences()
+    assert d.compare('mtu', 1400, 1500) is True
+    assert d.compare('link_state', 'up', 'up') is False
+    assert d.keys() == ['mtu']
+    assert d.before_after() == ({'mtu': 1500}, {'mtu': 1400})
+    assert 'mtu' in d and 'link_state' not in d
+
+
+def test_compare_normalise():
+    d = Differences()
+    assert not d.compare('address', '02:AA:00:00:00:01', '02:aa:00:00:00:01', normalise=str.lower)
+    assert d.empty
+
+
+def test_recreate_marks():
+    d = Differences()
+    d.compare('mode', 'tap', 'tun', recreate=True)
+    d.compare('mtu', 1400, 1500)
+    assert [x.key for x in d.needs_recreate] == ['mode']
+    assert [x.key for x in d.in_place] == ['mtu']
+
+
+def test_transaction_check_mode_plans_without_acting():
+    calls = []
+    tx = Transaction(check_mode=True)
+    tx.run('create x', lambda: calls.append('create'), lambda: calls.append('undo'))
+    assert tx.changed and tx.done == ['create x']
+    assert calls == []
+    assert tx.rollback() == ([], [])
+
+
+def test_transaction_rollback_in_reverse_order():
+    calls = []
+    tx = Transaction()
+    tx.run('a', lambda: calls.append('a'), lambda: calls.append('undo a'))
+    tx.run('b', lambda: calls.append('b'))                       # no undo (a delete, say)
+    tx.run('c', lambda: calls.append('c'), lambda: calls.append('undo c'))
+    undone, errors = tx.rollback()
+    assert calls == ['a', 'b', 'c', 'undo c', 'undo a']
+    assert undone == ['c', 'a'] and errors == []
+
+
+def test_transaction_failed_action_is_not_undone():
+    calls = []
+    tx = Transaction()
+    tx.run('a', lambda: calls.append('a'), lambda: calls.append('undo a'))
+
+    def boom():
+        raise VirtnetError('boom')
+    with pytest.raises(VirtnetError):
+        tx.run('b', boom, lambda: calls.append('undo b'))
+    tx.rollback()
+    assert calls == ['a', 'undo a']
+
+
+def test_transaction_rollback_reports_undo_errors():
+    tx = Transaction()
+
+    def bad_undo():
+        raise VirtnetError('cannot')
+    tx.run('a', lambda: None, bad_undo)
+    undone, errors = tx.rollback()
+    assert undone == [] and errors == ['undo of "a" failed: cannot']
+
+
+def test_commit_forgets_undo():
+    calls = []
+    tx = Transaction()
+    tx.run('a', lambda: None, lambda: calls.append('undo'))
+    tx.commit()
+    tx.rollback()
+    assert calls == []
+
+
+def test_expand_batch_single():
+    items, batch = expand_batch({'name': 'x', 'state': 'present', 'batch': None}, ['name', 'state'])
+    assert items == [{'name': 'x', 'state': 'present'}] and batch is False
+
+
+def test_expand_batch_defaults_from_top_level():
+    params = {'name': None, 'state': 'present', 'mtu': 1400,
+              'batch': [{'name': 'a'}, {'name': 'b', 'mtu': 9000, 'state': None}]}
+    items, batch = expand_batch(params, ['name', 'state', 'mtu'])
+    assert batch is True
+    assert items == [{'name': 'a', 'state': 'present', 'mtu': 1400},
+                     {'name': 'b', 'state': 'present', 'mtu': 9000}]
+
+
+def test_expand_batch_empty_list_is_a_batch():
+    items, batch = expand_batch({'name': None, 'batch': []}, ['name'])
+    assert items == [] and batch is True
+
+
+def test_merge_item_false_is_kept():
+    assert merge_item({'loopback_up': True}, {'loopback_up': False}, ['loopback_up']) == {'loopback_up': False}
+
+
+def test_find_duplicates():
+    assert find_duplicates(['a', 'b', 'a', 'c', 'a', 'b'], lambda x: x) == ['a', 'b']
+    assert find_duplicates([], lambda x: x) == []
