@@ -6,5 +6,14 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 bash tools/setup.sh
+# every module's documentation renders, with examples
+export ANSIBLE_COLLECTIONS_PATH="$top/build/collections" ANSIBLE_NOCOLOR=1
+for m in plugins/modules/*.py; do
+  name=virtnet.linux.$(basename "$m" .py)
+  .venv/bin/ansible-doc "$name" > /tmp/virtnet-doc.$$ || { echo "ansible-doc $name failed"; exit 1; }
+  grep -q 'EXAMPLES:' /tmp/virtnet-doc.$$ || { echo "ansible-doc $name shows no examples"; exit 1; }
+  echo "ansible-doc $name: ok ($(wc -l < /tmp/virtnet-doc.$$) lines)"
+done
+rm -f /tmp/virtnet-doc.$$
 bash tools/ansible-test.sh units sanity integration
 echo "all tests passed"

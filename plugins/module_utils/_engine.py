@@ -233,7 +233,8 @@ def _fail(module, context, msg, results, details):
     if errors:
         extra['rollback_errors'] = errors
         msg = '%s; %s' % (msg, '; '.join(errors))
-    if results:
+    if results and errors:
+        # what could not be undone is still there: say exactly what the task did
         extra['results'] = [r.as_dict() for r in results]
     exception = details.pop('exception', None) if details else None
     if exception:

@@ -118,6 +118,8 @@ def write_etc_file(name, fname, content):
             if os.path.lexists(path):
                 os.unlink(path)
             return
+        if os.path.lexists(d) and not os.path.isdir(d):
+            raise VirtnetError('writing %s: %s is not a directory' % (path, d))
         if not os.path.isdir(d):
             os.makedirs(d, 0o755)
         tmp = path + '.virtnet-tmp'
