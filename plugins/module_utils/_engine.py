@@ -24,6 +24,10 @@ import traceback
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import VirtnetError
 
 
+LOCK_NAME = 'virtnet.linux.lock'
+LOCK_TIMEOUT = 300
+
+
 class Difference(object):
     __slots__ = ('key', 'before', 'after', 'recreate')
 
@@ -188,6 +192,7 @@ def run_objects(module, items, ensure, context, batch=False, result_key=None):
     results = []
     current = None
     try:
+        context.lock()
         for item in items:
             current = item
             results.append(ensure(context, item))
@@ -252,6 +257,30 @@ class Context(object):
         self.check_mode = module.check_mode
         self.tx = Transaction(module.check_mode)
         self._nl = netlink
+        self._lock_fd = None
+
+    def lock(self, timeout=LOCK_TIMEOUT):
+        """Serialise the tasks of this collection on one host: read, compare and apply under one lock,
+        so that two runs of the same task at once end in the declared state without duplicates."""
+        if self._lock_fd is not None:
+            return
+        import fcntl
+        import os
+        import time
+        directory = '/run/lock' if os.path.isdir('/run/lock') else '/tmp'
+        fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise VirtnetError('another virtnet.linux task on this host held %s/%s for %d s'
+                                       % (directory, LOCK_NAME, timeout))
+                time.sleep(0.02)
+        self._lock_fd = fd
 
     @property
     def nl(self):
@@ -266,6 +295,10 @@ class Context(object):
     def close(self):
         if self._nl is not None:
             self._nl.close()
+        if self._lock_fd is not None:
+            import os
+            os.close(self._lock_fd)      # releases the flock
+            self._lock_fd = None
 
 
 def require_pyroute2(module):

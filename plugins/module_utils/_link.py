@@ -151,16 +151,19 @@ _SET_ARGS = {'mtu': 'mtu', 'address': 'address', 'txqueuelen': 'txqlen', 'alias'
 
 def apply_common(ctx, netns, name, index, view, diffs, prefix=''):
     """Send the in-place differences of the common options in one request (undo: old values)."""
-    new, old = {}, {}
+    new, old, shown = {}, {}, {}
     for key, arg in _SET_ARGS.items():
         d = diffs.get(prefix + key)
         if d is not None:
             new[arg] = d.after
             old[arg] = d.before if d.before is not None else ''
+            if key != 'link_state':
+                shown[key] = d.after
     d = diffs.get(prefix + 'master')
     if d is not None:
         new['master'] = resolve_master(ctx, netns, d.after)
         old['master'] = resolve_master(ctx, netns, d.before) if d.before else 0
+        shown['master'] = d.after if d.after else '(none)'
     if not new:
         return
     # bring a link up only after everything else is in place
@@ -173,7 +176,7 @@ def apply_common(ctx, netns, name, index, view, diffs, prefix=''):
         return lambda: nl_call(what, netns, ipr.link, 'set', index=index, **args)
 
     if new:
-        ctx.tx.run('set %s on %s' % (', '.join('%s=%s' % (k, v) for k, v in sorted(new.items())), name),
+        ctx.tx.run('set %s on %s' % (', '.join('%s=%s' % (k, v) for k, v in sorted(shown.items())), name),
                    do(new), do(old))
     if state is not None:
         ctx.tx.run('set %s %s' % (name, state), do({'state': state}), do({'state': old_state}))

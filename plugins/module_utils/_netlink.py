@@ -346,7 +346,10 @@ def _data_dict(data):
     if data is None:
         return {}
     out = {}
-    for item in getattr(data, 'attrs', None) or []:
+    attrs = getattr(data, 'attrs', None)
+    if attrs is None and isinstance(data, dict):
+        attrs = data.get('attrs')   # pyroute2 0.9 nla objects are dicts: the list is data['attrs']
+    for item in attrs or []:
         key, val = item[0], item[1]
         out[key] = to_plain(val)
     return out
