@@ -182,7 +182,7 @@ class ObjectResult(object):
         return d
 
 
-def run_objects(module, items, ensure, context, batch=False, result_key=None):
+def run_objects(module, items, ensure, context, batch=False, result_key=None, finish=None):
     """Apply `ensure(context, item) -> ObjectResult` to every item in one transaction.
 
     A failure undoes every mutation of the task (of earlier items too), closes the context and
@@ -196,6 +196,9 @@ def run_objects(module, items, ensure, context, batch=False, result_key=None):
         for item in items:
             current = item
             results.append(ensure(context, item))
+        current = None
+        if finish is not None:
+            finish(context)
         tx.commit()
     except VirtnetError as exc:
         _fail(module, context, exc.msg, results, exc.details)
@@ -258,6 +261,7 @@ class Context(object):
         self.tx = Transaction(module.check_mode)
         self._nl = netlink
         self._lock_fd = None
+        self.deferred = {}      # work a module plans per object and carries out together
 
     def lock(self, timeout=LOCK_TIMEOUT):
         """Serialise the tasks of this collection on one host: read, compare and apply under one lock,

@@ -15,6 +15,7 @@ create / update / recreate / delete through the transaction, and the public view
 
 from __future__ import annotations
 
+import os
 import re
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
@@ -197,6 +198,50 @@ def delete_link(ctx, netns, name, index):
     ctx.tx.run('delete %s' % name, act)
 
 
+# Links deleted by one task are first given this link group, then deleted with one request per
+# namespace: the kernel then unregisters them together (one RCU grace period for all) instead of
+# paying ~16 ms per link (PYROUTE2.md §8). The group is unique to this process.
+def _delete_group():
+    return 0x40000000 | (os.getpid() & 0xffffff)
+
+
+def defer_delete(ctx, netns, name, index):
+    """Plan the deletion of a link; carried out by flush_deletes() (in the same transaction)."""
+    ctx.deferred.setdefault('deletes', {}).setdefault(netns or '', []).append((name, index))
+
+
+def flush_deletes(ctx):
+    """Delete every deferred link: one by one for a single link, else by link group per namespace."""
+    pending = ctx.deferred.pop('deletes', None) or {}
+    if ctx.check_mode:
+        return
+    for netns, links in pending.items():
+        if len(links) == 1:
+            delete_link(ctx, netns, links[0][0], links[0][1])
+            continue
+        ipr = ctx.ipr(netns)
+        group = _delete_group()
+        names = [n for n, _ in links]
+
+        def act(ipr=ipr, links=links, group=group, netns=netns):
+            for name, index in links:
+                try:
+                    ipr.link('set', index=index, group=group)
+                except Exception as exc:  # pylint: disable=broad-except
+                    if getattr(exc, 'code', None) == 19:  # already gone (e.g. the peer of another one)
+                        continue
+                    raise VirtnetError('deleting %s in %s: %s' % (name, ns_label(netns), exc))
+            try:
+                ipr.link('del', group=group)
+            except Exception as exc:  # pylint: disable=broad-except
+                if getattr(exc, 'code', None) != 19:
+                    raise VirtnetError('deleting %s in %s: %s' % (', '.join(n for n, _ in links), ns_label(netns), exc))
+
+        ctx.tx.run('delete %s' % ', '.join(names), act)
+        # the per-object action texts were recorded already; keep one entry per link
+        ctx.tx.done.pop()
+
+
 class LinkKind(object):
     """What a device module tells the shared path about its kind of link."""
 
@@ -275,9 +320,13 @@ def ensure_link(ctx, kind, item):
         if link is None:
             return ObjectResult(key, None, None, False)
         before = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
-        start = len(ctx.tx.done)
-        delete_link(ctx, netns, name, link['index'])
-        return ObjectResult(key, before, None, True, ctx.tx.done[start:])
+        if ctx.check_mode:
+            start = len(ctx.tx.done)
+            delete_link(ctx, netns, name, link['index'])
+            return ObjectResult(key, before, None, True, ctx.tx.done[start:])
+        defer_delete(ctx, netns, name, link['index'])
+        ctx.tx.done.append('delete %s' % name)
+        return ObjectResult(key, before, None, True, ['delete %s' % name])
 
     start = len(ctx.tx.done)
     if link is None:
@@ -351,5 +400,15 @@ def run_link_module(module, kind):
                     errors.append('netns %s not found (needed by %s)' % (ns, item['name']))
     if errors:
         module.fail_json(msg='; '.join(sorted(set(errors), key=errors.index)))
+    # deletions first (carried out together, by link group), then creations and updates
+    items = [i for i in items if i['state'] == 'absent'] + [i for i in items if i['state'] != 'absent']
     ctx = Context(module)
-    run_objects(module, items, lambda c, item: ensure_link(c, kind, item), ctx, batch=batch)
+    flushed = []
+
+    def ensure(c, item):
+        if item['state'] != 'absent' and not flushed:
+            flushed.append(True)
+            flush_deletes(c)
+        return ensure_link(c, kind, item)
+
+    run_objects(module, items, ensure, ctx, batch=batch, finish=lambda c: flushed or flush_deletes(c))
