@@ -221,9 +221,9 @@ def flush_deletes(ctx):
             continue
         ipr = ctx.ipr(netns)
         group = _delete_group()
-        names = [n for n, _ in links]
+        names = [link[0] for link in links]
 
-        def act(ipr=ipr, links=links, group=group, netns=netns):
+        def act(ipr=ipr, links=links, group=group, netns=netns, names=names):
             for name, index in links:
                 try:
                     ipr.link('set', index=index, group=group)
@@ -235,7 +235,7 @@ def flush_deletes(ctx):
                 ipr.link('del', group=group)
             except Exception as exc:  # pylint: disable=broad-except
                 if getattr(exc, 'code', None) != 19:
-                    raise VirtnetError('deleting %s in %s: %s' % (', '.join(n for n, _ in links), ns_label(netns), exc))
+                    raise VirtnetError('deleting %s in %s: %s' % (', '.join(names), ns_label(netns), exc))
 
         ctx.tx.run('delete %s' % ', '.join(names), act)
         # the per-object action texts were recorded already; keep one entry per link

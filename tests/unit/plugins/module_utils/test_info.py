@@ -1,0 +1,310 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Unit tests of the link_info reader: rtnetlink parsing on synthetic messages and the pure assembly."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+
+from ansible_collections.virtnet.linux.plugins.module_utils import _info
+from ansible_collections.virtnet.linux.plugins.module_utils._netlink import VirtnetError
+
+
+# --------------------------------------------------------------------------- message builders
+
+def nla(kind, payload):
+    return struct.pack('=HH', 4 + len(payload), kind) + payload + b'\0' * ((4 - len(payload) % 4) % 4)
+
+
+def nested(kind, *attrs):
+    return nla(kind | 0x8000, b''.join(attrs))
+
+
+def u8(v):
+    return struct.pack('=B', v)
+
+
+def u16(v):
+    return struct.pack('=H', v)
+
+
+def u32(v):
+    return struct.pack('=I', v)
+
+
+def s32(v):
+    return struct.pack('=i', v)
+
+
+def sz(text):
+    return text.encode() + b'\0'
+
+
+def ifinfo(index, flags, *attrs, ifi_type=1):
+    return struct.pack('=BxHiII', 0, ifi_type, index, flags, 0) + b''.join(attrs)
+
+
+def message(mtype, payload, seq=7, flags=2):
+    return struct.pack('=IHHII', 16 + len(payload), mtype, flags, seq, 0) + payload
+
+
+def parse_one_link(payload):
+    data = message(16, payload)
+    return _info.parse_link(data, 16, len(data))
+
+
+# --------------------------------------------------------------------------- parsing
+
+def test_parse_tap_link():
+    payload = ifinfo(
+        7, 0x1003,
+        nla(3, sz('tap0')), nla(4, u32(1400)), nla(1, b'\x02\x00\x00\x00\x00\x01'), nla(10, u32(3)),
+        nla(13, u32(500)), nla(16, u8(6)), nla(20, sz('vm one')), nla(27, u32(0)),
+        nla(23, b'\xff' * 64),                                   # an attribute we do not read
+        nested(18, nla(1, sz('tun')), nested(2, nla(3, u8(2)), nla(1, u32(1000)), nla(4, u8(0)), nla(5, u8(1)),
+                                             nla(6, u8(1)), nla(7, u8(0))),
+               nla(4, sz('bridge'))),
+    )
+    rec = parse_one_link(payload)
+    assert rec['name'] == 'tap0' and rec['index'] == 7 and rec['link_state'] == 'up'
+    assert rec['mtu'] == 1400 and rec['address'] == '02:00:00:00:00:01' and rec['master_index'] == 3
+    assert rec['txqueuelen'] == 500 and rec['operstate'] == 'UP' and rec['alias'] == 'vm one'
+    assert rec['kind'] == 'tun' and rec['slave_kind'] == 'bridge'
+    assert rec['data'] == {'type': 2, 'owner': 1000, 'pi': 0, 'vnet_hdr': 1, 'persist': 1, 'multi_queue': 0}
+
+
+def test_parse_veth_and_bridge_links():
+    veth = parse_one_link(ifinfo(4, 0, nla(3, sz('v0')), nla(5, u32(9)), nla(37, s32(2)),
+                                 nested(18, nla(1, sz('veth')))))
+    assert veth['kind'] == 'veth' and veth['link_index'] == 9 and veth['link_netnsid'] == 2
+    assert veth['link_state'] == 'down' and veth['data'] == {}
+    br = parse_one_link(ifinfo(5, 1, nla(3, sz('br0')), nested(18, nla(1, sz('bridge')), nested(
+        2, nla(1, u32(400)), nla(2, u32(200)), nla(3, u32(2000)), nla(4, u32(30000)), nla(5, u32(1)),
+        nla(6, u16(4096)), nla(7, u8(0)), nla(23, u8(1))))))
+    assert br['data'] == {'forward_delay': 400, 'hello_time': 200, 'max_age': 2000, 'ageing_time': 30000,
+                          'stp_state': 1, 'priority': 4096, 'vlan_filtering': 0, 'mcast_snooping': 1}
+
+
+def test_parse_truncated_attribute_stops():
+    payload = ifinfo(1, 0, nla(3, sz('lo'))) + struct.pack('=HH', 40, 4) + b'\0\0'
+    rec = parse_one_link(payload)
+    assert rec['name'] == 'lo' and 'mtu' not in rec
+
+
+def test_parse_addresses():
+    v4 = struct.pack('=BBBBI', socket.AF_INET, 32, 0, 0, 3) + nla(1, socket.inet_pton(socket.AF_INET, '10.8.0.2')) \
+        + nla(2, socket.inet_pton(socket.AF_INET, '10.8.0.1')) + nla(3, sz('tun0'))
+    v6 = struct.pack('=BBBBI', socket.AF_INET6, 64, 0, 0, 3) + nla(1, socket.inet_pton(socket.AF_INET6, 'fd00::1'))
+    data = message(20, v4)
+    assert _info.parse_addr(data, 16, len(data)) == (3, '10.8.0.1/32')          # IFA_LOCAL wins (point-to-point)
+    data = message(20, v6)
+    assert _info.parse_addr(data, 16, len(data)) == (3, 'fd00::1/64')
+
+
+def test_parse_messages_filters_sequence():
+    data = message(16, ifinfo(1, 0), seq=7) + message(16, ifinfo(2, 0), seq=8) + message(3, s32(0), seq=7)
+    got = [(t, end - start) for t, _f, start, end in _info.parse_messages(data, 7)]
+    assert got == [(16, 16), (3, 4)]
+
+
+# --------------------------------------------------------------------------- assembly
+
+def rec(index, name, kind=None, **kw):
+    out = {'index': index, 'name': name, 'kind': kind, 'link_state': 'up', 'data': {}, 'mtu': 1500,
+           'operstate': 'UP', 'address': '02:00:00:00:00:%02x' % index, 'txqueuelen': 1000, 'group': 0}
+    out.update(kw)
+    return out
+
+
+class Names(object):
+    def user(self, uid):
+        return {1000: 'qemu'}.get(uid)
+
+    def group(self, gid):
+        return None
+
+
+def test_assemble_kinds_masters_ports_peers_addresses():
+    records = [
+        rec(5, 'tap0', 'tun', master_index=3, data={'type': 2, 'owner': 1000, 'pi': 0, 'vnet_hdr': 1,
+                                                    'persist': 1, 'multi_queue': 0}),
+        rec(3, 'br0', 'bridge', data={'stp_state': 0, 'forward_delay': 1500, 'hello_time': 200, 'max_age': 2000,
+                                      'ageing_time': 30000, 'priority': 32768, 'mcast_snooping': 1,
+                                      'vlan_filtering': 0}),
+        rec(1, 'lo', address='00:00:00:00:00:00'),
+        rec(6, 'v0', 'veth', link_index=7, master_index=3),
+        rec(7, 'v1', 'veth', link_index=6, alias='inside'),
+        rec(8, 'x0', 'veth', link_index=2, link_netnsid=4),
+        rec(9, 'y0', 'veth', link_index=2, link_netnsid=-1),
+    ]
+    addrs = [(3, '10.0.0.1/24'), None, (3, 'fd00::1/64'), (7, '10.1.0.1/24')]
+    links, by_index, pending = _info.assemble('ns1', records, addrs, Names())
+    by_name = dict((l['name'], l) for l in links)
+    assert [l['name'] for l in links] == ['lo', 'br0', 'tap0', 'v0', 'v1', 'x0', 'y0']       # by ifindex
+    assert by_index == {1: 'lo', 3: 'br0', 5: 'tap0', 6: 'v0', 7: 'v1', 8: 'x0', 9: 'y0'}
+    assert by_name['tap0']['kind'] == 'tap' and by_name['tap0']['master'] == 'br0'
+    assert by_name['tap0']['tun'] == {'mode': 'tap', 'owner': 1000, 'owner_name': 'qemu', 'group': None,
+                                      'group_name': None, 'pi': False, 'vnet_hdr': True, 'multi_queue': False,
+                                      'persist': True, 'num_queues': None}
+    assert by_name['br0']['bridge'] == {'stp': False, 'forward_delay': 15.0, 'hello_time': 2.0, 'max_age': 20.0,
+                                        'ageing_time': 300.0, 'priority': 32768, 'mcast_snooping': True,
+                                        'vlan_filtering': False, 'ports': ['tap0', 'v0']}
+    assert by_name['br0']['addresses'] == ['10.0.0.1/24', 'fd00::1/64']
+    assert by_name['lo']['kind'] is None and by_name['lo']['master'] == '' and by_name['lo']['alias'] == ''
+    assert by_name['v1']['alias'] == 'inside' and by_name['v1']['netns'] == 'ns1'
+    assert by_name['v0']['peer'] == {'name': 'v1', 'netns': 'ns1', 'ifindex': 7, 'netnsid': None}
+    assert by_name['x0']['peer'] == {'name': None, 'netns': None, 'ifindex': 2, 'netnsid': 4}
+    assert by_name['y0']['peer'] == {'name': None, 'netns': None, 'ifindex': 2, 'netnsid': None}
+    assert pending == [by_name['x0']['peer']]              # same object: filled in by the caller
+    assert by_name['tap0']['peer'] is None and by_name['br0']['tun'] is None
+
+
+def test_assemble_filters_keep_ports_complete():
+    records = [rec(3, 'br0', 'bridge'), rec(4, 'tap0', 'tun', master_index=3, data={'type': 2}),
+               rec(5, 'tun0', 'tun', data={'type': 1})]
+    links = _info.assemble('', records, [], None, want_kind={'bridge'})[0]
+    assert [l['name'] for l in links] == ['br0'] and links[0]['bridge']['ports'] == ['tap0']
+    links = _info.assemble('', records, [], None, want_link=_info.name_matcher(['t*']), want_kind={'tun'})[0]
+    assert [l['name'] for l in links] == ['tun0']
+
+
+def test_name_matcher():
+    assert _info.name_matcher(None) is None
+    match = _info.name_matcher(['br0', 'tap*', 'v[12]'])
+    assert [n for n in ['br0', 'br01', 'tap9', 'v1', 'v3'] if match(n)] == ['br0', 'tap9', 'v1']
+
+
+def test_select_netns():
+    avail = ['qdhcp-1', 'qdhcp-2', 'red']
+    assert _info.select_netns(None, avail) == (['', 'qdhcp-1', 'qdhcp-2', 'red'], [])
+    assert _info.select_netns(['red', '', 'qdhcp-*', 'red'], avail) == (['red', '', 'qdhcp-1', 'qdhcp-2'], [])
+    assert _info.select_netns(['blue*', 'nope', 'red', 'gone'], avail) == (['red'], ['nope', 'gone'])
+    assert _info.select_netns([], avail) == ([], [])
+
+
+def test_validate_selection():
+    assert _info.validate_selection(None) == []
+    assert _info.validate_selection(['', 'ok', 'q*']) == []
+    assert len(_info.validate_selection(['../x', 'a/b'])) == 2
+
+
+# --------------------------------------------------------------------------- link_info with a fake kernel
+
+class FakeRtnl(object):
+    """Namespaces as {name: (records, addrs)} and nsids as {(from, to): nsid}."""
+
+    def __init__(self, spaces, nsids):
+        self.spaces = spaces
+        self.nsids = nsids
+        self.calls = []
+
+    def links(self, netns):
+        self.calls.append(('links', netns))
+        return [dict(r) for r in self.spaces[netns][0]]
+
+    def addresses(self, netns):
+        self.calls.append(('addresses', netns))
+        return list(self.spaces[netns][1])
+
+    def link(self, netns, index):
+        self.calls.append(('link', netns, index))
+        for r in self.spaces[netns][0]:
+            if r['index'] == index:
+                return dict(r)
+        return None
+
+    def nsid_of(self, netns, other):
+        self.calls.append(('nsid', netns, other))
+        return self.nsids.get((netns, other))
+
+
+def world():
+    spaces = {
+        '': ([rec(1, 'lo'), rec(5, 'tap42', 'veth', link_index=2, link_netnsid=0)], [(1, '127.0.0.1/8')]),
+        'a': ([rec(1, 'lo'), rec(2, 'ns-42', 'veth', link_index=5, link_netnsid=3),
+               rec(3, 'ab', 'veth', link_index=2, link_netnsid=0)], [(2, '10.42.0.2/24')]),
+        'b': ([rec(1, 'lo'), rec(2, 'ba', 'veth', link_index=3, link_netnsid=0)], []),
+    }
+    nsids = {('', 'a'): 0, ('a', ''): 3, ('a', 'b'): 0, ('b', 'a'): 0, ('', 'b'): 1}
+    return spaces, nsids
+
+
+def test_link_info_all_namespaces(monkeypatch):
+    spaces, nsids = world()
+    monkeypatch.setattr(_info, 'list_netns', lambda: ['a', 'b'])
+    fake = FakeRtnl(spaces, nsids)
+    result = _info.link_info(fake)
+    assert list(result['namespaces']) == ['', 'a', 'b']
+    assert [(l['netns'], l['name']) for l in result['links']] == [
+        ('', 'lo'), ('', 'tap42'), ('a', 'lo'), ('a', 'ns-42'), ('a', 'ab'), ('b', 'lo'), ('b', 'ba')]
+    peers = dict(((l['netns'], l['name']), l['peer']) for l in result['links'] if l['peer'])
+    assert peers[('', 'tap42')] == {'name': 'ns-42', 'netns': 'a', 'ifindex': 2, 'netnsid': 0}
+    assert peers[('a', 'ns-42')] == {'name': 'tap42', 'netns': '', 'ifindex': 5, 'netnsid': 3}
+    assert peers[('a', 'ab')] == {'name': 'ba', 'netns': 'b', 'ifindex': 2, 'netnsid': 0}
+    assert peers[('b', 'ba')] == {'name': 'ab', 'netns': 'a', 'ifindex': 3, 'netnsid': 0}
+    assert result['namespaces'] == {'': {'name': '', 'links': ['lo', 'tap42']},
+                                    'a': {'name': 'a', 'links': ['lo', 'ns-42', 'ab']},
+                                    'b': {'name': 'b', 'links': ['lo', 'ba']}}
+    # one link dump and one address dump per namespace, no per-link get
+    dumps = [c for c in fake.calls if c[0] in ('links', 'addresses', 'link')]
+    assert sorted(dumps) == sorted([('links', ''), ('addresses', ''), ('links', 'a'), ('addresses', 'a'),
+                                    ('links', 'b'), ('addresses', 'b')])
+    # nsid lookups stop once every id used is known: '' needs only nsid 0 -> asks about 'a' and stops
+    assert [c for c in fake.calls if c[0] == 'nsid' and c[1] == ''] == [('nsid', '', 'a')]
+
+
+def test_link_info_peer_in_unreported_namespace(monkeypatch):
+    spaces, nsids = world()
+    monkeypatch.setattr(_info, 'list_netns', lambda: ['a', 'b'])
+    fake = FakeRtnl(spaces, nsids)
+    result = _info.link_info(fake, netns=[''])
+    assert list(result['namespaces']) == ['']
+    assert result['links'][1]['peer'] == {'name': 'ns-42', 'netns': 'a', 'ifindex': 2, 'netnsid': 0}
+    assert ('link', 'a', 2) in fake.calls and ('links', 'a') not in fake.calls
+
+
+def test_link_info_many_peers_dump_instead_of_gets(monkeypatch):
+    many = _info.PEER_GET_LIMIT + 3
+    spaces = {
+        '': ([rec(10 + i, 'h%d' % i, 'veth', link_index=100 + i, link_netnsid=0) for i in range(many)], []),
+        'a': ([rec(100 + i, 'p%d' % i, 'veth', link_index=10 + i, link_netnsid=0) for i in range(many)], []),
+    }
+    monkeypatch.setattr(_info, 'list_netns', lambda: ['a'])
+    fake = FakeRtnl(spaces, {('', 'a'): 0})
+    result = _info.link_info(fake, netns=[''])
+    assert [l['peer']['name'] for l in result['links']] == ['p%d' % i for i in range(many)]
+    assert ('links', 'a') in fake.calls and not [c for c in fake.calls if c[0] == 'link']
+
+
+def test_link_info_missing_namespace(monkeypatch):
+    spaces, nsids = world()
+    monkeypatch.setattr(_info, 'list_netns', lambda: ['a', 'b'])
+    fake = FakeRtnl(spaces, nsids)
+    with pytest.raises(VirtnetError) as err:
+        _info.link_info(fake, netns=['a', 'nope', 'c*'])
+    assert 'netns nope not found' in err.value.msg and err.value.details['missing'] == ['nope']
+    assert fake.calls == []                      # nothing read before the check
+
+
+def test_link_info_filters(monkeypatch):
+    spaces, nsids = world()
+    monkeypatch.setattr(_info, 'list_netns', lambda: ['a', 'b'])
+    result = _info.link_info(FakeRtnl(spaces, nsids), netns=['a', 'b'], links=['ab', 'ba'], kinds=['veth'])
+    assert [l['name'] for l in result['links']] == ['ab', 'ba']
+    assert result['links'][0]['peer']['name'] == 'ba'
+
+
+def test_nsid_resolver_skips_vanished_namespace():
+    class Flaky(object):
+        def nsid_of(self, netns, other):
+            if other == 'gone':
+                raise VirtnetError('netns gone not found')
+            return {'b': 2}.get(other)
+    resolver = _info.NsidResolver(Flaky(), ['', 'gone', 'b'])
+    assert resolver.resolve('a', {2, 9}) == {2: 'b', 9: None}
