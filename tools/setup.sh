@@ -5,7 +5,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-pkgs=(iproute2 util-linux python3 python3-venv python3-pip git graphviz dnsmasq-base openssh-client)
+pkgs=(iproute2 util-linux python3 python3-venv python3-pip git graphviz dnsmasq-base busybox openssh-client)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
