@@ -13,7 +13,8 @@ while [ $# -gt 0 ]; do
   steps+=("$1"); shift
 done
 [ ${#steps[@]} -gt 0 ] || steps=(sanity units integration)
-export PATH="$top/.venv/bin:$PATH"
+venv=${VIRTNET_VENV:-$top/.venv}     # another venv for a second test leg (other pyroute2 / ansible-core)
+export PATH="$venv/bin:$PATH"
 py=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 req=$(python -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py"))')

@@ -61,8 +61,19 @@ options:
   stdin:
     description: Data passed to the command's standard input.
     type: str
+  secret_environment:
+    description:
+      - Like O(environment), for values that must not be shown - the option is C(no_log), so its values are
+        masked as C(********) in the task's result and in C(-vvv) output (also where the command prints them).
+      - Merged over O(environment).
+    type: dict
+  secret_stdin:
+    description:
+      - Like O(stdin), for data that must not be shown (the option is C(no_log)).
+      - Mutually exclusive with O(stdin).
+    type: str
   stdin_add_newline:
-    description: Append a newline to O(stdin), as M(ansible.builtin.command) does.
+    description: Append a newline to O(stdin) or O(secret_stdin), as M(ansible.builtin.command) does.
     type: bool
     default: true
   strip_empty_ends:
@@ -105,6 +116,13 @@ EXAMPLES = r'''
       --interface=ns-42 --bind-interfaces --dhcp-range=10.42.0.10,10.42.0.100,12h
       --pid-file=/run/dnsmasq-42.pid
     creates: /run/dnsmasq-42.pid
+
+- name: Log in to a service from inside the VPN namespace without showing the token, even with -vvv
+  virtnet.linux.netns_exec:
+    netns: vpn
+    argv: [sh, -c, 'curl -sf -H "Authorization: Bearer $TOKEN" http://10.8.0.1/status']
+    secret_environment:
+      TOKEN: "{{ vault_vpn_token }}"
 
 - name: Several commands in one namespace, set once
   module_defaults:
@@ -265,6 +283,8 @@ def main():
             chdir=dict(type='path'),
             environment=dict(type='dict'),
             stdin=dict(type='str'),
+            secret_environment=dict(type='dict', no_log=True),
+            secret_stdin=dict(type='str', no_log=True),
             stdin_add_newline=dict(type='bool', default=True),
             strip_empty_ends=dict(type='bool', default=True),
             creates=dict(type='path'),
@@ -272,7 +292,7 @@ def main():
             timeout=dict(type='int', default=0),
         ),
         required_one_of=[('argv', 'cmd')],
-        mutually_exclusive=[('argv', 'cmd')],
+        mutually_exclusive=[('argv', 'cmd'), ('stdin', 'secret_stdin')],
         supports_check_mode=True,
     )
     p = module.params
@@ -288,8 +308,8 @@ def main():
         module.fail_json(msg='no command given', **result)
     if p['timeout'] < 0:
         module.fail_json(msg='timeout must not be negative', **result)
-    if p['environment']:
-        for key in p['environment']:
+    for env_opt in ('environment', 'secret_environment'):
+        for key in p[env_opt] or {}:
             if not key or '=' in key:
                 module.fail_json(msg='invalid environment variable name %r' % key, **result)
 
@@ -326,11 +346,16 @@ def main():
         module.exit_json(**result)
 
     env = {}
-    for key, value in (p['environment'] or {}).items():
+    secrets = p['secret_environment'] or {}
+    for value in secrets.values():
+        if value not in (None, ''):
+            module.no_log_values.add(to_text(value))
+    for key, value in list((p['environment'] or {}).items()) + list(secrets.items()):
         env[key] = '' if value is None else to_text(value)
     data = None
-    if p['stdin'] is not None:
-        data = to_bytes(p['stdin'] + ('\n' if p['stdin_add_newline'] else ''), errors='surrogate_or_strict')
+    stdin = p['stdin'] if p['secret_stdin'] is None else p['secret_stdin']
+    if stdin is not None:
+        data = to_bytes(stdin + ('\n' if p['stdin_add_newline'] else ''), errors='surrogate_or_strict')
 
     # Orphans of the command are re-parented to this process, so a timeout can find and kill them all.
     _set_child_subreaper()
