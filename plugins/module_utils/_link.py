@@ -200,14 +200,15 @@ def delete_link(ctx, netns, name, index):
 
 # Links deleted by one task are first given this link group, then deleted with one request per
 # namespace: the kernel then unregisters them together (one RCU grace period for all) instead of
-# paying ~16 ms per link (PYROUTE2.md §8). The group is unique to this process.
+# paying ~16 ms per link (PYROUTE2.md §8). The group is random per run (2**31 values), so links left
+# tagged by a run that was killed mid-way are never swept up by another run's delete.
 def _delete_group():
-    return 0x40000000 | (os.getpid() & 0xffffff)
+    return 0x40000000 | (int.from_bytes(os.urandom(4), 'little') & 0x3fffffff)
 
 
-def defer_delete(ctx, netns, name, index):
+def defer_delete(ctx, netns, name, index, group=None):
     """Plan the deletion of a link; carried out by flush_deletes() (in the same transaction)."""
-    ctx.deferred.setdefault('deletes', {}).setdefault(netns or '', []).append((name, index))
+    ctx.deferred.setdefault('deletes', {}).setdefault(netns or '', []).append((name, index, group or 0))
 
 
 def flush_deletes(ctx):
@@ -224,18 +225,28 @@ def flush_deletes(ctx):
         names = [link[0] for link in links]
 
         def act(ipr=ipr, links=links, group=group, netns=netns, names=names):
-            for name, index in links:
-                try:
-                    ipr.link('set', index=index, group=group)
-                except Exception as exc:  # pylint: disable=broad-except
-                    if getattr(exc, 'code', None) == 19:  # already gone (e.g. the peer of another one)
-                        continue
-                    raise VirtnetError('deleting %s in %s: %s' % (name, ns_label(netns), exc))
+            tagged = []
             try:
-                ipr.link('del', group=group)
-            except Exception as exc:  # pylint: disable=broad-except
-                if getattr(exc, 'code', None) != 19:
-                    raise VirtnetError('deleting %s in %s: %s' % (', '.join(names), ns_label(netns), exc))
+                for name, index, old_group in links:
+                    try:
+                        ipr.link('set', index=index, group=group)
+                        tagged.append((index, old_group))
+                    except Exception as exc:  # pylint: disable=broad-except
+                        if getattr(exc, 'code', None) == 19:  # already gone (e.g. the peer of another one)
+                            continue
+                        raise VirtnetError('deleting %s in %s: %s' % (name, ns_label(netns), exc))
+                try:
+                    ipr.link('del', group=group)
+                except Exception as exc:  # pylint: disable=broad-except
+                    if getattr(exc, 'code', None) != 19:
+                        raise VirtnetError('deleting %s in %s: %s' % (', '.join(names), ns_label(netns), exc))
+            except VirtnetError:
+                for index, old_group in tagged:     # leave the survivors as they were
+                    try:
+                        ipr.link('set', index=index, group=old_group)
+                    except Exception:  # pylint: disable=broad-except
+                        pass
+                raise
 
         ctx.tx.run('delete %s' % ', '.join(names), act)
         # the per-object action texts were recorded already; keep one entry per link
@@ -324,7 +335,7 @@ def ensure_link(ctx, kind, item):
             start = len(ctx.tx.done)
             delete_link(ctx, netns, name, link['index'])
             return ObjectResult(key, before, None, True, ctx.tx.done[start:])
-        defer_delete(ctx, netns, name, link['index'])
+        defer_delete(ctx, netns, name, link['index'], link.get('group'))
         ctx.tx.done.append('delete %s' % name)
         return ObjectResult(key, before, None, True, ['delete %s' % name])
 

@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One interrupted-run trial, run inside its own sandbox by test_sigkill.py.
+
+    python sigkill_trial.py SCENARIO FRACTION
+
+Prepares the scenario, starts the module on its batch, SIGKILLs the module process once the kernel
+shows FRACTION of the batch done (mid-batch, by construction), then runs it again (must succeed and
+reach the declared state, checked with `ip`) and once more (must report changed=false). Prints a JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+COLLECTIONS = os.path.join(TOP, 'build', 'collections')
+NS = ['sk-ns%d' % i for i in range(20)]
+
+
+def sh(cmd):
+    subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
+
+
+def ip_json(args):
+    out = subprocess.run(['ip', '-j'] + args, check=True, capture_output=True, text=True).stdout
+    return json.loads(out or '[]')
+
+
+def netns_list():
+    return sorted(n for n in os.listdir('/run/netns'))
+
+
+def links(ns=None):
+    return sorted(x['ifname'] for x in ip_json((['-n', ns] if ns else []) + ['link', 'show']))
+
+
+def start(module, args):
+    """Start the module as Ansible would run it (its own process); return the Popen."""
+    path = '/tmp/sk-args-%d.json' % os.getpid()
+    with open(path, 'w') as f:
+        json.dump({'ANSIBLE_MODULE_ARGS': args}, f)
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    return subprocess.Popen([sys.executable, '-m', 'ansible_collections.virtnet.linux.plugins.modules.' + module, path],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc):
+    out, err = proc.communicate(timeout=300)
+    try:
+        return json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {'failed': True, 'msg': 'no JSON (rc %s): %s %s' % (proc.returncode, out[-500:], err[-500:])}
+
+
+def run(module, args):
+    return finish(start(module, args))
+
+
+def _veth_batch():
+    return [{'name': 'skv%d' % i, 'peer': 'skp%d' % i, 'peer_netns': NS[i % len(NS)], 'link_state': 'up',
+             'peer_link_state': 'up', 'mtu': 1400} for i in range(200)]
+
+
+def _count(prefix, ns_dir=False):
+    if ns_dir:
+        return lambda: sum(1 for n in os.listdir('/run/netns') if n.startswith(prefix))
+    return lambda: sum(1 for line in subprocess.run(['ip', '-o', 'link', 'show'], capture_output=True,
+                                                    text=True, check=False).stdout.splitlines()
+                       if line.split(': ')[1].startswith(prefix))
+
+
+def _count_remaining(prefix):
+    """Links of `prefix` not yet tagged for deletion (group default) - progress of a delete."""
+    return lambda: sum(1 for line in subprocess.run(['ip', '-o', 'link', 'show'], capture_output=True,
+                                                    text=True, check=False).stdout.splitlines()
+                       if line.split(': ')[1].startswith(prefix) and 'group default' in line)
+
+
+SCENARIOS = {
+    # name: (prepare shell, module, args, check() -> error or None, (progress(), objects, created?))
+    'netns_create': (
+        '', 'netns', {'names': ['sk-x%d' % i for i in range(150)]},
+        lambda: None if netns_list() == sorted('sk-x%d' % i for i in range(150)) else 'namespaces differ',
+        (_count('sk-x', True), 150, True)),
+    'netns_delete': (
+        'for i in $(seq 0 149); do echo netns add sk-x$i; done | ip -batch -',
+        'netns', {'names': ['sk-x%d' % i for i in range(150)], 'state': 'absent'},
+        lambda: None if netns_list() == [] else 'namespaces left: %s' % netns_list()[:5],
+        (_count('sk-x', True), 150, False)),
+    'veth_create': (
+        'for n in %s; do echo netns add $n; done | ip -batch -' % ' '.join(NS),
+        'veth', {'batch': _veth_batch()},
+        lambda: _check_veths(present=True), (_count('skv'), 200, True)),
+    'veth_delete': (
+        'for n in %s; do echo netns add $n; done | ip -batch - && '
+        'for i in $(seq 0 199); do echo "link add skv$i type veth peer name skp$i netns sk-ns$((i %% 20))"; done | ip -batch -'
+        % ' '.join(NS),
+        'veth', {'batch': [{'name': 'skv%d' % i} for i in range(200)], 'state': 'absent'},
+        lambda: _check_veths(present=False), (_count_remaining('skv'), 200, False)),
+    'tuntap_create': (
+        '', 'tuntap', {'batch': [{'name': 'skt%d' % i, 'mode': 'tap' if i % 2 else 'tun', 'user': 'nobody',
+                                  'link_state': 'up'} for i in range(150)]},
+        lambda: None if links() == sorted(['lo'] + ['skt%d' % i for i in range(150)]) else 'taps differ',
+        (_count('skt'), 150, True)),
+}
+
+
+def _check_veths(present):
+    host = [n for n in links() if n.startswith('skv')]
+    want = sorted('skv%d' % i for i in range(200)) if present else []
+    if host != want:
+        return 'host veth ends differ: %d of %d' % (len(host), len(want))
+    for i, ns in enumerate(NS):
+        peers = [n for n in links(ns) if n.startswith('skp')]
+        wantp = sorted('skp%d' % j for j in range(i, 200, len(NS))) if present else []
+        if peers != wantp:
+            return 'peers in %s differ' % ns
+    if present:
+        for x in ip_json(['link', 'show', 'skv7']):
+            if x['mtu'] != 1400 or 'UP' not in x['flags']:
+                return 'skv7 not configured: %s' % x
+    return None
+
+
+def main():
+    scenario, fraction = sys.argv[1], float(sys.argv[2])
+    prepare, module, args, check, (progress, total, creates) = SCENARIOS[scenario]
+    if prepare:
+        sh(prepare)
+    # kill when the kernel shows that the batch is part-way done: after `target` of `total` objects
+    target = max(1, min(total - 2, int(fraction * total)))
+    initial = progress()
+    proc = start(module, args)
+    deadline = time.monotonic() + 120
+    done = 0
+    while proc.poll() is None and time.monotonic() < deadline:
+        done = progress() - initial if creates else initial - progress()
+        if done >= target:
+            break
+        time.sleep(0.002)
+    killed = proc.poll() is None
+    if killed:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    at_kill = progress()
+    second = run(module, args)
+    err = second.get('msg') if second.get('failed') else check()
+    third = run(module, args) if not err else {}
+    res = {'ok': bool(killed and not err and third.get('changed') is False and not third.get('failed')),
+           'mid_batch': bool(second.get('changed')),
+           'scenario': scenario, 'killed_after': done, 'of': total, 'killed': killed, 'left_at_kill': at_kill,
+           'second_changed': second.get('changed'), 'third_changed': third.get('changed'), 'error': err}
+    print(json.dumps(res))
+
+
+if __name__ == '__main__':
+    main()
