@@ -172,32 +172,22 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, ObjectResult, expand_batch, find_duplicates, require_pyroute2, run_objects,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    get_link, netns_exists, netns_path, nl_call, validate_netns_name,
+    netns_exists, netns_path, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns
 
 KEYS = ['name', 'state', 'loopback_up', 'etc']
 
 
-def _loopback(ctx, name):
-    lo = get_link(ctx.ipr(name), ifname='lo', netns=name)
-    return lo['link_state'] if lo else None
-
-
-def _view(ctx, name, etc_files):
+def _view(name, etc_files):
     exists = netns_exists(name)
     return {
         'name': name,
         'exists': exists,
         'path': netns_path(name),
-        'loopback': _loopback(ctx, name) if exists else None,
+        'loopback': _netns.loopback_state(name) if exists else None,
         'etc': _netns.read_etc(name, etc_files),
     }
-
-
-def _set_lo_up(ipr, name):
-    lo = get_link(ipr, ifname='lo', netns=name)
-    nl_call('setting lo up', name, ipr.link, 'set', index=lo['index'], state='up')
 
 
 def ensure(ctx, item):
@@ -209,20 +199,21 @@ def ensure(ctx, item):
 
     if item['state'] == 'absent':
         etc_files = _netns.list_etc(name)
-        if not exists and not etc_files and not os.path.isdir(_netns.etc_dir(name)):
+        # a file left by a run killed between umount and unlink: `ip netns list` still shows it
+        stale = not exists and os.path.lexists(netns_path(name))
+        if not exists and not stale and not etc_files and not os.path.isdir(_netns.etc_dir(name)):
             return ObjectResult(name, None, None, False, [], {'netns': _absent_view(name)})
         if exists:
-            before = _view(ctx, name, etc_files)
+            before = _view(name, etc_files)
         else:
             before = dict(_absent_view(name), etc=_netns.read_etc(name, etc_files))
-        if exists:
-            ctx.nl.forget(name)
+        if exists or stale:
             tx.run('delete netns %s' % name, lambda: _netns.delete_netns(name))
         if etc_files or os.path.isdir(_netns.etc_dir(name)):
             tx.run('remove %s' % _netns.etc_dir(name), lambda: _netns.remove_etc_dir(name))
         return ObjectResult(name, before, None, True, tx.done[start:], {'netns': _absent_view(name)})
 
-    before = _view(ctx, name, etc) if exists else None
+    before = _view(name, etc) if exists else None
     predicted = dict(before or _absent_view(name))
     predicted['exists'] = True
 
@@ -230,12 +221,7 @@ def ensure(ctx, item):
         def create():
             def inside():
                 if item['loopback_up']:
-                    from ansible_collections.virtnet.linux.plugins.module_utils._netlink import IPRoute
-                    ipr = IPRoute()
-                    try:
-                        _set_lo_up(ipr, name)
-                    finally:
-                        ipr.close()
+                    _netns.set_loopback(None, True)    # this thread is in the new namespace now
             _netns.create_netns(name, inside)
         tx.run('create netns %s' % name, create, lambda: _netns.delete_netns(name))
         if item['loopback_up']:
@@ -244,10 +230,8 @@ def ensure(ctx, item):
         else:
             predicted['loopback'] = 'down'
     elif item['loopback_up'] and before['loopback'] != 'up':
-        ipr = ctx.ipr(name)
-        lo = get_link(ipr, ifname='lo', netns=name)
-        tx.run('set lo up in netns %s' % name, lambda: _set_lo_up(ipr, name),
-               lambda: nl_call('setting lo down', name, ipr.link, 'set', index=lo['index'], state='down'))
+        tx.run('set lo up in netns %s' % name, lambda: _netns.set_loopback(name, True),
+               lambda: _netns.set_loopback(name, False))
         predicted['loopback'] = 'up'
 
     current_etc = _netns.read_etc(name, etc)
@@ -265,7 +249,7 @@ def ensure(ctx, item):
     changed = len(tx.done) > start
     if not changed:
         return ObjectResult(name, before, before, False, [], {'netns': before})
-    after = predicted if ctx.check_mode else _view(ctx, name, etc)
+    after = predicted if ctx.check_mode else _view(name, etc)
     return ObjectResult(name, before, after, True, tx.done[start:], {'netns': after})
 
 

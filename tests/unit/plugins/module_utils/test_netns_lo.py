@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Unit tests of the raw rtnetlink requests the netns module uses for lo (no kernel: a fake socket)."""
+
+from __future__ import annotations
+
+import errno
+import struct
+
+import pytest
+
+from ansible_collections.virtnet.linux.plugins.module_utils import _netns
+from ansible_collections.virtnet.linux.plugins.module_utils._netlink import VirtnetError
+
+HDR = struct.Struct('=IHHII')
+IFI = struct.Struct('=BxHiII')
+
+
+class FakeSocket(object):
+    """Records what is sent and answers with the queued replies."""
+
+    def __init__(self, *replies):
+        self.sent = []
+        self.replies = list(replies)
+        self.closed = False
+
+    def send(self, data):
+        self.sent.append(data)
+        return len(data)
+
+    def recv(self, size):
+        return self.replies.pop(0)
+
+    def close(self):
+        self.closed = True
+
+
+def newlink(index, flags):
+    body = IFI.pack(0, 772, index, flags, 0) + _netns._nla(3, b'lo\0')
+    return HDR.pack(HDR.size + len(body), 16, 0, 1, 0) + body
+
+
+def error(code):
+    body = struct.pack('=i', -code) + HDR.pack(16, 18, 1, 1, 0)
+    return HDR.pack(HDR.size + len(body), 2, 0, 1, 0) + body
+
+
+def test_nla_pads_to_four_bytes():
+    assert _netns._nla(3, b'lo\0') == struct.pack('=HH', 7, 3) + b'lo\0' + b'\0'
+    assert len(_netns._nla(29, b'\0' * 4)) == 8
+
+
+def test_get_request_asks_for_lo_by_name_without_stats():
+    sock = FakeSocket(newlink(1, 0x1 | 0x8))
+    assert _netns._lo_get(sock) == (1, 0x9)
+    length, mtype, flags = HDR.unpack_from(sock.sent[0], 0)[:3]
+    assert (mtype, flags) == (18, 0x1)
+    assert length == len(sock.sent[0])
+    assert b'lo\0' in sock.sent[0]
+    assert struct.pack('=HHI', 8, 29, 1 << 3) in sock.sent[0]
+
+
+def test_get_without_lo_is_none():
+    assert _netns._lo_get(FakeSocket(error(errno.ENODEV))) is None
+
+
+def test_get_other_errors_raise():
+    with pytest.raises(OSError) as exc:
+        _netns._lo_get(FakeSocket(error(errno.EPERM)))
+    assert exc.value.errno == errno.EPERM
+
+
+def _patched(monkeypatch, sock):
+    monkeypatch.setattr(_netns, '_rtnl_socket', lambda name: sock)
+
+
+@pytest.mark.parametrize('flags, state', [(0x1, 'up'), (0x0, 'down'), (0x1002, 'down')])
+def test_loopback_state(monkeypatch, flags, state):
+    sock = FakeSocket(newlink(1, flags))
+    _patched(monkeypatch, sock)
+    assert _netns.loopback_state('x') == state
+    assert sock.closed
+
+
+def test_set_loopback_sends_flags_and_change_mask(monkeypatch):
+    sock = FakeSocket(newlink(7, 0), error(0))
+    _patched(monkeypatch, sock)
+    _netns.set_loopback('x', True)
+    _family, _type, index, flags, change = IFI.unpack_from(sock.sent[1], HDR.size)
+    assert (index, flags, change) == (7, 0x1, 0x1)
+    assert HDR.unpack_from(sock.sent[1], 0)[1:3] == (16, 0x1 | 0x4)
+    sock = FakeSocket(newlink(7, 1), error(0))
+    _patched(monkeypatch, sock)
+    _netns.set_loopback('x', False)
+    assert IFI.unpack_from(sock.sent[1], HDR.size)[2:] == (7, 0, 0x1)
+
+
+def test_set_loopback_errors_name_the_namespace(monkeypatch):
+    _patched(monkeypatch, FakeSocket(newlink(1, 0), error(errno.EPERM)))
+    with pytest.raises(VirtnetError, match='setting lo up in netns x: operation not permitted'):
+        _netns.set_loopback('x', True)
+    _patched(monkeypatch, FakeSocket(error(errno.ENODEV)))
+    with pytest.raises(VirtnetError, match='has no lo'):
+        _netns.set_loopback('x', True)
