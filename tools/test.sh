@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# test.sh — sets up everything (tools/setup.sh) and runs every test of the collection:
-# unit tests, ansible-test sanity (empty ignore files) and the integration targets on the real kernel
-# inside a throwaway network/mount namespace sandbox. Exit code 0 only if all pass.
+# test.sh — sets up everything (tools/setup.sh, tools/setup-legs.sh) and runs every test of the collection:
+#   leg 1 (ansible-core 2.19, Debian's Python 3.11, pyroute2 0.9 from PyPI): documentation check, unit
+#         tests, ansible-test sanity (empty ignore files), the integration targets on the real kernel inside
+#         a throwaway network/mount namespace sandbox, and the interrupted-run (SIGKILL) trials;
+#   leg 2 (Debian's python3-pyroute2 0.7, ansible-core 2.19): the integration targets;
+#   leg 3 (ansible-core 2.21 on Python 3.13, pyroute2 0.9): sanity, units and the integration targets.
+# Exit code 0 only if all pass.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 bash tools/setup.sh
+bash tools/setup-legs.sh
+
+echo "=== leg 1: ansible-core $(.venv/bin/python -c 'import ansible; print(ansible.__version__)'), pyroute2 $(.venv/bin/python -c 'import pyroute2; print(pyroute2.__version__)')"
 # every module's documentation renders, with examples
 export ANSIBLE_COLLECTIONS_PATH="$top/build/collections" ANSIBLE_NOCOLOR=1
 for m in plugins/modules/*.py; do
@@ -18,4 +25,14 @@ rm -f /tmp/virtnet-doc.$$
 bash tools/ansible-test.sh units sanity integration
 # interrupted runs: modules SIGKILLed mid-batch, then run again (each trial in its own sandbox)
 tools/sandbox.sh .venv/bin/python -m pytest tests/system -q -p no:cacheprovider
+
+echo "=== leg 2: Debian's python3-pyroute2 $(dpkg-query -W -f='${Version}' python3-pyroute2), ansible-core 2.19"
+VIRTNET_VENV="$top/.venv-deb" bash tools/ansible-test.sh integration
+
+if [ -x .venv-new/bin/python ]; then
+  echo "=== leg 3: ansible-core $(.venv-new/bin/python -c 'import ansible; print(ansible.__version__)') on Python 3.13"
+  VIRTNET_VENV="$top/.venv-new" bash tools/ansible-test.sh units sanity integration
+else
+  echo "=== leg 3 NOT RUN: this machine has no Python 3.13 interpreter for ansible-core 2.21"
+fi
 echo "all tests passed"

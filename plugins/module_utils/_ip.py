@@ -19,7 +19,7 @@ import ipaddress
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    LinkNotFound, ObjectExists, VirtnetError, errno_text, ns_label,
+    LinkNotFound, ObjectExists, VirtnetError, dump_request, errno_text, msg_get, ns_label,
 )
 
 AF_INET = 2
@@ -647,15 +647,12 @@ def strict_dump(ipr, msg, msg_type):
 
     The socket goes back to non-strict mode afterwards, so other requests on it are unaffected.
     """
-    from pyroute2.netlink import NETLINK_GET_STRICT_CHK, NLM_F_DUMP, NLM_F_REQUEST
+    from pyroute2.netlink import NETLINK_GET_STRICT_CHK
     if not hasattr(ipr, 'nlm_request') or not _sockopt(ipr, NETLINK_GET_STRICT_CHK, 1):
         return None
     from pyroute2.netlink.exceptions import NetlinkError
     try:
-        status = getattr(ipr, 'status', None)
-        if isinstance(status, dict):
-            status.setdefault('nlm_generator', False)   # pyroute2 0.9's sync nlm_request reads it
-        return list(ipr.nlm_request(msg, msg_type=msg_type, msg_flags=NLM_F_REQUEST | NLM_F_DUMP))
+        return dump_request(ipr, msg, msg_type)
     except NetlinkError as exc:
         if exc.code in (errno.EINVAL, errno.EOPNOTSUPP):    # a kernel that does not filter this dump
             return None
@@ -665,11 +662,7 @@ def strict_dump(ipr, msg, msg_type):
 
 
 def _get(msg, key, default=None):
-    try:
-        value = msg.get(key)
-    except Exception:  # pylint: disable=broad-except
-        return default
-    return default if value is None else value
+    return msg_get(msg, key, default)
 
 
 def address_from_msg(msg):

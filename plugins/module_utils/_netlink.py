@@ -308,10 +308,57 @@ class Netlink(object):
         return mapping.get(nsid)
 
 
+# --------------------------------------------------------------------------- pyroute2 0.7 / 0.9
+# Every difference between Debian's python3-pyroute2 (0.7.2) and PyPI's pyroute2 (0.9.x) that this
+# collection meets is bridged here, and only here:
+#
+# * msg.get('name'): 0.9 takes a plain string; 0.7 iterates over a string as a path of one-letter
+#   keys (so msg.get('ifname') is None there). A one-element tuple is a path in both: msg_get().
+# * msg.get_attr('ifname') resolves short names only on 0.9; full NLA names (IFLA_IFNAME) work in
+#   both: _attr().
+# * ipr.link('dump', master=N): 0.9 (dump_filter=None) sends the filter to the kernel, 0.7 filters
+#   a full dump in Python. A hand-built request is filtered by the kernel in both: dump_request().
+# * ipr.nlm_request() of the synchronous IPRoute: 0.9.x reads status['nlm_generator'], which the
+#   IPRoute constructor does not set (KeyError); 0.7 returns a tuple: dump_request().
+
+def msg_get(msg, name, default=None):
+    """One field or attribute of a pyroute2 message by name ('index', 'carrier', 'IFA_LOCAL')."""
+    if msg is None:
+        return default
+    try:
+        value = msg.get((name,))
+    except Exception:  # pylint: disable=broad-except
+        return default
+    return default if value is None else value
+
+
+def dump_request(ipr, msg, msg_type):
+    """The answer (a list of messages) to one hand-built NLM_F_DUMP request."""
+    from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST
+    status = getattr(ipr, 'status', None)
+    if isinstance(status, dict):
+        status.setdefault('nlm_generator', False)
+    return list(ipr.nlm_request(msg, msg_type=msg_type, msg_flags=NLM_F_REQUEST | NLM_F_DUMP))
+
+
+def dump_ports(ipr, master, netns=None):
+    """The links whose master is ifindex `master` (plain dicts), filtered by the kernel."""
+    from pyroute2.netlink.rtnl import RTM_GETLINK
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    msg = ifinfmsg()
+    msg['family'] = 0
+    msg['attrs'] = [('IFLA_MASTER', master)]
+    try:
+        msgs = dump_request(ipr, msg, RTM_GETLINK)
+    except NetlinkError as exc:
+        raise netlink_error(exc, 'listing the ports of link #%d' % master, netns)
+    return [link_to_dict(m) for m in msgs if _attr(m, 'IFLA_MASTER') == master]
+
+
 # --------------------------------------------------------------------------- readers
 
 def _attr(msg, name):
-    """get_attr that works on pyroute2 0.7 and 0.9 alike."""
+    """get_attr by full NLA name (IFLA_IFNAME), which works on pyroute2 0.7 and 0.9 alike."""
     try:
         return msg.get_attr(name)
     except Exception:  # pylint: disable=broad-except

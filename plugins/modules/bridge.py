@@ -365,7 +365,6 @@ results:
 '''
 
 import errno
-import functools
 import math
 
 from ansible.module_utils.basic import AnsibleModule
@@ -374,7 +373,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._link import (
     LinkKind, common_argument_spec, normalise_mac, run_link_module,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    NetlinkError, VirtnetError, get_link, netlink_error, nl_call, ns_label, validate_ifname,
+    NetlinkError, VirtnetError, dump_ports, get_link, netlink_error, nl_call, ns_label, validate_ifname,
 )
 
 # option -> (IFLA_BR_* attribute read back, pyroute2 key sent, type)
@@ -561,35 +560,13 @@ def describe(values):
 
 # --------------------------------------------------------------------------- kernel
 
-@functools.lru_cache(maxsize=None)
-def dump_filter_in_kernel():
-    """Whether this pyroute2 sends dump attributes to the kernel with `dump_filter=None` (0.9+)."""
-    try:
-        import inspect
-        from pyroute2.iproute.linux import get_dump_filter
-        return 'mode' in inspect.signature(get_dump_filter).parameters
-    except Exception:  # pylint: disable=broad-except
-        return False
-
-
 def read_ports(ipr, index, netns):
     """{port name: ifindex} of the bridge with `index`.
 
     The kernel filters a link dump by IFLA_MASTER itself, so this costs about as much as one
     `link get` however many links exist (a plain dump filtered in Python costs 0.3 s per 1000 links).
     """
-    try:
-        if dump_filter_in_kernel():
-            msgs = ipr.link('dump', master=index, dump_filter=None)
-        else:
-            msgs = ipr.link('dump')
-    except NetlinkError as exc:
-        raise netlink_error(exc, 'listing the ports of bridge #%d' % index, netns)
-    ports = {}
-    for msg in msgs:
-        if msg.get_attr('IFLA_MASTER') == index:
-            ports[msg.get_attr('IFLA_IFNAME')] = msg['index']
-    return ports
+    return dict((link['ifname'], link['index']) for link in dump_ports(ipr, index, netns))
 
 
 def _set(ipr, netns, what, **args):

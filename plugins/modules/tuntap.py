@@ -376,7 +376,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._link import (
     LinkKind, common_argument_spec, run_link_module,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    NetlinkError, VirtnetError, ns_label, open_netns_fd, setns,
+    NetlinkError, VirtnetError, msg_get, ns_label, open_netns_fd, setns,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._tuntap import (
     TUN_KEYS, TunError, find_holders, flags_for, holders_text, open_tun, resolve_id, tun_apply,
@@ -474,7 +474,7 @@ class TuntapKind(LinkKind):
             return []
         carrier = None
         for msg in msgs:
-            carrier = msg.get('carrier')
+            carrier = msg_get(msg, 'IFLA_CARRIER')
         if not carrier:
             return []
         return find_holders(link['ifname']) or [(0, 'unknown')]

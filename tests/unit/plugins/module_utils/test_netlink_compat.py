@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The pyroute2 0.7 / 0.9 shims of _netlink: msg_get, dump_request, dump_ports.
+
+Real pyroute2 messages (whatever version is installed) are encoded and decoded, so the same tests
+check the shims against 0.7 (Debian) and 0.9 (PyPI); small fakes reproduce the other version's quirk.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST
+from pyroute2.netlink.rtnl import RTM_GETLINK
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
+    NetlinkError, VirtnetError, dump_ports, dump_request, link_to_dict, msg_get,
+)
+
+
+def link_msg(index, name, master=None, carrier=None):
+    """An RTM_NEWLINK message as pyroute2 decodes it from the kernel's bytes."""
+    out = ifinfmsg()
+    out['family'] = 0
+    out['index'] = index
+    out['flags'] = 1
+    out['attrs'] = [('IFLA_IFNAME', name), ('IFLA_MTU', 1500)]
+    if master is not None:
+        out['attrs'].append(('IFLA_MASTER', master))
+    if carrier is not None:
+        out['attrs'].append(('IFLA_CARRIER', carrier))
+    out.encode()
+    back = ifinfmsg(out.data)
+    back.decode()
+    return back
+
+
+# ------------------------------------------------------------------ msg_get
+
+def test_msg_get_fields_and_attributes_by_any_name():
+    msg = link_msg(7, 'vx0', master=3, carrier=1)
+    assert msg_get(msg, 'index') == 7
+    assert msg_get(msg, 'IFLA_IFNAME') == 'vx0'
+    assert msg_get(msg, 'ifname') == 'vx0'
+    assert msg_get(msg, 'IFLA_CARRIER') == 1
+    assert msg_get(msg, 'carrier') == 1
+    assert msg_get(msg, 'IFLA_MASTER') == 3
+
+
+def test_msg_get_missing_gives_default():
+    msg = link_msg(7, 'vx0')
+    assert msg_get(msg, 'IFLA_CARRIER') is None
+    assert msg_get(msg, 'IFLA_CARRIER', 0) == 0
+    assert msg_get(None, 'IFLA_IFNAME', 'x') == 'x'
+
+
+class Msg07(object):
+    """pyroute2 0.7's nlmsg.get(): a str that is not a field is iterated as a path of keys."""
+
+    def __init__(self, fields, attrs):
+        self.fields = fields
+        self.attrs = attrs
+
+    def get(self, key, default=None):
+        if isinstance(key, str) and key in self.fields:
+            return self.fields[key]
+        path = tuple(key)
+        if len(path) != 1:
+            return default          # 'ifname' -> ('i', 'f', ...): nothing found
+        name = path[0]
+        value = self.attrs.get(name, self.fields.get(name))
+        return default if value is None else value
+
+
+def test_msg_get_passes_a_path_so_0_7_finds_attributes():
+    msg = Msg07({'index': 4}, {'IFLA_CARRIER': 1})
+    assert msg.get('IFLA_CARRIER') is None          # the 0.7 trap msg_get avoids
+    assert msg_get(msg, 'IFLA_CARRIER') == 1
+    assert msg_get(msg, 'index') == 4
+
+
+def test_msg_get_swallows_parser_errors():
+    class Broken(object):
+        def get(self, key, default=None):
+            raise KeyError(key)
+
+    assert msg_get(Broken(), 'IFLA_IFNAME', 'd') == 'd'
+
+
+def test_link_to_dict_reads_full_nla_names():
+    link = link_to_dict(link_msg(9, 'vx9', master=2))
+    assert (link['ifname'], link['index'], link['master_index'], link['mtu']) == ('vx9', 9, 2, 1500)
+
+
+# ------------------------------------------------------------------ dump_request
+
+class Ipr09(object):
+    """pyroute2 0.9's sync IPRoute: nlm_request reads status['nlm_generator'] (KeyError if unset)."""
+
+    def __init__(self, answer=()):
+        self.status = {'event_loop': 'new'}
+        self.answer = list(answer)
+        self.calls = []
+
+    def nlm_request(self, msg, msg_type, msg_flags):
+        self.calls.append((msg, msg_type, msg_flags))
+        gen = (m for m in self.answer)
+        if self.status['nlm_generator']:
+            return gen
+        return tuple(gen)
+
+
+class Ipr07(object):
+    """pyroute2 0.7's IPRoute: no status dict, nlm_request gives a tuple."""
+
+    def __init__(self, answer=()):
+        self.answer = tuple(answer)
+        self.calls = []
+
+    def nlm_request(self, msg, msg_type, msg_flags):
+        self.calls.append((msg, msg_type, msg_flags))
+        return self.answer
+
+
+@pytest.mark.parametrize('cls', [Ipr09, Ipr07])
+def test_dump_request_returns_a_list_and_asks_for_a_dump(cls):
+    ipr = cls(['a', 'b'])
+    assert dump_request(ipr, 'MSG', 18) == ['a', 'b']
+    assert ipr.calls == [('MSG', 18, NLM_F_REQUEST | NLM_F_DUMP)]
+
+
+def test_dump_request_sets_nlm_generator_only_when_missing():
+    ipr = Ipr09(['a'])
+    dump_request(ipr, 'MSG', 18)
+    assert ipr.status['nlm_generator'] is False
+    ipr.status['nlm_generator'] = True          # a generator socket keeps its setting
+    assert dump_request(ipr, 'MSG', 18) == ['a']
+    assert ipr.status['nlm_generator'] is True
+
+
+# ------------------------------------------------------------------ dump_ports
+
+def test_dump_ports_asks_the_kernel_to_filter_by_master():
+    ipr = Ipr09([link_msg(5, 'p1', master=3), link_msg(6, 'p2', master=3)])
+    ports = dump_ports(ipr, 3)
+    assert [(p['ifname'], p['index'], p['master_index']) for p in ports] == [('p1', 5, 3), ('p2', 6, 3)]
+    msg, msg_type, flags = ipr.calls[0]
+    assert msg_type == RTM_GETLINK and flags == NLM_F_REQUEST | NLM_F_DUMP
+    assert msg['family'] == 0
+    assert msg.get_attr('IFLA_MASTER') == 3
+
+
+def test_dump_ports_drops_links_of_other_masters():
+    # a kernel that ignored the filter would answer with every link
+    ipr = Ipr07([link_msg(1, 'lo'), link_msg(5, 'p1', master=3), link_msg(6, 'q1', master=4)])
+    assert [p['ifname'] for p in dump_ports(ipr, 3)] == ['p1']
+
+
+def test_dump_ports_error_names_the_namespace():
+    class Failing(Ipr07):
+        def nlm_request(self, msg, msg_type, msg_flags):
+            raise NetlinkError(errno.EPERM)
+
+    with pytest.raises(VirtnetError) as info:
+        dump_ports(Failing(), 3, 'ns1')
+    assert 'listing the ports of link #3 in netns ns1' in info.value.msg
+    assert 'not permitted' in info.value.msg
