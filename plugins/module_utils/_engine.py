@@ -107,6 +107,7 @@ class Transaction(object):
         self.check_mode = check_mode
         self.done = []          # descriptions of the steps carried out (or planned, in check mode)
         self._undo = []         # (description, callable)
+        self.kept = []          # steps carried out that cannot be undone (deletions)
 
     def run(self, description, action, undo=None):
         """Carry out one mutation. `undo` (a callable) reverts it if a later step fails."""
@@ -116,6 +117,8 @@ class Transaction(object):
         result = action()
         if undo is not None:
             self._undo.append((description, undo))
+        else:
+            self.kept.append(description)
         return result
 
     @property
@@ -136,6 +139,7 @@ class Transaction(object):
 
     def commit(self):
         self._undo = []
+        self.kept = []
 
 
 def merge_item(defaults, item, keys):
@@ -238,6 +242,9 @@ def _fail(module, context, msg, results, details):
     if undone:
         extra['rolled_back'] = undone
         msg = '%s (rolled back: %s)' % (msg, '; '.join(undone))
+    if context.tx.kept:
+        extra['not_undone'] = list(context.tx.kept)
+        msg = '%s (not undone: %s)' % (msg, '; '.join(context.tx.kept))
     if errors:
         extra['rollback_errors'] = errors
         msg = '%s; %s' % (msg, '; '.join(errors))
@@ -249,7 +256,7 @@ def _fail(module, context, msg, results, details):
         extra['exception'] = exception
     for key, value in (details or {}).items():
         extra.setdefault(key, value)
-    module.fail_json(msg=msg, changed=bool(errors), **extra)
+    module.fail_json(msg=msg, changed=bool(errors or context.tx.kept), **extra)
 
 
 class Context(object):
