@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import traceback
 
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import VirtnetError
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError
 
 
 LOCK_NAME = 'virtnet.linux.lock'
@@ -186,7 +186,7 @@ class ObjectResult(object):
         return d
 
 
-def run_objects(module, items, ensure, context, batch=False, result_key=None, finish=None):
+def run_objects(module, items, ensure, context, batch=False, result_key=None, finish=None, order=None):
     """Apply `ensure(context, item) -> ObjectResult` to every item in one transaction.
 
     A failure undoes every mutation of the task (of earlier items too), closes the context and
@@ -213,6 +213,12 @@ def run_objects(module, items, ensure, context, batch=False, result_key=None, fi
     finally:
         context.close()
 
+    if order is not None:
+        # items were processed in another order than the task listed them: report in the task's order
+        ordered = [None] * len(results)
+        for position, result in zip(order, results):
+            ordered[position] = result
+        results = ordered
     changed = any(r.changed for r in results)
     out = {'changed': changed}
     if batch:

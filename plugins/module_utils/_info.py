@@ -33,7 +33,7 @@ import pwd
 import socket
 import struct
 
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
     IFF_UP, VirtnetError, errno_text, list_netns, netns_exists, ns_label, open_netns_fd,
     setns, validate_netns_name,
 )

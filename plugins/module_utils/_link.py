@@ -412,7 +412,9 @@ def run_link_module(module, kind):
     if errors:
         module.fail_json(msg='; '.join(sorted(set(errors), key=errors.index)))
     # deletions first (carried out together, by link group), then creations and updates
-    items = [i for i in items if i['state'] == 'absent'] + [i for i in items if i['state'] != 'absent']
+    order = [n for n, i in enumerate(items) if i['state'] == 'absent'] + \
+        [n for n, i in enumerate(items) if i['state'] != 'absent']
+    items = [items[n] for n in order]
     ctx = Context(module)
     flushed = []
 
@@ -422,4 +424,4 @@ def run_link_module(module, kind):
             flush_deletes(c)
         return ensure_link(c, kind, item)
 
-    run_objects(module, items, ensure, ctx, batch=batch, finish=lambda c: flushed or flush_deletes(c))
+    run_objects(module, items, ensure, ctx, batch=batch, finish=lambda c: flushed or flush_deletes(c), order=order)

@@ -18,10 +18,16 @@ Rules that every caller relies on:
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import traceback
+
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (  # noqa: F401 pylint: disable=unused-import
+    NETNS_RUN_DIR, NETNS_ETC_DIR, IFNAMSIZ, CLONE_NEWNET, CLONE_NEWNS, IFF_UP, VirtnetError,
+    NetnsNotFound, LinkNotFound, ObjectExists, libc, setns, unshare, mount, umount2, ns_label,
+    validate_netns_name, validate_ifname, netns_path, netns_exists, list_netns, open_netns_fd,
+    errno_text, netlink_error,
+)
 
 try:
     from pyroute2 import IPRoute
@@ -38,178 +44,6 @@ except ImportError:  # pragma: no cover - exercised by the missing-pyroute2 test
 else:
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
-
-NETNS_RUN_DIR = '/run/netns'
-NETNS_ETC_DIR = '/etc/netns'
-IFNAMSIZ = 16
-CLONE_NEWNET = 0x40000000
-CLONE_NEWNS = 0x00020000
-IFF_UP = 0x1
-
-_LIBC = None
-
-
-class VirtnetError(Exception):
-    """An error with a message meant for the user (goes straight into fail_json)."""
-
-    def __init__(self, msg, **details):
-        super().__init__(msg)
-        self.msg = msg
-        self.details = details
-
-
-class NetnsNotFound(VirtnetError):
-    pass
-
-
-class LinkNotFound(VirtnetError):
-    pass
-
-
-class ObjectExists(VirtnetError):
-    pass
-
-
-def libc():
-    global _LIBC
-    if _LIBC is None:
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-    return _LIBC
-
-
-def _check(ret, what):
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, '%s: %s' % (what, os.strerror(err)))
-
-
-def setns(fd, nstype=CLONE_NEWNET):
-    _check(libc().setns(fd, nstype), 'setns')
-
-
-def unshare(flags):
-    _check(libc().unshare(flags), 'unshare')
-
-
-def mount(source, target, fstype, flags, data=None):
-    _check(libc().mount(_b(source), _b(target), _b(fstype), flags, _b(data) if data else None),
-           'mount %s' % target)
-
-
-def umount2(target, flags):
-    return libc().umount2(_b(target), flags)
-
-
-def _b(value):
-    return value.encode() if isinstance(value, str) else value
-
-
-# --------------------------------------------------------------------------- names
-
-def ns_label(netns):
-    """How a namespace is named in messages."""
-    return 'netns %s' % netns if netns else 'the default netns'
-
-
-def validate_netns_name(name):
-    """Return an error message for a name that is not a plain file name in /run/netns, else None."""
-    if not isinstance(name, str) or name == '':
-        return 'netns name must not be empty'
-    if name in ('.', '..'):
-        return 'invalid netns name %r: "." and ".." are not namespace names' % name
-    if '/' in name or '\0' in name:
-        return 'invalid netns name %r: must be a plain file name (no "/")' % name
-    if len(name.encode()) > 255:
-        return 'invalid netns name %r: longer than 255 bytes' % name
-    return None
-
-
-def validate_ifname(name, what='interface name'):
-    """Mirror the kernel's dev_valid_name(): 1..15 bytes, not . or .., no '/', ':' or whitespace."""
-    if not isinstance(name, str) or name == '':
-        return '%s must not be empty' % what
-    if len(name.encode()) >= IFNAMSIZ:
-        return 'invalid %s %r: longer than %d characters' % (what, name, IFNAMSIZ - 1)
-    if name in ('.', '..'):
-        return 'invalid %s %r' % (what, name)
-    for ch in name:
-        if ch in '/:' or ch.isspace() or ch == '\0':
-            return 'invalid %s %r: must not contain "/", ":" or whitespace' % (what, name)
-    return None
-
-
-def netns_path(name):
-    return os.path.join(NETNS_RUN_DIR, name)
-
-
-def netns_exists(name):
-    """Exact-name existence test of a named namespace (a bind-mounted nsfs file)."""
-    path = netns_path(name)
-    if not os.path.isfile(path):
-        return False
-    # A stale file whose bind mount is gone is not a namespace (ip netns add left halfway).
-    try:
-        return os.stat(path).st_dev != os.stat(NETNS_RUN_DIR).st_dev
-    except OSError:
-        return False
-
-
-def list_netns():
-    try:
-        names = os.listdir(NETNS_RUN_DIR)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(n for n in names if netns_exists(n))
-
-
-def open_netns_fd(name):
-    """An O_RDONLY fd of /run/netns/NAME; NetnsNotFound if it does not exist. Never creates."""
-    if not name:
-        return os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
-    err = validate_netns_name(name)
-    if err:
-        raise VirtnetError(err)
-    if not netns_exists(name):
-        raise NetnsNotFound('netns %s not found (no %s)' % (name, netns_path(name)), netns=name)
-    return os.open(netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
-
-
-# --------------------------------------------------------------------------- errors
-
-_ERRNO_TEXT = {
-    errno.ENODEV: 'not found',
-    errno.EEXIST: 'already exists',
-    errno.EPERM: 'operation not permitted (needs root or CAP_NET_ADMIN)',
-    errno.EACCES: 'permission denied (needs root or CAP_NET_ADMIN)',
-    errno.EOPNOTSUPP: 'not supported by this kernel',
-    errno.EBUSY: 'device or resource busy (a process holds it open)',
-    errno.ELOOP: 'would create a loop (a bridge cannot be a port of itself or of its own port)',
-    errno.ENETUNREACH: 'network unreachable (gateway not on a connected subnet)',
-    errno.EINVAL: 'invalid argument (rejected by the kernel)',
-    errno.ERANGE: 'value out of range',
-    errno.EADDRNOTAVAIL: 'address not available',
-    errno.ESRCH: 'no such object',
-    errno.ENOENT: 'no such object',
-    errno.ENOSPC: 'no space left (limit reached)',
-    errno.EMLINK: 'too many links',
-}
-
-
-def errno_text(code):
-    return _ERRNO_TEXT.get(code) or os.strerror(code)
-
-
-def netlink_error(exc, what, netns=None):
-    """Translate a NetlinkError/OSError raised while doing `what` into a VirtnetError."""
-    code = getattr(exc, 'code', None) or getattr(exc, 'errno', None) or 0
-    where = ns_label(netns)
-    msg = '%s in %s: %s' % (what, where, errno_text(code) if code else str(exc))
-    cls = VirtnetError
-    if code == errno.ENODEV:
-        cls = LinkNotFound
-    elif code == errno.EEXIST:
-        cls = ObjectExists
-    return cls(msg, errno=code)
 
 
 # --------------------------------------------------------------------------- sockets

@@ -19,7 +19,7 @@ import os
 import socket
 import struct
 
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
     CLONE_NEWNET, CLONE_NEWNS, IFF_UP, NETNS_ETC_DIR, NETNS_RUN_DIR, VirtnetError, errno_text, mount,
     netns_exists, netns_path, open_netns_fd, setns, umount2, unshare, validate_netns_name,
 )

@@ -361,7 +361,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._info import Rtnl, link_info, validate_selection
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import VirtnetError
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError
 
 
 def main():

@@ -29,8 +29,10 @@ attributes:
   diff_mode:
     support: full
 requirements:
-  - pyroute2 (0.7 or later) on the target
   - root, or CAP_NET_ADMIN and CAP_SYS_ADMIN, on the target
+notes:
+  - Needs no pyroute2 - it talks to the kernel directly (a few system calls and one rtnetlink request
+    per namespace).
 options:
   name:
     description:
@@ -169,9 +171,9 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Context, ObjectResult, expand_batch, find_duplicates, require_pyroute2, run_objects,
+    Context, ObjectResult, expand_batch, find_duplicates, run_objects,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
     netns_exists, netns_path, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns
@@ -301,7 +303,6 @@ def main():
         mutually_exclusive=[('name', 'names', 'batch')],
         supports_check_mode=True,
     )
-    require_pyroute2(module)
     if module.params['names'] is not None:
         module.params['batch'] = [{'name': n} for n in module.params['names']]
     items, batch = expand_batch(module.params, KEYS)
