@@ -272,7 +272,12 @@ class LinkKind(object):
         return [item.get('netns') or '']
 
     def create(self, ctx, item):
-        """Create the device through ctx.tx (with an undo that deletes it)."""
+        """Create the device through ctx.tx (with an undo that deletes it).
+
+        ensure_link calls it only when no device of that name is in its namespace: it has just read
+        the name and found nothing, or it has just deleted the old device (recreate). There is no need
+        to read the name again here.
+        """
         raise NotImplementedError
 
     def view(self, ctx, item, link):
@@ -349,6 +354,7 @@ def ensure_link(ctx, kind, item):
         link = get_link(ipr, ifname=name, netns=netns)
         if link is None:
             raise VirtnetError('%s was created in %s but cannot be read back' % (name, ns_label(netns)))
+        read_at = len(ctx.tx.done)
         view = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
         diffs = Differences()
         compare_common(view, item, diffs)
@@ -356,6 +362,7 @@ def ensure_link(ctx, kind, item):
         apply_common(ctx, netns, name, link['index'], view, diffs)
         kind.update(ctx, item, link, view, diffs)
     else:
+        read_at = len(ctx.tx.done)
         view = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
         before = view
         diffs = Differences()
@@ -371,12 +378,15 @@ def ensure_link(ctx, kind, item):
             kind.create(ctx, item)
             if not ctx.check_mode:
                 link = get_link(ipr, ifname=name, netns=netns)
-                view2 = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+                if link is None:
+                    raise VirtnetError('%s was created in %s but cannot be read back' % (name, ns_label(netns)))
+                read_at = len(ctx.tx.done)
+                view = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
                 diffs = Differences()
-                compare_common(view2, item, diffs)
-                kind.compare(ctx, item, link, view2, diffs)
-                apply_common(ctx, netns, name, link['index'], view2, diffs)
-                kind.update(ctx, item, link, view2, diffs)
+                compare_common(view, item, diffs)
+                kind.compare(ctx, item, link, view, diffs)
+                apply_common(ctx, netns, name, link['index'], view, diffs)
+                kind.update(ctx, item, link, view, diffs)
         else:
             apply_common(ctx, netns, name, link['index'], view, diffs)
             kind.update(ctx, item, link, view, diffs)
@@ -384,8 +394,14 @@ def ensure_link(ctx, kind, item):
             after = kind.predict_update(item, view, diffs)
             return ObjectResult(key, before, after, True, ctx.tx.done[start:], {'link': after})
 
-    link = get_link(ipr, ifname=name, netns=netns)
-    after = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+    if len(ctx.tx.done) == read_at:
+        # nothing was changed since `view` was read: it is the state after (no second read-back)
+        after = view
+    else:
+        link = get_link(ipr, ifname=name, netns=netns)
+        if link is None:
+            raise VirtnetError('%s in %s cannot be read back after the changes' % (name, ns_label(netns)))
+        after = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
     changed = len(ctx.tx.done) > start
     return ObjectResult(key, before, after, changed, ctx.tx.done[start:], {'link': after})
 

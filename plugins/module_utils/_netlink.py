@@ -28,6 +28,11 @@ from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (  # 
     validate_netns_name, validate_ifname, netns_path, netns_exists, list_netns, open_netns_fd,
     errno_text, netlink_error,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawLinkReader
+
+# id(IPRoute) -> (that IPRoute, RawLinkReader in the same namespace): get_link reads through the
+# raw socket (no pyroute2 decoding) when the IPRoute it is given was opened by a Netlink.
+_RAW_READERS = {}
 
 try:
     from pyroute2 import IPRoute
@@ -76,6 +81,7 @@ class Netlink(object):
             return sock
         if not key:
             sock = IPRoute()
+            raw = RawLinkReader.open()
         else:
             fd = open_netns_fd(key)
             try:
@@ -83,22 +89,33 @@ class Netlink(object):
                 setns(fd)
                 try:
                     sock = IPRoute()
+                    raw = RawLinkReader.open()
                 finally:
                     setns(home)
             finally:
                 os.close(fd)
         self._sockets[key] = sock
+        if raw is not None:
+            _RAW_READERS[id(sock)] = (sock, raw)
         return sock
+
+    @staticmethod
+    def _drop_raw(sock):
+        entry = _RAW_READERS.pop(id(sock), None)
+        if entry is not None:
+            entry[1].close()
 
     def forget(self, netns):
         """Close the socket of a namespace that is about to be removed."""
         sock = self._sockets.pop(netns or '', None)
         if sock is not None:
+            self._drop_raw(sock)
             sock.close()
         self._nsid_maps.pop(netns or '', None)
 
     def close(self):
         for sock in self._sockets.values():
+            self._drop_raw(sock)
             try:
                 sock.close()
             except Exception:  # pylint: disable=broad-except
@@ -269,6 +286,11 @@ def link_to_dict(msg):
 
 def get_link(ipr, ifname=None, index=None, netns=None):
     """The link `ifname` (or `index`) as a plain dict, or None when it does not exist."""
+    entry = _RAW_READERS.get(id(ipr))
+    if entry is not None and entry[0] is ipr:
+        link = entry[1].get_link(ifname=ifname, index=index)
+        if link is not FALLBACK:
+            return link
     try:
         if index is not None:
             msgs = ipr.link('get', index=index)

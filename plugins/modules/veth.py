@@ -445,6 +445,11 @@ class Veth(LinkKind):
     read_kinds = ('veth',)
     keys = KEYS
 
+    def __init__(self):
+        # nsid of namespace `other` as seen from `netns`, per (netns, other), for this run. Only ids are
+        # kept, never "none": the kernel gives an id when the first pair crosses between the two.
+        self._nsids = {}
+
     # ----------------------------------------------------------------- validation
     def validate(self, item):
         if item.get('state') == 'absent':
@@ -466,6 +471,9 @@ class Veth(LinkKind):
     # ----------------------------------------------------------------- reading
     def _nsid_of(self, ctx, netns, other):
         """The nsid of namespace `other` as seen from `netns` (None if it has none)."""
+        cached = self._nsids.get((netns, other))
+        if cached is not None:
+            return cached
         if other == '':
             fd, close = ctx.nl.home_fd(), False
         else:
@@ -476,7 +484,10 @@ class Veth(LinkKind):
             if close:
                 os.close(fd)
         got = got.get('nsid') if isinstance(got, dict) else got
-        return None if got is None or got < 0 or got == NSID_NONE else got
+        if got is None or got < 0 or got == NSID_NONE:
+            return None
+        self._nsids[(netns, other)] = got
+        return got
 
     def _peer_netns(self, ctx, item, netns, nsid):
         """Name of the namespace that nsid (seen from netns) stands for; None if it has no name."""
@@ -563,10 +574,8 @@ class Veth(LinkKind):
         name, peer = item['name'], item['peer']
         peer_ns = peer_netns_of(item)
         ipr = ctx.ipr(netns)
-        # the kernel answers EEXIST for either name: find out which one first, and create nothing
-        local = get_link(ipr, ifname=name, netns=netns)
-        if local is not None and not ctx.check_mode:
-            raise ObjectExists('%s already exists (%s)' % (where(name, netns), describe_link(local)))
+        # the kernel answers EEXIST for either name: find out which one first, and create nothing.
+        # The local name was read (and found free, or its old pair deleted) by ensure_link just before.
         taken = get_link(ctx.ipr(peer_ns), ifname=peer, netns=peer_ns)
         if taken is not None:
             extra = ''

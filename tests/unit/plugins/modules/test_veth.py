@@ -213,3 +213,37 @@ def test_predict_update_recreate():
     assert after['peer'] == 'v9' and after['peer_netns'] == 'ns2'
     assert after['peer_link'] == {'name': 'v9', 'netns': 'ns2', 'kind': 'veth', 'mtu': 1300}
     assert after['mtu'] == 1400
+
+
+class _NsidIpr(object):
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.calls = 0
+
+    def get_netnsid(self, fd=None):
+        self.calls += 1
+        return {'nsid': self.answers.pop(0)}
+
+
+class _NsidNl(object):
+    def home_fd(self):
+        return 0
+
+
+class _NsidCtx(object):
+    def __init__(self, ipr):
+        self._ipr = ipr
+        self.nl = _NsidNl()
+
+    def ipr(self, netns=None):
+        return self._ipr
+
+
+def test_nsid_cache_keeps_ids_but_not_none():
+    ipr = _NsidIpr([-1, 5])
+    ctx = _NsidCtx(ipr)
+    kind = veth.Veth()
+    assert kind._nsid_of(ctx, 'a', '') is None      # no id yet: asked again next time
+    assert kind._nsid_of(ctx, 'a', '') == 5
+    assert kind._nsid_of(ctx, 'a', '') == 5         # from the cache
+    assert ipr.calls == 2
