@@ -19,7 +19,7 @@ import ipaddress
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    LinkNotFound, ObjectExists, VirtnetError, dump_request, errno_text, msg_get, ns_label,
+    dump_request, msg_get, netlink_error,
 )
 
 AF_INET = 2
@@ -617,14 +617,8 @@ def kernel_error(exc, what, netns, hint=None):
     elif extra:
         reason = '%s (%s)' % (extra, errno.errorcode.get(code, code)) if code else extra
     else:
-        reason = errno_text(code) if code else str(exc)
-    msg = '%s in %s: %s' % (what, ns_label(netns), reason)
-    cls = VirtnetError
-    if code == errno.ENODEV:
-        cls = LinkNotFound
-    elif code == errno.EEXIST:
-        cls = ObjectExists
-    return cls(msg, errno=code)
+        reason = None
+    return netlink_error(exc, what, netns, reason)
 
 
 def _sockopt(ipr, option, value):

@@ -178,11 +178,15 @@ def errno_text(code):
     return _ERRNO_TEXT.get(code) or os.strerror(code)
 
 
-def netlink_error(exc, what, netns=None):
-    """Translate a NetlinkError/OSError raised while doing `what` into a VirtnetError."""
+def netlink_error(exc, what, netns=None, reason=None):
+    """Translate a NetlinkError/OSError raised while doing `what` into a VirtnetError.
+
+    `reason` replaces the errno's text (e.g. with the kernel's extended-ack message)."""
     code = getattr(exc, 'code', None) or getattr(exc, 'errno', None) or 0
     where = ns_label(netns)
-    msg = '%s in %s: %s' % (what, where, errno_text(code) if code else str(exc))
+    if reason is None:
+        reason = errno_text(code) if code else str(exc)
+    msg = '%s in %s: %s' % (what, where, reason)
     cls = VirtnetError
     if code == errno.ENODEV:
         cls = LinkNotFound

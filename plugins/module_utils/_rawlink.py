@@ -23,23 +23,15 @@ import errno
 import socket
 import struct
 
-NETLINK_ROUTE = 0
-NLMSG_ERROR = 2
-NLM_F_REQUEST = 0x1
-RTM_NEWLINK, RTM_GETLINK = 16, 18
-IFLA_IFNAME = 3
-IFLA_EXT_MASK = 29
-RTEXT_FILTER_SKIP_STATS = 1 << 3
-IFF_UP = 0x1
-NLA_TYPE_MASK = 0x3FFF
-IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
-OPERSTATES = ('UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP')
+# the wire format is shared with link_info's reader
+from ansible_collections.virtnet.linux.plugins.module_utils._info import (  # pylint: disable=unused-import
+    NETLINK_ROUTE, NLMSG_ERROR, NLM_F_REQUEST, RTM_NEWLINK, RTM_GETLINK, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS,
+    NLA_TYPE_MASK, OPERSTATES, _NLMSGHDR, _IFINFOMSG, _RTA, _U32, _S32,
+)
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import IFF_UP
 
-_NLMSGHDR = struct.Struct('=IHHII')      # len, type, flags, seq, pid
-_IFINFOMSG = struct.Struct('=BxHiII')    # family, type, index, flags, change
-_RTA = struct.Struct('=HH')
-_U32 = struct.Struct('=I')
-_S32 = struct.Struct('=i')
+IFLA_IFNAME = 3
+IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 _ERR = struct.Struct('=i')
 
 RECV_SIZE = 65536
