@@ -10,7 +10,7 @@ from __future__ import annotations
 
 class ModuleDocFragment(object):
 
-    # The netns option and the requirements of every netlink module
+    # The netns option and the requirements of every netlink module (pyroute2: in each module that uses it)
     DOCUMENTATION = r'''
 options:
   netns:
@@ -22,7 +22,6 @@ options:
     type: str
     default: ''
 requirements:
-  - pyroute2 (0.7 or later) on the target
   - root, or CAP_NET_ADMIN and CAP_SYS_ADMIN, on the target
 notes:
   - Works on Linux targets only.

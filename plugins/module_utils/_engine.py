@@ -273,6 +273,7 @@ class Context(object):
         self.check_mode = module.check_mode
         self.tx = Transaction(module.check_mode)
         self._nl = netlink
+        self._rt = None
         self._lock_fd = None
         self.deferred = {}      # work a module plans per object and carries out together
 
@@ -300,10 +301,19 @@ class Context(object):
         self._lock_fd = fd
 
     @property
+    def rt(self):
+        """The raw rtnetlink sockets of this run (`_rawlink.RawSockets`; no pyroute2)."""
+        if self._rt is None:
+            from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import RawSockets
+            self._rt = RawSockets()
+        return self._rt
+
+    @property
     def nl(self):
+        """pyroute2's sockets of this run (`_netlink.Netlink`), imported on first use only."""
         if self._nl is None:
             from ansible_collections.virtnet.linux.plugins.module_utils._netlink import Netlink
-            self._nl = Netlink()
+            self._nl = Netlink(self.rt)
         return self._nl
 
     def ipr(self, netns=None):
@@ -312,6 +322,8 @@ class Context(object):
     def close(self):
         if self._nl is not None:
             self._nl.close()
+        if self._rt is not None:
+            self._rt.close()
         if self._lock_fd is not None:
             import os
             os.close(self._lock_fd)      # releases the flock

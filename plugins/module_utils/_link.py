@@ -15,16 +15,17 @@ create / update / recreate / delete through the transaction, and the public view
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, Differences, ObjectResult, expand_batch, find_duplicates, require_pyroute2, run_objects,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    VirtnetError, get_link, link_name, netns_exists, nl_call, ns_label, validate_ifname,
-    validate_netns_name,
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
+    VirtnetError, netlink_error, netns_exists, ns_label, validate_ifname, validate_netns_name,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, extack_reason
 
 COMMON_KEYS = ['name', 'state', 'netns', 'link_state', 'mtu', 'address', 'master', 'txqueuelen', 'alias']
 
@@ -102,13 +103,27 @@ def validate_common(item, prefix=''):
     return errors
 
 
+def read_link(ctx, netns, ifname=None, index=None, need_data=True):
+    """The link `ifname` (or `index`) as a plain dict, None when it does not exist.
+
+    Read on the raw socket; only a link whose kind-specific data is needed (need_data) and present
+    (a bridge, a bridge port, a tun device) is read again through pyroute2 (`_netlink`), imported here
+    on first use.
+    """
+    link = ctx.rt.get_link(netns, ifname=ifname, index=index, need_data=need_data)
+    if link is FALLBACK:
+        from ansible_collections.virtnet.linux.plugins.module_utils._netlink import get_link
+        link = get_link(ctx.ipr(netns), ifname=ifname, index=index, netns=netns)
+    return link
+
+
 def resolve_master(ctx, netns, master):
     """Index of bridge `master` in `netns`; 0 for '' (release). Errors if missing or no bridge."""
     if master is None:
         return None
     if master == '':
         return 0
-    link = get_link(ctx.ipr(netns), ifname=master, netns=netns)
+    link = read_link(ctx, netns, ifname=master, need_data=False)
     if link is None:
         raise VirtnetError('master %s not found in %s' % (master, ns_label(netns)))
     if link['kind'] != 'bridge':
@@ -119,7 +134,7 @@ def resolve_master(ctx, netns, master):
 
 def common_view(ctx, netns, link):
     """The public, comparable view of the common attributes of a kernel link."""
-    ipr = ctx.ipr(netns)
+    master = read_link(ctx, netns, index=link['master_index'], need_data=False) if link['master_index'] else None
     return {
         'name': link['ifname'],
         'netns': netns or '',
@@ -129,7 +144,7 @@ def common_view(ctx, netns, link):
         'operstate': link['operstate'],
         'mtu': link['mtu'],
         'address': link['address'],
-        'master': link_name(ipr, link['master_index'], netns) or '',
+        'master': master['ifname'] if master else '',
         'txqueuelen': link['txqueuelen'],
         'alias': link['alias'] or '',
     }
@@ -157,7 +172,7 @@ def apply_common(ctx, netns, name, index, view, diffs, prefix=''):
         d = diffs.get(prefix + key)
         if d is not None:
             new[arg] = d.after
-            old[arg] = d.before if d.before is not None else ''
+            old[arg] = d.before if d.before is not None or arg != 'ifalias' else ''
             if key != 'link_state':
                 shown[key] = d.after
     d = diffs.get(prefix + 'master')
@@ -170,11 +185,10 @@ def apply_common(ctx, netns, name, index, view, diffs, prefix=''):
     # bring a link up only after everything else is in place
     state = new.pop('state', None)
     old_state = old.pop('state', None)
-    ipr = ctx.ipr(netns)
 
     def do(args):
         what = 'setting %s on %s' % (', '.join(sorted(args)), name)
-        return lambda: nl_call(what, netns, ipr.link, 'set', index=index, **args)
+        return lambda: ctx.rt.call(what, netns, 'set_link', index, **args)
 
     if new:
         ctx.tx.run('set %s on %s' % (', '.join('%s=%s' % (k, v) for k, v in sorted(shown.items())), name),
@@ -185,15 +199,14 @@ def apply_common(ctx, netns, name, index, view, diffs, prefix=''):
 
 def delete_link(ctx, netns, name, index):
     """Delete a link; "already gone" is not an error."""
-    ipr = ctx.ipr(netns)
 
     def act():
         try:
-            ipr.link('del', index=index)
-        except Exception as exc:  # pylint: disable=broad-except
-            if getattr(exc, 'code', None) == 19:  # ENODEV: already gone
+            ctx.rt.sock(netns).del_link(index=index)
+        except OSError as exc:
+            if getattr(exc, 'code', None) == errno.ENODEV:   # already gone
                 return
-            raise VirtnetError('deleting %s in %s: %s' % (name, ns_label(netns), exc))
+            raise netlink_error(exc, 'deleting %s' % name, netns, reason=extack_reason(exc))
 
     ctx.tx.run('delete %s' % name, act)
 
@@ -220,31 +233,31 @@ def flush_deletes(ctx):
         if len(links) == 1:
             delete_link(ctx, netns, links[0][0], links[0][1])
             continue
-        ipr = ctx.ipr(netns)
+        sock = ctx.rt.sock(netns)
         group = _delete_group()
         names = [link[0] for link in links]
 
-        def act(ipr=ipr, links=links, group=group, netns=netns, names=names):
+        def act(sock=sock, links=links, group=group, netns=netns, names=names):
             tagged = []
             try:
                 for name, index, old_group in links:
                     try:
-                        ipr.link('set', index=index, group=group)
+                        sock.set_link(index, group=group)
                         tagged.append((index, old_group))
-                    except Exception as exc:  # pylint: disable=broad-except
-                        if getattr(exc, 'code', None) == 19:  # already gone (e.g. the peer of another one)
+                    except OSError as exc:
+                        if getattr(exc, 'code', None) == errno.ENODEV:  # gone (e.g. the peer of another one)
                             continue
-                        raise VirtnetError('deleting %s in %s: %s' % (name, ns_label(netns), exc))
+                        raise netlink_error(exc, 'deleting %s' % name, netns, reason=extack_reason(exc))
                 try:
-                    ipr.link('del', group=group)
-                except Exception as exc:  # pylint: disable=broad-except
-                    if getattr(exc, 'code', None) != 19:
-                        raise VirtnetError('deleting %s in %s: %s' % (', '.join(names), ns_label(netns), exc))
+                    sock.del_link(group=group)
+                except OSError as exc:
+                    if getattr(exc, 'code', None) != errno.ENODEV:
+                        raise netlink_error(exc, 'deleting %s' % ', '.join(names), netns, reason=extack_reason(exc))
             except VirtnetError:
                 for index, old_group in tagged:     # leave the survivors as they were
                     try:
-                        ipr.link('set', index=index, group=old_group)
-                    except Exception:  # pylint: disable=broad-except
+                        sock.set_link(index, group=old_group)
+                    except OSError:
                         pass
                 raise
 
@@ -262,6 +275,10 @@ class LinkKind(object):
     read_kinds = ()
     #: option names beyond COMMON_KEYS
     keys = []
+    #: whether view/compare read kind-specific data (IFLA_INFO_DATA / IFLA_INFO_SLAVE_DATA) of the link
+    needs_data = True
+    #: whether the module needs pyroute2 (False: everything it sends and reads goes over _rawlink)
+    needs_pyroute2 = True
 
     def validate(self, item):
         """Extra errors for one object (list of strings)."""
@@ -321,8 +338,7 @@ def _object_key(item):
 def ensure_link(ctx, kind, item):
     netns = item.get('netns') or ''
     name = item['name']
-    ipr = ctx.ipr(netns)
-    link = get_link(ipr, ifname=name, netns=netns)
+    link = read_link(ctx, netns, ifname=name, need_data=kind.needs_data)
     key = _object_key(item)
 
     if link is not None and link['kind'] not in kind.read_kinds:
@@ -351,7 +367,7 @@ def ensure_link(ctx, kind, item):
         if ctx.check_mode:
             after = kind.predict(item, {'name': name, 'netns': netns, 'kind': kind.kind})
             return ObjectResult(key, None, after, True, ctx.tx.done[start:], {'link': after})
-        link = get_link(ipr, ifname=name, netns=netns)
+        link = read_link(ctx, netns, ifname=name, need_data=kind.needs_data)
         if link is None:
             raise VirtnetError('%s was created in %s but cannot be read back' % (name, ns_label(netns)))
         read_at = len(ctx.tx.done)
@@ -377,7 +393,7 @@ def ensure_link(ctx, kind, item):
             delete_link(ctx, netns, name, link['index'])
             kind.create(ctx, item)
             if not ctx.check_mode:
-                link = get_link(ipr, ifname=name, netns=netns)
+                link = read_link(ctx, netns, ifname=name, need_data=kind.needs_data)
                 if link is None:
                     raise VirtnetError('%s was created in %s but cannot be read back' % (name, ns_label(netns)))
                 read_at = len(ctx.tx.done)
@@ -398,7 +414,7 @@ def ensure_link(ctx, kind, item):
         # nothing was changed since `view` was read: it is the state after (no second read-back)
         after = view
     else:
-        link = get_link(ipr, ifname=name, netns=netns)
+        link = read_link(ctx, netns, ifname=name, need_data=kind.needs_data)
         if link is None:
             raise VirtnetError('%s in %s cannot be read back after the changes' % (name, ns_label(netns)))
         after = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
@@ -408,7 +424,8 @@ def ensure_link(ctx, kind, item):
 
 def run_link_module(module, kind):
     """The whole run of a device module: validate every object, then apply them in one transaction."""
-    require_pyroute2(module)
+    if kind.needs_pyroute2:
+        require_pyroute2(module)
     keys = COMMON_KEYS + list(kind.keys)
     items, batch = expand_batch(module.params, keys)
     errors = []

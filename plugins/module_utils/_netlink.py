@@ -28,10 +28,10 @@ from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (  # 
     validate_netns_name, validate_ifname, netns_path, netns_exists, list_netns, open_netns_fd,
     errno_text, netlink_error,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawLinkReader
+from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawSockets
 
-# id(IPRoute) -> (that IPRoute, RawLinkReader in the same namespace): get_link reads through the
-# raw socket (no pyroute2 decoding) when the IPRoute it is given was opened by a Netlink.
+# id(IPRoute) -> (that IPRoute, the RawSockets of its Netlink, its namespace): get_link reads through
+# the raw socket of the same namespace (no pyroute2 decoding) when the IPRoute was opened by a Netlink.
 _RAW_READERS = {}
 
 try:
@@ -54,24 +54,22 @@ else:
 # --------------------------------------------------------------------------- sockets
 
 class Netlink(object):
-    """One rtnetlink socket per namespace for the whole module run.
+    """One pyroute2 IPRoute per namespace for the whole module run.
 
     Sockets are opened by entering the namespace in this thread (setns), creating the socket
-    (it stays bound to that namespace) and coming back: no fork, no auto-creation.
+    (it stays bound to that namespace) and coming back: no fork, no auto-creation. The raw sockets
+    (`_rawlink.RawSockets`, shared with the module's pyroute2-free path) answer get_link for plain links.
     """
 
-    def __init__(self):
+    def __init__(self, raw=None):
         if not HAS_PYROUTE2:
             raise VirtnetError('pyroute2 is required')
+        self._own_raw = raw is None
+        self.raw = RawSockets() if raw is None else raw
         self._sockets = {}
-        self._home_fd = None
-        self._nsid_maps = {}
-        self._ns_inodes = None
 
     def home_fd(self):
-        if self._home_fd is None:
-            self._home_fd = os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
-        return self._home_fd
+        return self.raw.home_fd()
 
     def ipr(self, netns=None):
         """The IPRoute socket for `netns` (None or '' = the module's own namespace)."""
@@ -81,7 +79,6 @@ class Netlink(object):
             return sock
         if not key:
             sock = IPRoute()
-            raw = RawLinkReader.open()
         else:
             fd = open_netns_fd(key)
             try:
@@ -89,41 +86,32 @@ class Netlink(object):
                 setns(fd)
                 try:
                     sock = IPRoute()
-                    raw = RawLinkReader.open()
                 finally:
                     setns(home)
             finally:
                 os.close(fd)
         self._sockets[key] = sock
-        if raw is not None:
-            _RAW_READERS[id(sock)] = (sock, raw)
+        _RAW_READERS[id(sock)] = (sock, self.raw, key)
         return sock
 
-    @staticmethod
-    def _drop_raw(sock):
-        entry = _RAW_READERS.pop(id(sock), None)
-        if entry is not None:
-            entry[1].close()
-
     def forget(self, netns):
-        """Close the socket of a namespace that is about to be removed."""
+        """Close the sockets of a namespace that is about to be removed."""
         sock = self._sockets.pop(netns or '', None)
         if sock is not None:
-            self._drop_raw(sock)
+            _RAW_READERS.pop(id(sock), None)
             sock.close()
-        self._nsid_maps.pop(netns or '', None)
+        self.raw.forget(netns)
 
     def close(self):
         for sock in self._sockets.values():
-            self._drop_raw(sock)
+            _RAW_READERS.pop(id(sock), None)
             try:
                 sock.close()
             except Exception:  # pylint: disable=broad-except
                 pass
         self._sockets = {}
-        if self._home_fd is not None:
-            os.close(self._home_fd)
-            self._home_fd = None
+        if self._own_raw:
+            self.raw.close()
 
     def __enter__(self):
         return self
@@ -131,32 +119,9 @@ class Netlink(object):
     def __exit__(self, *exc):
         self.close()
 
-    # ----------------------------------------------------------------- nsid resolution
     def nsid_to_netns(self, netns, nsid):
-        """Resolve a link-netnsid seen from `netns` to a namespace name ('' = module's own).
-
-        Returns None when the id belongs to an unnamed namespace (a container by pid, say).
-        """
-        key = netns or ''
-        mapping = self._nsid_maps.get(key)
-        if mapping is None or nsid not in mapping:
-            mapping = {}
-            ipr = self.ipr(netns)
-            candidates = [('', None)] + [(n, netns_path(n)) for n in list_netns()]
-            for name, path in candidates:
-                if name == key:
-                    continue
-                fd = self.home_fd() if path is None else os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    got = ipr.get_netnsid(fd=fd)
-                    got = got.get('nsid') if isinstance(got, dict) else got
-                finally:
-                    if path is not None:
-                        os.close(fd)
-                if got is not None and got >= 0 and got != 4294967295:
-                    mapping.setdefault(got, name)
-            self._nsid_maps[key] = mapping
-        return mapping.get(nsid)
+        """Resolve a link-netnsid seen from `netns` to a namespace name ('' = module's own), or None."""
+        return self.raw.nsid_to_netns(netns, nsid)
 
 
 # --------------------------------------------------------------------------- pyroute2 0.7 / 0.9
@@ -288,7 +253,7 @@ def get_link(ipr, ifname=None, index=None, netns=None):
     """The link `ifname` (or `index`) as a plain dict, or None when it does not exist."""
     entry = _RAW_READERS.get(id(ipr))
     if entry is not None and entry[0] is ipr:
-        link = entry[1].get_link(ifname=ifname, index=index)
+        link = entry[1].get_link(entry[2], ifname=ifname, index=index)
         if link is not FALLBACK:
             return link
     try:

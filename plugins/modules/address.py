@@ -18,6 +18,8 @@ description:
   - With O(purge), the link ends up with exactly the listed addresses of each family that is listed.
   - Many links can be handled by one task with O(batch); every element is validated before anything is
     changed, and a failure undoes what the task had already done.
+requirements:
+  - pyroute2 (0.7 or later) on the target
 author:
   - virtnet.linux developers (@virtnet)
 extends_documentation_fragment:

@@ -22,6 +22,8 @@ description:
   - Many bridges can be handled by one task with O(batch); every element is validated before anything
     is changed, and a failure undoes what the task had already done (ports added are released again,
     bridges created are deleted).
+requirements:
+  - pyroute2 (0.7 or later) on the target
 author:
   - virtnet.linux developers (@virtnet)
 extends_documentation_fragment:

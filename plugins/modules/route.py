@@ -18,6 +18,8 @@ description:
     same identity, the route is replaced in one step (C(ip route replace)).
   - Many routes can be handled by one task with O(batch); every element is validated before anything is
     changed, and a failure undoes what the task had already done. Each routing table is read once per task.
+requirements:
+  - pyroute2 (0.7 or later) on the target
 author:
   - virtnet.linux developers (@virtnet)
 extends_documentation_fragment:

@@ -26,6 +26,8 @@ description:
     nothing is changed. Its link settings (state, MTU, bridge, ...) can be changed while it is in use.
   - Many devices can be handled by one task with O(batch); all of them are validated before any is
     changed, and a failure undoes what the task had already done.
+requirements:
+  - pyroute2 (0.7 or later) on the target
 author:
   - virtnet.linux developers (@virtnet)
 extends_documentation_fragment:

@@ -346,12 +346,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import expand_batch
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
     COMMON_KEYS, LinkKind, apply_common, common_argument_spec, common_view, compare_common, normalise_mac,
-    resolve_master, run_link_module, validate_common,
+    read_link, resolve_master, run_link_module, validate_common,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    NetlinkError, ObjectExists, VirtnetError, get_link, netlink_error, netns_exists, nl_call, ns_label,
-    open_netns_fd,
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
+    ObjectExists, VirtnetError, netlink_error, netns_exists, ns_label, open_netns_fd,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import extack_reason
 
 PEER_KEYS = ['peer', 'peer_netns', 'peer_link_state', 'peer_mtu', 'peer_address', 'peer_master',
              'peer_txqueuelen', 'peer_alias']
@@ -361,7 +361,6 @@ KEYS = PEER_KEYS + ['recreate']
 _CREATE_ARGS = (('mtu', 'mtu'), ('address', 'address'), ('txqueuelen', 'txqlen'))
 # the common view's keys that a prediction fills from the options
 _VIEW_KEYS = ('link_state', 'mtu', 'address', 'master', 'txqueuelen', 'alias')
-NSID_NONE = 4294967295
 
 
 def peer_netns_of(item):
@@ -410,19 +409,18 @@ def batch_clashes(items):
     return clashes
 
 
-def create_request(item, peer_ns_fd=None):
-    """Keyword arguments of ipr.link('add', ...) for the pair (mtu, address and queue length included)."""
-    peer = {'ifname': item['peer']}
-    if peer_ns_fd is not None:
-        peer['net_ns_fd'] = peer_ns_fd
-    args = {'ifname': item['name'], 'kind': 'veth'}
+def create_ends(item):
+    """The attributes sent in the create request for the local end and the peer (link_attrs keywords).
+
+    mtu, address and queue length go with the create request itself; the rest is set afterwards.
+    """
+    local, remote = {}, {}
     for key, arg in _CREATE_ARGS:
         if item.get(key) is not None:
-            args[arg] = normalise_mac(item[key]) if key == 'address' else item[key]
+            local[arg] = normalise_mac(item[key]) if key == 'address' else item[key]
         if item.get('peer_' + key) is not None:
-            peer[arg] = normalise_mac(item['peer_' + key]) if key == 'address' else item['peer_' + key]
-    args['peer'] = peer
-    return args
+            remote[arg] = normalise_mac(item['peer_' + key]) if key == 'address' else item['peer_' + key]
+    return local, remote
 
 
 def predict_end(item, prefix, name, netns):
@@ -445,10 +443,9 @@ class Veth(LinkKind):
     read_kinds = ('veth',)
     keys = KEYS
 
-    def __init__(self):
-        # nsid of namespace `other` as seen from `netns`, per (netns, other), for this run. Only ids are
-        # kept, never "none": the kernel gives an id when the first pair crosses between the two.
-        self._nsids = {}
+    # everything veth reads and sends goes over the raw socket (_rawlink): it needs no pyroute2
+    needs_data = False
+    needs_pyroute2 = False
 
     # ----------------------------------------------------------------- validation
     def validate(self, item):
@@ -469,34 +466,14 @@ class Veth(LinkKind):
         return needed
 
     # ----------------------------------------------------------------- reading
-    def _nsid_of(self, ctx, netns, other):
-        """The nsid of namespace `other` as seen from `netns` (None if it has none)."""
-        cached = self._nsids.get((netns, other))
-        if cached is not None:
-            return cached
-        if other == '':
-            fd, close = ctx.nl.home_fd(), False
-        else:
-            fd, close = open_netns_fd(other), True
-        try:
-            got = nl_call('reading the nsid of %s' % ns_label(other), netns, ctx.ipr(netns).get_netnsid, fd=fd)
-        finally:
-            if close:
-                os.close(fd)
-        got = got.get('nsid') if isinstance(got, dict) else got
-        if got is None or got < 0 or got == NSID_NONE:
-            return None
-        self._nsids[(netns, other)] = got
-        return got
-
     def _peer_netns(self, ctx, item, netns, nsid):
         """Name of the namespace that nsid (seen from netns) stands for; None if it has no name."""
         want = peer_netns_of(item)
         # the cheap path: is it the namespace the task wants? (one request, no scan of /run/netns)
         if want != netns and (want == '' or netns_exists(want)):
-            if self._nsid_of(ctx, netns, want) == nsid:
+            if ctx.rt.nsid(netns, want) == nsid:
                 return want
-        return ctx.nl.nsid_to_netns(netns, nsid)
+        return ctx.rt.nsid_to_netns(netns, nsid)
 
     def view(self, ctx, item, link):
         netns = item.get('netns') or ''
@@ -510,7 +487,7 @@ class Veth(LinkKind):
             out['peer_nsid'] = nsid
             out['peer_ifindex'] = link.get('link_index')
             return out
-        peer = get_link(ctx.ipr(peer_ns), index=link.get('link_index'), netns=peer_ns)
+        peer = read_link(ctx, peer_ns, index=link.get('link_index'), need_data=False)
         if peer is None:
             out['peer_nsid'] = nsid
             out['peer_ifindex'] = link.get('link_index')
@@ -550,7 +527,7 @@ class Veth(LinkKind):
         if not item.get('recreate'):
             return ('%s is a veth whose peer is %s, not %s; set recreate=true to replace the pair'
                     % (where(item['name'], netns), describe_peer(view), where(item['peer'], want_ns)))
-        taken = get_link(ctx.ipr(want_ns), ifname=item['peer'], netns=want_ns)
+        taken = read_link(ctx, want_ns, ifname=item['peer'], need_data=False)
         if taken is not None:
             return ('cannot recreate %s with peer %s: the peer name is taken by %s there; nothing deleted'
                     % (where(item['name'], netns), where(item['peer'], want_ns), describe_link(taken)))
@@ -569,20 +546,27 @@ class Veth(LinkKind):
             raise VirtnetError('%s: %s' % (where(name, netns), exc.msg))
 
     # ----------------------------------------------------------------- creating
+    def _refuse_taken_peer(self, ctx, item):
+        """Fail naming what holds the peer's name, if anything does."""
+        netns, peer_ns = item.get('netns') or '', peer_netns_of(item)
+        taken = read_link(ctx, peer_ns, ifname=item['peer'], need_data=False)
+        if taken is not None:
+            extra = ''
+            if taken.get('kind') == 'veth':
+                extra = ' whose peer is %s' % describe_peer(self.view(ctx, dict(item, name=item['peer'], netns=peer_ns),
+                                                                      taken))
+            raise ObjectExists('cannot create %s: its peer name %s is already taken by %s%s'
+                               % (where(item['name'], netns), where(item['peer'], peer_ns), describe_link(taken), extra))
+
     def create(self, ctx, item):
         netns = item.get('netns') or ''
         name, peer = item['name'], item['peer']
         peer_ns = peer_netns_of(item)
-        ipr = ctx.ipr(netns)
-        # the kernel answers EEXIST for either name: find out which one first, and create nothing.
         # The local name was read (and found free, or its old pair deleted) by ensure_link just before.
-        taken = get_link(ctx.ipr(peer_ns), ifname=peer, netns=peer_ns)
-        if taken is not None:
-            extra = ''
-            if taken.get('kind') == 'veth':
-                extra = ' whose peer is %s' % describe_peer(self.view(ctx, dict(item, name=peer, netns=peer_ns), taken))
-            raise ObjectExists('cannot create %s: its peer name %s is already taken by %s%s'
-                               % (where(name, netns), where(peer, peer_ns), describe_link(taken), extra))
+        # A taken peer name makes the kernel refuse the create (EEXIST, nothing created); act() then
+        # finds out which name it was. Check mode sends nothing, so it looks first.
+        if ctx.check_mode:
+            self._refuse_taken_peer(ctx, item)
         self._check_master(ctx, item, '', name, netns)
         self._check_master(ctx, item, 'peer_', peer, peer_ns)
 
@@ -593,26 +577,30 @@ class Veth(LinkKind):
         if netns:
             description += ' (local end in netns %s)' % netns
 
+        local, remote = create_ends(item)
+
         def act():
             fd, close = None, False
             if peer_ns != netns:
                 if peer_ns == '':
-                    fd = ctx.nl.home_fd()
+                    fd = ctx.rt.home_fd()
                 else:
                     fd, close = open_netns_fd(peer_ns), True
             try:
-                ipr.link('add', **create_request(item, fd))
-            except (NetlinkError, OSError) as exc:
+                ctx.rt.sock(netns).add_veth(name, peer, fd, local, remote)
+            except OSError as exc:
                 if getattr(exc, 'code', None) == errno.EEXIST:
+                    self._refuse_taken_peer(ctx, item)
                     raise ObjectExists('creating veth %s with peer %s: one of the names already exists'
                                        % (where(name, netns), where(peer, peer_ns)))
-                raise netlink_error(exc, 'creating veth %s with peer %s' % (name, where(peer, peer_ns)), netns)
+                raise netlink_error(exc, 'creating veth %s with peer %s' % (name, where(peer, peer_ns)), netns,
+                                    reason=extack_reason(exc))
             finally:
                 if close:
                     os.close(fd)
 
         def undo():
-            nl_call('deleting veth %s' % name, netns, ipr.link, 'del', ifname=name)
+            ctx.rt.call('deleting veth %s' % name, netns, 'del_link', ifname=name)
 
         ctx.tx.run(description, act, undo)
 

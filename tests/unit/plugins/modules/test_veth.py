@@ -129,18 +129,16 @@ def test_batch_clashes_both_ends_one_name():
 
 # ------------------------------------------------------------------ requests
 
-def test_create_request_minimal_same_namespace():
-    assert veth.create_request(item()) == {'ifname': 'v0', 'kind': 'veth', 'peer': {'ifname': 'v1'}}
+def test_create_ends_minimal_sends_only_names():
+    assert veth.create_ends(item()) == ({}, {})
 
 
-def test_create_request_with_options_and_fd():
-    req = veth.create_request(item(mtu=1400, address='02:AA:00:00:00:01', txqueuelen=10, alias='x', link_state='up',
-                                   peer_mtu=1300, peer_address='02-aa-00-00-00-02', peer_txqueuelen=20,
-                                   peer_master='br'), peer_ns_fd=7)
-    assert req == {
-        'ifname': 'v0', 'kind': 'veth', 'mtu': 1400, 'address': '02:aa:00:00:00:01', 'txqlen': 10,
-        'peer': {'ifname': 'v1', 'net_ns_fd': 7, 'mtu': 1300, 'address': '02:aa:00:00:00:02', 'txqlen': 20},
-    }
+def test_create_ends_with_options():
+    local, remote = veth.create_ends(item(mtu=1400, address='02:AA:00:00:00:01', txqueuelen=10, alias='x',
+                                          link_state='up', peer_mtu=1300, peer_address='02-aa-00-00-00-02',
+                                          peer_txqueuelen=20, peer_master='br'))
+    assert local == {'mtu': 1400, 'address': '02:aa:00:00:00:01', 'txqlen': 10}
+    assert remote == {'mtu': 1300, 'address': '02:aa:00:00:00:02', 'txqlen': 20}
 
 
 # ------------------------------------------------------------------ comparing (no kernel: nothing to fix)
@@ -213,37 +211,3 @@ def test_predict_update_recreate():
     assert after['peer'] == 'v9' and after['peer_netns'] == 'ns2'
     assert after['peer_link'] == {'name': 'v9', 'netns': 'ns2', 'kind': 'veth', 'mtu': 1300}
     assert after['mtu'] == 1400
-
-
-class _NsidIpr(object):
-    def __init__(self, answers):
-        self.answers = list(answers)
-        self.calls = 0
-
-    def get_netnsid(self, fd=None):
-        self.calls += 1
-        return {'nsid': self.answers.pop(0)}
-
-
-class _NsidNl(object):
-    def home_fd(self):
-        return 0
-
-
-class _NsidCtx(object):
-    def __init__(self, ipr):
-        self._ipr = ipr
-        self.nl = _NsidNl()
-
-    def ipr(self, netns=None):
-        return self._ipr
-
-
-def test_nsid_cache_keeps_ids_but_not_none():
-    ipr = _NsidIpr([-1, 5])
-    ctx = _NsidCtx(ipr)
-    kind = veth.Veth()
-    assert kind._nsid_of(ctx, 'a', '') is None      # no id yet: asked again next time
-    assert kind._nsid_of(ctx, 'a', '') == 5
-    assert kind._nsid_of(ctx, 'a', '') == 5         # from the cache
-    assert ipr.calls == 2
