@@ -19,14 +19,13 @@ Rules that every caller relies on:
 from __future__ import annotations
 
 import errno
-import os
 import traceback
 
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (  # noqa: F401 pylint: disable=unused-import
     NETNS_RUN_DIR, NETNS_ETC_DIR, IFNAMSIZ, CLONE_NEWNET, CLONE_NEWNS, IFF_UP, VirtnetError,
     NetnsNotFound, LinkNotFound, ObjectExists, libc, setns, unshare, mount, umount2, ns_label,
     validate_netns_name, validate_ifname, netns_path, netns_exists, list_netns, open_netns_fd,
-    errno_text, netlink_error,
+    errno_text, netlink_error, call_in_netns,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawSockets
 
@@ -77,19 +76,7 @@ class Netlink(object):
         sock = self._sockets.get(key)
         if sock is not None:
             return sock
-        if not key:
-            sock = IPRoute()
-        else:
-            fd = open_netns_fd(key)
-            try:
-                home = self.home_fd()
-                setns(fd)
-                try:
-                    sock = IPRoute()
-                finally:
-                    setns(home)
-            finally:
-                os.close(fd)
+        sock = call_in_netns(key, IPRoute, self.home_fd())
         self._sockets[key] = sock
         _RAW_READERS[id(sock)] = (sock, self.raw, key)
         return sock

@@ -70,6 +70,25 @@ def unshare(flags):
     _check(libc().unshare(flags), 'unshare')
 
 
+def call_in_netns(name, func, home_fd):
+    """func() run inside namespace `name` ('' = where this thread is), then back to `home_fd`.
+
+    For opening sockets: a socket stays bound to the namespace it was created in. Nothing is created
+    by entering: a missing namespace is NetnsNotFound.
+    """
+    if not name:
+        return func()
+    fd = open_netns_fd(name)
+    try:
+        setns(fd)
+        try:
+            return func()
+        finally:
+            setns(home_fd)
+    finally:
+        os.close(fd)
+
+
 def mount(source, target, fstype, flags, data=None):
     _check(libc().mount(_b(source), _b(target), _b(fstype), flags, _b(data) if data else None),
            'mount %s' % target)

@@ -34,10 +34,10 @@ import struct
 from ansible_collections.virtnet.linux.plugins.module_utils._info import (  # pylint: disable=unused-import
     NETLINK_ROUTE, NLMSG_ERROR, NLM_F_REQUEST, RTM_NEWLINK, RTM_GETLINK, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS,
     NLA_TYPE_MASK, OPERSTATES, RTM_NEWNSID, RTM_GETNSID, NETNSA_NSID, NETNSA_FD, _NLMSGHDR, _IFINFOMSG, _RTA,
-    _U32, _S32,
+    _U32, _S32, _attr,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    IFF_UP, VirtnetError, errno_text, netlink_error, netns_exists, list_netns, open_netns_fd, setns,
+    IFF_UP, VirtnetError, call_in_netns, errno_text, netlink_error, netns_exists, list_netns, open_netns_fd,
 )
 
 NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x4, 0x200, 0x400
@@ -169,10 +169,6 @@ def parse_error(data, start, end, flags):
 
 
 # --------------------------------------------------------------------------- building
-
-def _attr(kind, payload):
-    return _RTA.pack(4 + len(payload), kind) + payload + b'\0' * ((4 - len(payload) % 4) % 4)
-
 
 def _mac(value):
     return bytes(int(part, 16) for part in value.replace('-', ':').split(':'))
@@ -373,19 +369,7 @@ class RawSockets(object):
         sock = self._socks.get(key)
         if sock is not None:
             return sock
-        if not key:
-            sock = RawRtnl.open()
-        else:
-            home = self.home_fd()
-            fd = open_netns_fd(key)
-            try:
-                setns(fd)
-                try:
-                    sock = RawRtnl.open()
-                finally:
-                    setns(home)
-            finally:
-                os.close(fd)
+        sock = call_in_netns(key, RawRtnl.open, self.home_fd())
         if sock is None:
             raise VirtnetError('cannot open a netlink socket in %s' % (('netns %s' % key) if key else 'the default netns'))
         self._socks[key] = sock
