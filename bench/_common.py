@@ -249,6 +249,7 @@ def ansible_env(cg=False, timer_out=None):
         'ANSIBLE_COLLECTIONS_PATH': ':'.join(paths),
         'ANSIBLE_CALLBACK_PLUGINS': os.path.join(HERE, 'callback_plugins'),
         'ANSIBLE_CALLBACKS_ENABLED': 'bench_timer',
+        'ANSIBLE_LIBRARY': os.path.join(HERE, 'library'),
         'ANSIBLE_NOCOLOR': '1',
         'ANSIBLE_RETRY_FILES_ENABLED': '0',
         'ANSIBLE_LOCALHOST_WARNING': '0',

@@ -498,6 +498,21 @@ def section_veth(args):
         '%s ip -batch' % fmt(res['batch_first_use'] / res['ip_batch'], 'x'))
     row('  converged re-run, first use', fmt(res['rerun_first_use']))
 
+    # Ansible's share: a module that validates the same batch and returns the same result, doing nothing
+    # else. What the veth task costs beyond it is the collection's work and the kernel's.
+    direct = C.run_module_direct('veth', {'batch': items})      # converged: the pairs are there
+    result_file = os.path.join(C.WORK, 'veth-result.json')
+    with open(result_file, 'w') as f:
+        json.dump(direct['result'], f)
+    null_task = {'bench_null_batch': {'batch': items, 'result_file': result_file}}
+    null_warm = {'bench_null_batch': {'batch': []}}
+    null = [C.task_time(C.run_playbook([null_warm, null_task], label='veth-null'), 1) for dummy in range(args.repeat)]
+    res['ansible_share'] = C.median(null)
+    row("Ansible's share: a do-nothing module, same batch and same result, in a play", fmt(res['ansible_share']),
+        '%s ip -batch' % fmt(res['ansible_share'] / res['ip_batch'], 'x'))
+    row('  veth task beyond that share (collection + kernel)', fmt(res['batch'] - res['ansible_share']),
+        '%s ip -batch' % fmt((res['batch'] - res['ansible_share']) / res['ip_batch'], 'x'))
+
     # the module process alone (no Ansible around it): what the module's own work costs
     direct = C.run_module_direct('veth', {'batch': items})
     res['rerun_module_process'] = direct['wall']

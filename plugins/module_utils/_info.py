@@ -37,37 +37,27 @@ from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
     IFF_UP, VirtnetError, errno_text, list_netns, netns_exists, ns_label, open_netns_fd,
     setns, validate_netns_name,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import (  # pylint: disable=unused-import
+    NETLINK_ROUTE, NLMSG_ERROR, NLM_F_REQUEST, RTM_NEWLINK, RTM_GETLINK, RTM_NEWNSID, RTM_GETNSID, IFLA_EXT_MASK,
+    RTEXT_FILTER_SKIP_STATS, NETNSA_NSID, NETNSA_FD, NLA_TYPE_MASK, NSID_NONE, OPERSTATES, _NLMSGHDR, _IFINFOMSG,
+    _RTA, _U32, _S32, _attr,
+)
 
 # --------------------------------------------------------------------------- rtnetlink constants
+# the wire format is shared with the engine's raw socket (_rawlink), which owns it
 
-NETLINK_ROUTE = 0
-NLMSG_ERROR = 2
 NLMSG_DONE = 3
-NLM_F_REQUEST = 0x1
 NLM_F_MULTI = 0x2
 NLM_F_DUMP_INTR = 0x10
 NLM_F_DUMP = 0x300
-RTM_NEWLINK, RTM_GETLINK = 16, 18
 RTM_NEWADDR, RTM_GETADDR = 20, 22
-RTM_NEWNSID, RTM_GETNSID = 88, 90
-IFLA_EXT_MASK = 29
-RTEXT_FILTER_SKIP_STATS = 1 << 3
-NETNSA_NSID, NETNSA_FD = 1, 3
-NLA_TYPE_MASK = 0x3FFF               # strip NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
-_NLMSGHDR = struct.Struct('=IHHII')  # len, type, flags, seq, pid
-_IFINFOMSG = struct.Struct('=BxHiII')  # family, type, index, flags, change
 _IFADDRMSG = struct.Struct('=BBBBI')  # family, prefixlen, flags, scope, index
-_RTA = struct.Struct('=HH')
 _U8 = struct.Struct('=B')
 _U16 = struct.Struct('=H')
-_U32 = struct.Struct('=I')
-_S32 = struct.Struct('=i')
 
-OPERSTATES = ('UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP')
 TUN_TYPES = {1: 'tun', 2: 'tap'}
 NO_ID = 0xFFFFFFFF          # an unset tun owner/group, should a kernel ever report it
-NSID_NONE = -1              # IFLA_LINK_NETNSID / NETNSA_NSID: no id assigned
 
 # how many peers in one unreported namespace are looked up one by one before dumping it instead
 PEER_GET_LIMIT = 16
@@ -193,10 +183,6 @@ def parse_messages(data, seq):
 
 def _request(msg_type, flags, seq, body):
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, flags, seq, 0) + body
-
-
-def _attr(kind, payload):
-    return _RTA.pack(4 + len(payload), kind) + payload + b'\0' * ((4 - len(payload) % 4) % 4)
 
 
 class DumpInterrupted(Exception):

@@ -438,9 +438,12 @@ def run_link_module(module, kind):
         if dups:
             errors.append('duplicate devices in batch: %s' % ', '.join(dups))
     if not errors:
+        seen = {}
         for item in items:
             for ns in kind.netns_needed(item):
-                if ns and not netns_exists(ns):
+                if ns and ns not in seen:
+                    seen[ns] = netns_exists(ns)
+                if ns and not seen[ns]:
                     errors.append('netns %s not found (needed by %s)' % (ns, item['name']))
     if errors:
         module.fail_json(msg='; '.join(sorted(set(errors), key=errors.index)))

@@ -30,19 +30,24 @@ import os
 import socket
 import struct
 
-# the wire format is shared with link_info's reader
-from ansible_collections.virtnet.linux.plugins.module_utils._info import (  # pylint: disable=unused-import
-    NETLINK_ROUTE, NLMSG_ERROR, NLM_F_REQUEST, RTM_NEWLINK, RTM_GETLINK, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS,
-    NLA_TYPE_MASK, OPERSTATES, RTM_NEWNSID, RTM_GETNSID, NETNSA_NSID, NETNSA_FD, _NLMSGHDR, _IFINFOMSG, _RTA,
-    _U32, _S32, _attr,
-)
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
     IFF_UP, VirtnetError, call_in_netns, errno_text, netlink_error, netns_exists, list_netns, open_netns_fd,
 )
 
+# --------------------------------------------------------------------------- the wire format
+# (link_info's reader, _info, shares these)
+
+NETLINK_ROUTE = 0
+NLMSG_ERROR = 2
+NLM_F_REQUEST = 0x1
 NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x4, 0x200, 0x400
 NLM_F_CAPPED, NLM_F_ACK_TLVS = 0x100, 0x200      # flags of an NLMSG_ERROR answer
-RTM_DELLINK = 17
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+RTM_NEWNSID, RTM_GETNSID = 88, 90
+IFLA_EXT_MASK = 29
+RTEXT_FILTER_SKIP_STATS = 1 << 3
+NETNSA_NSID, NETNSA_FD = 1, 3
+NLA_TYPE_MASK = 0x3FFF               # strip NLA_F_NESTED and NLA_F_NET_BYTEORDER
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 13, 16, 18, 20, 27, 28
 IFLA_LINK_NETNSID = 37
@@ -50,8 +55,15 @@ IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 
 VETH_INFO_PEER = 1
 NLMSGERR_ATTR_MSG = 1
 SOL_NETLINK, NETLINK_CAP_ACK, NETLINK_EXT_ACK = 270, 10, 11
-NSID_NONE = -1
-_ERR = struct.Struct('=i')
+NSID_NONE = -1              # IFLA_LINK_NETNSID / NETNSA_NSID: no id assigned
+OPERSTATES = ('UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP')
+
+_NLMSGHDR = struct.Struct('=IHHII')  # len, type, flags, seq, pid
+_IFINFOMSG = struct.Struct('=BxHiII')  # family, type, index, flags, change
+_RTA = struct.Struct('=HH')
+_U32 = struct.Struct('=I')
+_S32 = struct.Struct('=i')
+_ERR = _S32
 _RTGEN = struct.Struct('=Bxxx')                 # struct rtgenmsg, padded to 4 bytes
 
 RECV_SIZE = 65536
@@ -169,6 +181,10 @@ def parse_error(data, start, end, flags):
 
 
 # --------------------------------------------------------------------------- building
+
+def _attr(kind, payload):
+    return _RTA.pack(4 + len(payload), kind) + payload + b'\0' * ((4 - len(payload) % 4) % 4)
+
 
 def _mac(value):
     return bytes(int(part, 16) for part in value.replace('-', ':').split(':'))

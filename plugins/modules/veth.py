@@ -349,7 +349,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._link import (
     read_link, resolve_master, run_link_module, validate_common,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    ObjectExists, VirtnetError, netlink_error, netns_exists, ns_label, open_netns_fd,
+    NetnsNotFound, ObjectExists, VirtnetError, netlink_error, ns_label, open_netns_fd,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import extack_reason
 
@@ -470,9 +470,12 @@ class Veth(LinkKind):
         """Name of the namespace that nsid (seen from netns) stands for; None if it has no name."""
         want = peer_netns_of(item)
         # the cheap path: is it the namespace the task wants? (one request, no scan of /run/netns)
-        if want != netns and (want == '' or netns_exists(want)):
-            if ctx.rt.nsid(netns, want) == nsid:
-                return want
+        if want != netns:
+            try:
+                if ctx.rt.nsid(netns, want) == nsid:       # cached after the first pair
+                    return want
+            except NetnsNotFound:
+                pass
         return ctx.rt.nsid_to_netns(netns, nsid)
 
     def view(self, ctx, item, link):
