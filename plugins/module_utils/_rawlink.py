@@ -67,6 +67,7 @@ _ERR = _S32
 _RTGEN = struct.Struct('=Bxxx')                 # struct rtgenmsg, padded to 4 bytes
 
 RECV_SIZE = 65536
+TIMEOUT = 30                       # seconds without an answer from the kernel before giving up
 
 # an answer that is not a plain link: read the link through pyroute2 instead
 FALLBACK = object()
@@ -266,6 +267,7 @@ class RawRtnl(object):
                 sock.setsockopt(SOL_NETLINK, opt, 1)
             except OSError:
                 pass
+        sock.settimeout(TIMEOUT)      # an answer that never comes is an error, not a hung task
         return cls(sock)
 
     def close(self):
