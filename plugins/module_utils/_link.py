@@ -275,7 +275,8 @@ class LinkKind(object):
     read_kinds = ()
     #: option names beyond COMMON_KEYS
     keys = []
-    #: whether view/compare read kind-specific data (IFLA_INFO_DATA / IFLA_INFO_SLAVE_DATA) of the link
+    #: the kind-specific data view/compare read: True (IFLA_INFO_DATA and IFLA_INFO_SLAVE_DATA), 'info'
+    #: (IFLA_INFO_DATA only) or False (none); see _rawlink.parse_link
     needs_data = True
     #: whether the module needs pyroute2 (False: everything it sends and reads goes over _rawlink)
     needs_pyroute2 = True

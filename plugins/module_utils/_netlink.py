@@ -230,6 +230,7 @@ def link_to_dict(msg):
         'link_netnsid': _attr(msg, 'IFLA_LINK_NETNSID'),
         'ifi_type': msg['ifi_type'] if 'ifi_type' in msg else None,
         'slave_kind': slave_kind,
+        'carrier': _attr(msg, 'IFLA_CARRIER'),
         'info_data': _data_dict(data),
         'slave_data': _data_dict(slave_data),
     }

@@ -50,6 +50,7 @@ NETNSA_NSID, NETNSA_FD = 1, 3
 NLA_TYPE_MASK = 0x3FFF               # strip NLA_F_NESTED and NLA_F_NET_BYTEORDER
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 13, 16, 18, 20, 27, 28
+IFLA_CARRIER = 33
 IFLA_LINK_NETNSID = 37
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 VETH_INFO_PEER = 1
@@ -61,6 +62,7 @@ OPERSTATES = ('UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DOR
 _NLMSGHDR = struct.Struct('=IHHII')  # len, type, flags, seq, pid
 _IFINFOMSG = struct.Struct('=BxHiII')  # family, type, index, flags, change
 _RTA = struct.Struct('=HH')
+_U8 = struct.Struct('=B')
 _U32 = struct.Struct('=I')
 _S32 = struct.Struct('=i')
 _ERR = _S32
@@ -71,6 +73,16 @@ TIMEOUT = 30                       # seconds without an answer from the kernel b
 
 # an answer that is not a plain link: read the link through pyroute2 instead
 FALLBACK = object()
+
+# IFLA_INFO_DATA read here, with pyroute2's names and values, per kind (the rest falls back to pyroute2)
+INFO_DATA_TABLES = {
+    'tun': {
+        1: ('IFLA_TUN_OWNER', _U32), 2: ('IFLA_TUN_GROUP', _U32), 3: ('IFLA_TUN_TYPE', _U8),
+        4: ('IFLA_TUN_PI', _U8), 5: ('IFLA_TUN_VNET_HDR', _U8), 6: ('IFLA_TUN_PERSIST', _U8),
+        7: ('IFLA_TUN_MULTI_QUEUE', _U8), 8: ('IFLA_TUN_NUM_QUEUES', _U32),
+        9: ('IFLA_TUN_NUM_DISABLED_QUEUES', _U32),
+    },
+}
 
 
 class RtnlError(OSError):
@@ -107,29 +119,49 @@ def _u32(data, span):
     return _U32.unpack_from(data, span[0])[0] if span[1] - span[0] >= 4 else None
 
 
+def _table(data, span, table):
+    """{pyroute2 name: value} of the attributes in span that `table` knows (the others are left out)."""
+    out = {}
+    for kind, (start, stop) in _attrs(data, span[0], span[1]).items():
+        entry = table.get(kind)
+        if entry is not None and stop - start >= entry[1].size:
+            out[entry[0]] = entry[1].unpack_from(data, start)[0]
+    return out
+
+
 def parse_link(data, pos, end, need_data=True):
     """The plain dict of one RTM_NEWLINK payload (data[pos:end]), as link_to_dict makes it.
 
-    FALLBACK when the message carries kind-specific data and `need_data` is true, or when it holds
-    anything this parser does not expect. With `need_data` false, info_data and slave_data are None.
+    Kind-specific data: IFLA_INFO_DATA of the kinds in INFO_DATA_TABLES is decoded here. `need_data`
+    says what else the caller reads: True, every kind's data (FALLBACK for data not decoded here and for
+    IFLA_INFO_SLAVE_DATA); 'info', IFLA_INFO_DATA only (slave_data is None, not read); False, neither
+    (info_data and slave_data not decoded here are None). FALLBACK also for anything unexpected.
     """
     if end - pos < _IFINFOMSG.size:
         return FALLBACK
     _family, ifi_type, index, flags, _change = _IFINFOMSG.unpack_from(data, pos)
     attrs = _attrs(data, pos + _IFINFOMSG.size, end)
     kind = slave_kind = None
-    plain = {}
+    info_data, slave_data = {}, {}
     span = attrs.get(IFLA_LINKINFO)
     if span is not None:
         info = _attrs(data, span[0], span[1])
-        if IFLA_INFO_DATA in info or IFLA_INFO_SLAVE_DATA in info:
-            if need_data:
-                return FALLBACK
-            plain = None
         if IFLA_INFO_KIND in info:
             kind = _str(data, info[IFLA_INFO_KIND])
         if IFLA_INFO_SLAVE_KIND in info:
             slave_kind = _str(data, info[IFLA_INFO_SLAVE_KIND])
+        if IFLA_INFO_DATA in info:
+            table = INFO_DATA_TABLES.get(kind)
+            if table is not None:
+                info_data = _table(data, info[IFLA_INFO_DATA], table)
+            elif need_data:
+                return FALLBACK
+            else:
+                info_data = None
+        if IFLA_INFO_SLAVE_DATA in info:
+            if need_data is True:
+                return FALLBACK
+            slave_data = None
     if IFLA_IFNAME not in attrs:
         return FALLBACK
     span = attrs.get(IFLA_ADDRESS)
@@ -146,6 +178,7 @@ def parse_link(data, pos, end, need_data=True):
     span = attrs.get(IFLA_LINK_NETNSID)
     netnsid = _S32.unpack_from(data, span[0])[0] if span is not None and span[1] - span[0] >= 4 else None
     span = attrs.get(IFLA_IFALIAS)
+    carrier = attrs.get(IFLA_CARRIER)
     return {
         'ifname': _str(data, attrs[IFLA_IFNAME]),
         'index': index,
@@ -163,8 +196,9 @@ def parse_link(data, pos, end, need_data=True):
         'link_netnsid': netnsid,
         'ifi_type': ifi_type,
         'slave_kind': slave_kind,
-        'info_data': None if plain is None else {},
-        'slave_data': None if plain is None else {},
+        'carrier': data[carrier[0]] if carrier is not None and carrier[1] > carrier[0] else None,
+        'info_data': info_data,
+        'slave_data': slave_data,
     }
 
 

@@ -26,8 +26,6 @@ description:
     nothing is changed. Its link settings (state, MTU, bridge, ...) can be changed while it is in use.
   - Many devices can be handled by one task with O(batch); all of them are validated before any is
     changed, and a failure undoes what the task had already done.
-requirements:
-  - pyroute2 (0.7 or later) on the target
 author:
   - virtnet.linux developers (@virtnet)
 extends_documentation_fragment:
@@ -370,16 +368,18 @@ results:
             "link": {"name": "tap-lab1", "netns": "", "kind": "tun", "mode": "tap", "user": null}}]
 '''
 
+import errno
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, common_argument_spec, run_link_module,
+    LinkKind, common_argument_spec, read_link, run_link_module,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    NetlinkError, VirtnetError, msg_get, ns_label, open_netns_fd, setns,
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
+    VirtnetError, netlink_error, ns_label, open_netns_fd, setns,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import extack_reason
 from ansible_collections.virtnet.linux.plugins.module_utils._tuntap import (
     TUN_KEYS, TunError, find_holders, flags_for, holders_text, open_tun, resolve_id, tun_apply,
     tun_differences, tun_error_text, tun_view,
@@ -393,6 +393,9 @@ _CARRY = ('link_state', 'mtu', 'address', 'master', 'txqueuelen', 'alias', 'user
 class TuntapKind(LinkKind):
     kind = 'tuntap'
     read_kinds = ('tun',)
+    # the tun settings (IFLA_INFO_DATA) are decoded on the raw socket; tuntap needs no pyroute2
+    needs_data = 'info'
+    needs_pyroute2 = False
     keys = KEYS
 
     def __init__(self):
@@ -471,13 +474,10 @@ class TuntapKind(LinkKind):
         """The processes holding the device open (a non-empty list), or [] when none does."""
         netns = item.get('netns') or ''
         try:
-            msgs = ctx.ipr(netns).link('get', index=link['index'])
-        except NetlinkError:
+            now = read_link(ctx, netns, index=link['index'], need_data=False)
+        except VirtnetError:
             return []
-        carrier = None
-        for msg in msgs:
-            carrier = msg_get(msg, 'IFLA_CARRIER')
-        if not carrier:
+        if not now or not now.get('carrier'):
             return []
         return find_holders(link['ifname']) or [(0, 'unknown')]
 
@@ -497,7 +497,7 @@ class TuntapKind(LinkKind):
     def _attach(self, ctx, netns, name, flags, uid, gid, existing):
         ns_fd = open_netns_fd(netns) if netns else None
         try:
-            fd = open_tun(ns_fd, ctx.nl.home_fd() if ns_fd is not None else None, setns)
+            fd = open_tun(ns_fd, ctx.rt.home_fd() if ns_fd is not None else None, setns)
         except OSError as exc:
             raise VirtnetError('%s %s in %s: cannot open /dev/net/tun: %s (is the tun kernel module loaded?)'
                                % ('changing' if existing else 'creating', name, ns_label(netns), exc.strerror))
@@ -518,14 +518,13 @@ class TuntapKind(LinkKind):
         want = self.want(item)
         flags = flags_for(want['mode'], want.get('pi', False), want.get('vnet_hdr', False),
                           want.get('multi_queue', False))
-        ipr = ctx.ipr(netns)
 
         def undo():
             try:
-                ipr.link('del', ifname=name)
-            except NetlinkError as exc:
-                if exc.code != 19:  # ENODEV: already gone
-                    raise
+                ctx.rt.sock(netns).del_link(ifname=name)
+            except OSError as exc:
+                if getattr(exc, 'code', None) != errno.ENODEV:     # else already gone
+                    raise netlink_error(exc, 'deleting %s' % name, netns, reason=extack_reason(exc))
 
         ctx.tx.run('create %s %s' % (want['mode'], name),
                    lambda: self._attach(ctx, netns, name, flags, want.get('user'), want.get('group'), False),

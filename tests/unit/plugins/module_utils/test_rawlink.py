@@ -83,7 +83,7 @@ def test_parse_plain_veth_end():
     assert link == {
         'ifname': 'v1', 'index': 7, 'kind': 'veth', 'flags': 0x1003, 'link_state': 'up', 'operstate': 'UP',
         'mtu': 1400, 'address': '02:00:00:00:00:09', 'master_index': 4, 'txqueuelen': 1000, 'alias': 'my alias',
-        'group': 0, 'link_index': 12, 'link_netnsid': 3, 'ifi_type': 1, 'slave_kind': None,
+        'group': 0, 'link_index': 12, 'link_netnsid': 3, 'ifi_type': 1, 'slave_kind': None, 'carrier': None,
         'info_data': {}, 'slave_data': {},
     }
 
@@ -109,9 +109,31 @@ def test_kind_specific_data_not_needed_is_none_not_empty():
     payload = link_payload(info=slave, extra=u32(10, 4))
     link = parse_link(payload, 0, len(payload), need_data=False)
     assert link['kind'] == 'veth' and link['slave_kind'] == 'bridge' and link['master_index'] == 4
-    assert link['info_data'] is None and link['slave_data'] is None
+    assert link['info_data'] == {} and link['slave_data'] is None     # no IFLA_INFO_DATA; slave data not read
     plain = link_payload(info=attr(1, b'veth\0'))
     assert parse_link(plain, 0, len(plain), need_data=False)['info_data'] == {}
+    bridge = link_payload(info=attr(1, b'bridge\0') + attr(2 | 0x8000, u32(5, 1)))
+    assert parse_link(bridge, 0, len(bridge), need_data=False)['info_data'] is None
+    assert parse_link(bridge, 0, len(bridge), need_data='info') is FALLBACK
+
+
+def u8(kind, value):
+    return attr(kind, struct.pack('=B', value))
+
+
+def test_tun_data_is_decoded_with_pyroute2_names():
+    data = u32(1, 1000) + u8(3, 2) + u8(4, 0) + u8(5, 1) + u8(6, 1) + u8(7, 0) + u32(8, 1) + u32(9, 0)
+    tap_port = attr(1, b'tun\0') + attr(2 | 0x8000, data) + attr(4, b'bridge\0') + attr(5 | 0x8000, u32(1, 1))
+    payload = link_payload(info=tap_port, extra=attr(33, b'\x01'))
+    link = parse_link(payload, 0, len(payload), need_data='info')
+    assert link['info_data'] == {
+        'IFLA_TUN_OWNER': 1000, 'IFLA_TUN_TYPE': 2, 'IFLA_TUN_PI': 0, 'IFLA_TUN_VNET_HDR': 1,
+        'IFLA_TUN_PERSIST': 1, 'IFLA_TUN_MULTI_QUEUE': 0, 'IFLA_TUN_NUM_QUEUES': 1,
+        'IFLA_TUN_NUM_DISABLED_QUEUES': 0,
+    }
+    assert 'IFLA_TUN_GROUP' not in link['info_data']          # absent (no group): not made up
+    assert link['slave_data'] is None and link['carrier'] == 1
+    assert parse_link(payload, 0, len(payload), need_data=True) is FALLBACK    # the port's data is pyroute2's
 
 
 def test_reader_answers_and_skips_other_sequence_numbers():
