@@ -172,7 +172,7 @@ def apply_common(ctx, netns, name, index, view, diffs, prefix=''):
         d = diffs.get(prefix + key)
         if d is not None:
             new[arg] = d.after
-            old[arg] = d.before if d.before is not None or arg != 'ifalias' else ''
+            old[arg] = '' if d.before is None and arg == 'ifalias' else d.before   # '' clears an alias
             if key != 'link_state':
                 shown[key] = d.after
     d = diffs.get(prefix + 'master')
