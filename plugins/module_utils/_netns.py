@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
-import struct
 
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    CLONE_NEWNET, CLONE_NEWNS, IFF_UP, NETNS_ETC_DIR, NETNS_RUN_DIR, VirtnetError, errno_text, mount,
+    CLONE_NEWNET, CLONE_NEWNS, NETNS_ETC_DIR, NETNS_RUN_DIR, VirtnetError, call_in_netns, errno_text, mount,
     netns_exists, netns_path, open_netns_fd, setns, umount2, unshare, validate_netns_name,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawRtnl, extack_reason
 
 MS_RDONLY = 0x1
 MS_BIND = 0x1000
@@ -86,98 +85,53 @@ def create_netns(name, inside=None):
 
 # --------------------------------------------------------------------------- the namespace's lo
 #
-# The netns module only ever reads and sets the flags of `lo`. One RTM_GETLINK / RTM_NEWLINK on a plain
-# rtnetlink socket does that at kernel speed: no pyroute2 IPRoute per namespace (each one builds an
-# asyncio loop and decodes every attribute of the reply into objects: ~3-5 ms per namespace, where
-# this takes ~0.1 ms).
-
-_NLMSGHDR = struct.Struct('=IHHII')      # len, type, flags, seq, pid
-_IFINFOMSG = struct.Struct('=BxHiII')    # family, type, index, flags, change
-_NLA = struct.Struct('=HH')
-_RTM_NEWLINK, _RTM_GETLINK, _NLMSG_ERROR = 16, 18, 2
-_NLM_F_REQUEST, _NLM_F_ACK = 0x1, 0x4
-_IFLA_IFNAME, _IFLA_EXT_MASK, _RTEXT_FILTER_SKIP_STATS = 3, 29, 1 << 3
-
-
-def _nla(kind, payload):
-    length = _NLA.size + len(payload)
-    return _NLA.pack(length, kind) + payload + b'\0' * ((4 - length % 4) % 4)
-
+# The netns module only ever reads and sets the flags of `lo`. One RTM_GETLINK / RTM_NEWLINK on the
+# engine's plain rtnetlink socket (_rawlink.RawRtnl) does that at kernel speed: no pyroute2 IPRoute per
+# namespace (each one builds an asyncio loop and decodes every attribute of the reply into objects:
+# ~3-5 ms per namespace, where this takes ~0.1 ms).
 
 def _rtnl_socket(name):
-    """A NETLINK_ROUTE socket bound to netns `name` (None: the thread's current namespace)."""
-    if name is None:
-        return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
-    fd = open_netns_fd(name)
+    """A RawRtnl bound to netns `name` (None: the thread's current namespace)."""
     home = os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
     try:
-        setns(fd)
-        try:
-            return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
-        finally:
-            setns(home)
+        sock = call_in_netns(name, RawRtnl.open, home)
     finally:
-        os.close(fd)
         os.close(home)
+    if sock is None:
+        raise OSError(errno.EPROTONOSUPPORT, 'cannot open a netlink socket')
+    return sock
 
 
-def _lo_transact(sock, msg_type, flags, body):
-    """Send one request about lo; the RTM_NEWLINK reply (bytes), None for an ack, OSError for an error."""
-    sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, flags, 1, 0) + body)
-    data = sock.recv(1 << 16)
-    mtype = _NLMSGHDR.unpack_from(data, 0)[1]
-    if mtype == _NLMSG_ERROR:
-        err = struct.unpack_from('=i', data, _NLMSGHDR.size)[0]
-        if err:
-            raise OSError(-err, os.strerror(-err))
-        return None
-    return data
-
-
-def _lo_get(sock):
-    """(ifindex, ifi_flags) of lo, or None when there is no lo."""
-    body = (_IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _nla(_IFLA_IFNAME, b'lo\0')
-            + _nla(_IFLA_EXT_MASK, struct.pack('=I', _RTEXT_FILTER_SKIP_STATS)))
+def _lo(name, what, func):
+    """func(socket, lo) on a socket in netns `name`; lo is the link dict, or None when there is no lo."""
     try:
-        data = _lo_transact(sock, _RTM_GETLINK, _NLM_F_REQUEST, body)
+        sock = _rtnl_socket(name)
+        try:
+            lo = sock.get_link(ifname='lo', need_data=False)
+            if lo is FALLBACK:
+                raise VirtnetError('%s: unexpected answer from the kernel' % what)
+            return func(sock, lo)
+        finally:
+            sock.close()
     except OSError as exc:
-        if exc.errno == errno.ENODEV:
-            return None
-        raise
-    _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(data, _NLMSGHDR.size)
-    return index, flags
+        raise VirtnetError('%s: %s' % (what, extack_reason(exc) or (errno_text(exc.errno) if exc.errno else exc)))
 
 
 def loopback_state(name):
     """'up' or 'down' for lo in netns `name` (None: the current namespace); None when it has no lo."""
-    try:
-        sock = _rtnl_socket(name)
-        try:
-            got = _lo_get(sock)
-        finally:
-            sock.close()
-    except OSError as exc:
-        raise VirtnetError('reading lo in netns %s: %s' % (name, errno_text(exc.errno) if exc.errno else exc))
-    if got is None:
-        return None
-    return 'up' if got[1] & IFF_UP else 'down'
+    return _lo(name, 'reading lo in netns %s' % name, lambda sock, lo: lo and lo['link_state'])
 
 
 def set_loopback(name, up=True):
     """Bring lo of netns `name` (None: the current namespace) up or down."""
     what = 'setting lo %s in netns %s' % ('up' if up else 'down', name)
-    try:
-        sock = _rtnl_socket(name)
-        try:
-            got = _lo_get(sock)
-            if got is None:
-                raise VirtnetError('%s: the namespace has no lo' % what)
-            body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, got[0], IFF_UP if up else 0, IFF_UP)
-            _lo_transact(sock, _RTM_NEWLINK, _NLM_F_REQUEST | _NLM_F_ACK, body)
-        finally:
-            sock.close()
-    except OSError as exc:
-        raise VirtnetError('%s: %s' % (what, errno_text(exc.errno) if exc.errno else exc))
+
+    def change(sock, lo):
+        if lo is None:
+            raise VirtnetError('%s: the namespace has no lo' % what)
+        sock.set_link(lo['index'], state='up' if up else 'down')
+
+    _lo(name, what, change)
 
 
 def delete_netns(name):
