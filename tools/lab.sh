@@ -240,11 +240,13 @@ plumbing() {  # the lab's network for hosts $@ (the bridge always), by the colle
     for n in "$@"; do printf ', {"netns": "lab-%s", "dev": "eth0", "address": ["%s/24"]}' "$n" "$(ip_of "$n")"; done
     printf ']}\n'
   } > "$j"
+  local t0; t0=$(date +%s.%N)
   ANSIBLE_COLLECTIONS_PATH=$top/build/collections ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=0 \
   ANSIBLE_INVENTORY_UNPARSED_WARNING=0 ANSIBLE_STDOUT_CALLBACK=default ANSIBLE_DISPLAY_OK_HOSTS=0 ANSIBLE_DISPLAY_SKIPPED_HOSTS=0 \
     "$LAB_VENV/bin/ansible-playbook" -i localhost, -c local -e ansible_python_interpreter="$LAB_VENV/bin/python" \
       -e "@$j" "$here/plumbing.yml" > "$LAB_DIR/plumbing.log" 2>&1 \
     || { cat "$LAB_DIR/plumbing.log" >&2; die "the lab's plumbing failed (log: $LAB_DIR/plumbing.log)"; }
+  awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "plumbing_s=%.2f\n", b - a }' > "$LAB_DIR/plumbing.time"
 }
 
 close_masters() {  # Ansible's ControlPersist masters of the lab (all, or those of host $1)
