@@ -568,8 +568,8 @@ class SystemdManager(object):
         return rc, out
 
     def show(self):
-        rc, out = self.systemctl('show', self.unit, '-p', 'ActiveState', '-p', 'MainPID', '-p', 'LoadState',
-                                 ok_rc=True)
+        rc, out = self.systemctl('show', self.unit, '-p', 'ActiveState', '-p', 'SubState', '-p', 'MainPID',
+                                 '-p', 'NRestarts', '-p', 'ExecMainStatus', ok_rc=True)
         props = {}
         for line in out.splitlines():
             if '=' in line:
@@ -613,20 +613,30 @@ class SystemdManager(object):
     def start(self, restart=False):
         self._write_unit()
         self.systemctl('reset-failed', self.unit, ok_rc=True)
+        restarts = int(self.show().get('NRestarts') or 0)
         self.systemctl('restart' if restart else 'start', self.unit)
-        return self.confirm()
+        return self.confirm(restarts)
 
-    def confirm(self):
+    def confirm(self, restarts):
+        """Wait start_wait seconds; the start counts if the same main process is still running then.
+        A process that exits sooner (systemd may already be restarting it) fails the task, stopped."""
         spec = self.spec
         deadline = time.monotonic() + max(spec['start_wait'], 0.05)
-        pid = None
+        first = None
         while True:
             props = self.show()
             pid = int(props.get('MainPID') or 0)
             state = props.get('ActiveState')
-            if state in ('failed', 'inactive') or (state == 'active' and pid and not proc_alive(pid)):
-                raise VirtnetError('daemon %s: %s is %s right after it was started - see journalctl -u %s%s'
-                                   % (spec['name'], self.unit, state or 'not running', self.unit,
+            if first is None and pid:
+                first = pid
+            died = (state in ('failed', 'inactive') or props.get('SubState') == 'auto-restart'
+                    or int(props.get('NRestarts') or 0) > restarts
+                    or (first is not None and pid != first) or (pid and not proc_alive(pid)))
+            if died:
+                self.systemctl('stop', self.unit, ok_rc=True)
+                self.systemctl('reset-failed', self.unit, ok_rc=True)
+                raise VirtnetError('daemon %s: %s exited right after it was started (exit status %s)%s'
+                                   % (spec['name'], spec['argv'][0], props.get('ExecMainStatus', '?'),
                                       self._journal()))
             if time.monotonic() >= deadline and state == 'active' and pid:
                 return pid
@@ -636,8 +646,8 @@ class SystemdManager(object):
             time.sleep(0.05)
 
     def _journal(self):
-        rc, out, err = self.run(['journalctl', '-u', self.unit, '-n', '10', '--no-pager', '-q'])
-        return (':\n' + out.strip()) if rc == 0 and out.strip() else ''
+        rc, out, err = self.run(['journalctl', '-u', self.unit, '-n', '8', '--no-pager', '-q', '-o', 'cat'])
+        return (' - last lines of journalctl -u %s:\n%s' % (self.unit, out.strip())) if rc == 0 and out.strip() else ''
 
     def stop(self, current):
         self.systemctl('stop', self.unit, ok_rc=True)
