@@ -22,6 +22,7 @@ record that does not match, and the next run restarts instead of trusting it.
 
 from __future__ import annotations
 
+import fcntl
 import grp
 import json
 import os
@@ -694,10 +695,32 @@ ACTIONS = {'start': 'started', 'restart': 'restarted', 'reload': 'reloaded', 'st
            'remove': 'removed', 'none': 'none'}
 
 
-def ensure(spec, kind, check_mode, run, switch_factory):
-    """Bring the daemon to spec['state'] with back end `kind`.
+def ensure(spec, kind, check_mode, run, switch_factory, lock_timeout=300):
+    """Bring the daemon to spec['state'] with back end `kind`, holding the daemon's lock (two runs
+    for the same daemon at once must not both start it).
 
     Returns (changed, result, before, after)."""
+    if check_mode:
+        return _ensure(spec, kind, check_mode, run, switch_factory)     # reads only: no lock file made
+    _makedirs(STATE_DIR)
+    fd = os.open(default_path(spec['name'], 'lock'), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + lock_timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise VirtnetError('daemon %s: another task holds %s for more than %d s'
+                                       % (spec['name'], default_path(spec['name'], 'lock'), lock_timeout))
+                time.sleep(0.05)
+        return _ensure(spec, kind, check_mode, run, switch_factory)
+    finally:
+        os.close(fd)
+
+
+def _ensure(spec, kind, check_mode, run, switch_factory):
     name = spec['name']
     manager = make_manager(kind, spec, run, switch_factory)
     record = read_record(name)
@@ -729,6 +752,7 @@ def ensure(spec, kind, check_mode, run, switch_factory):
     elif action == 'remove':
         manager.remove(current)
         remove_file(record_path(name))
+        remove_file(default_path(name, 'lock'))
         if kind == 'pidfile':
             remove_file(spec['log_file'])
         result['pid'] = None
