@@ -27,6 +27,9 @@ shift
 out=$top/build/main
 lab=$top/build/main/lab
 inv=$top/playbooks/inventory/lab.yml
+# a lab left by a run that was killed: its sandbox took every process, mount and link with it; down
+# removes what is left (files, empty cgroup directories)
+[ ! -d "$lab" ] || tools/lab.sh --dir "$lab" down
 rm -rf "$out"; mkdir -p "$out"
 export ANSIBLE_COLLECTIONS_PATH="$top/build/collections" ANSIBLE_STDOUT_CALLBACK=default ANSIBLE_NOCOLOR=1 \
   ANSIBLE_FORCE_COLOR=0 ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0 ANSIBLE_FORKS=10 \
