@@ -36,11 +36,11 @@ export ANSIBLE_COLLECTIONS_PATH="$top/build/collections" ANSIBLE_STDOUT_CALLBACK
   ANSIBLE_RETRY_FILES_ENABLED=0 PYTHONUNBUFFERED=1
 declare -A took
 lab_is_up=0 result=FAILED
-hosts=(vpn1:systemd:vpn_servers vpn2:plain:vpn_clients dhcp1:plain:dhcp_nodes dhcp2:systemd:dhcp_nodes,vpn_clients)
+hosts=(vpn1:systemd:vpn_servers vpn2:plain:vpn_clients dhcp1:plain:dhcp_nodes "dhcp2:systemd:dhcp_nodes,vpn_clients")
 
 phase() { echo; echo "== [$1/6] $2"; }
 lab_down() {
-  local t=$(now)
+  local t; t=$(now)
   tools/lab.sh --dir "$lab" down
   lab_is_up=0
   took[down]=$(dt "$t" "$(now)")
