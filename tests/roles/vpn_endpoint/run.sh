@@ -53,7 +53,7 @@ pids() { echo "site=$(pid 1 site) alt=$(pid 1 alt) lan=$(pid 1 lan) c-site=$(pid
 fingerprint() {
   for h in 1 2 3; do
     on $h 'find /etc/virtnet -printf "%p %m %u %s\n" 2>/dev/null | sort; find /etc/virtnet -type f -exec sha256sum {} + 2>/dev/null | sort;
-           ip -o link show | sed "s/^[0-9]*: //; s/ state .*//" ; ls /run/netns 2>/dev/null; cat /run/virtnet/daemon/*.pid 2>/dev/null' | sed "s/^/vpn$h /"
+           ip -o link show | sed "s/^[0-9]*: //; s/ state .*//" ; ls /run/netns 2>/dev/null; cat /run/virtnet/daemon/*.pid 2>/dev/null; true' | sed "s/^/vpn$h /"
   done
 }
 
