@@ -126,7 +126,10 @@ class _Network:
         end = addr('range_end', raw['range_end'])
         if start is not None and end is not None and start > end:
             self.fail('range_start %s is after range_end %s' % (start, end))
-        in_range = (lambda ip: start is not None and end is not None and start <= ip <= end)
+
+        def in_range(ip):
+            return start is not None and end is not None and start <= ip <= end
+
         router = None
         if raw.get('router') not in (None, ''):
             router = addr('router', raw['router'])
@@ -271,8 +274,8 @@ def dhcp_namespace_plan(networks, lease_time='24h', dns=True):
             ids.setdefault(item.id, index)
         if result is not None and result.get('uplink'):
             if result['uplink'] in uplinks:
-                item.fail('uplink %s is already the uplink of network %s' % (result['uplink'],
-                                                                              uplinks[result['uplink']]))
+                item.fail('uplink %s is already the uplink of network %s'
+                          % (result['uplink'], uplinks[result['uplink']]))
             uplinks.setdefault(result['uplink'], result['id'])
         errors.extend(item.errors)
         if result is not None and not item.errors:
@@ -320,7 +323,7 @@ def dhcp_namespace_changed(result, prefix):
     """Ids (names without prefix) of the elements a batch task changed (or would change)."""
     out = []
     for res in (result or {}).get('results', []) or []:
-        name = str(res.get('name') or '').split('/')[0]
+        name = str(res.get('name') or '').split('/', maxsplit=1)[0]
         if res.get('changed') and name.startswith(prefix):
             out.append(name[len(prefix):])
     return out

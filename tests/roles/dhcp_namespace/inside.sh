@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The dhcp_namespace role's test body; runs INSIDE the sandbox and a private PID namespace (see run.sh).
+# shellcheck disable=SC2016  # the bash -c bodies are single-quoted on purpose (expanded by that bash)
 set -uo pipefail
 top=$1
 here=$top/tests/roles/dhcp_namespace
@@ -222,7 +223,7 @@ converge "$range_changed"
 check "range change: again changes nothing" unchanged_ok
 
 echo "== repairs: a killed dnsmasq, a deleted namespace"
-kill "$P42b"; for i in $(seq 50); do alive "$P42b" 42 || break; sleep 0.1; done
+kill "$P42b"; for _ in $(seq 50); do alive "$P42b" 42 || break; sleep 0.1; done
 converge "$range_changed"
 P42c=$(dpid 42)
 check "a killed dnsmasq is restarted (changed)" bash -c "[ '$RC' = 0 ] && [ '$CHANGED' != 0 ] && [ '$P42c' != '$P42b' ]"
