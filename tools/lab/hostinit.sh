@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # hostinit.sh ROOT NAME — PID 1 of a plain lab host (started by tools/lab.sh in the host's own network,
 # mount, UTS and PID namespaces). ROOT is the host's root, already an overlay of / mounted by lab.sh.
 # Gives the host its own /proc, /sys, /dev, an empty /run (runtime state does not survive a "reboot"),
