@@ -27,17 +27,20 @@ shift
 out=$top/build/main
 lab=$top/build/main/lab
 inv=$top/playbooks/inventory/lab.yml
+# a lab left by a run that was killed: its sandbox took every process, mount and link with it; down
+# removes what is left (files, empty cgroup directories)
+[ ! -d "$lab" ] || tools/lab.sh --dir "$lab" down
 rm -rf "$out"; mkdir -p "$out"
 export ANSIBLE_COLLECTIONS_PATH="$top/build/collections" ANSIBLE_STDOUT_CALLBACK=default ANSIBLE_NOCOLOR=1 \
   ANSIBLE_FORCE_COLOR=0 ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0 ANSIBLE_FORKS=10 \
   ANSIBLE_RETRY_FILES_ENABLED=0 PYTHONUNBUFFERED=1
 declare -A took
 lab_is_up=0 result=FAILED
-hosts=(vpn1:systemd:vpn_servers vpn2:plain:vpn_clients dhcp1:plain:dhcp_nodes dhcp2:systemd:dhcp_nodes,vpn_clients)
+hosts=(vpn1:systemd:vpn_servers vpn2:plain:vpn_clients dhcp1:plain:dhcp_nodes "dhcp2:systemd:dhcp_nodes,vpn_clients")
 
 phase() { echo; echo "== [$1/6] $2"; }
 lab_down() {
-  local t=$(now)
+  local t; t=$(now)
   tools/lab.sh --dir "$lab" down
   lab_is_up=0
   took[down]=$(dt "$t" "$(now)")

@@ -2,7 +2,8 @@
 # test.sh — sets up everything (tools/setup.sh, tools/setup-legs.sh) and runs every test of the collection:
 #   leg 1 (ansible-core 2.19, Debian's Python 3.11, pyroute2 0.9 from PyPI): documentation check, unit
 #         tests, ansible-test sanity (empty ignore files), the integration targets on the real kernel inside
-#         a throwaway network/mount namespace sandbox, the interrupted-run (SIGKILL) trials, every molecule
+#         a throwaway network/mount namespace sandbox, the interrupted-run (SIGKILL) trials, the lab's own
+#         test (tests/lab/run.sh), every molecule
 #         scenario (molecule/*/molecule.yml, each on a lab of SSH hosts in its own sandbox, one at a time)
 #         and every role test script tests/roles/*/run.sh (each starts its own sandbox);
 #   leg 2 (Debian's python3-pyroute2 0.7, ansible-core 2.19): the integration targets;
@@ -27,6 +28,8 @@ rm -f /tmp/virtnet-doc.$$
 bash tools/ansible-test.sh units sanity integration
 # interrupted runs: modules SIGKILLed mid-batch, then run again (each trial in its own sandbox)
 tools/sandbox.sh .venv/bin/python -m pytest tests/system -q -p no:cacheprovider
+# the lab of simulated SSH hosts itself (tools/lab.sh: hosts, inventory, reboot, nothing left after down)
+bash tests/lab/run.sh
 # molecule: every scenario, one at a time, each in its own lab sandbox (judged by molecule's exit code);
 # then every role's own test script. A role adds tests by adding files, never by editing this script.
 failed=()
