@@ -13,6 +13,7 @@ mkdir -p bench/results
 out=bench/results/site.md
 : > bench/results/site-raw.txt
 for n in "${counts[@]}"; do
+  # shellcheck disable=SC2016  # the script is expanded by the inner bash
   tools/sandbox.sh --pid bash -c '
     set -euo pipefail
     n=$1 top=$2 dir=$2/build/bench-site

@@ -30,6 +30,7 @@ rm -rf "$out"; mkdir -p "$out"
 export ANSIBLE_STDOUT_CALLBACK=default ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_FORKS=16 \
   ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0 ANSIBLE_LOCALHOST_WARNING=0 PYTHONUNBUFFERED=1
 PATH=$top/.venv/bin:$PATH
+# shellcheck disable=SC2054  # NAME:KIND:GROUP,GROUP is one word
 hosts=(vpn1:systemd:vpn_servers vpn2:plain:vpn_clients dhcp1:plain:dhcp_nodes dhcp2:systemd:dhcp_nodes,vpn_clients)
 nhosts=${#hosts[@]}
 lab_up=0
@@ -37,8 +38,8 @@ fail() { echo "FAILED: $*" >&2; exit 1; }
 step() { printf '\n== %s  (%ds)\n' "$*" "$SECONDS"; }
 cleanup() {
   local rc=$?
-  [ $lab_up = 1 ] && tools/lab.sh --dir "$lab" down >/dev/null 2>&1 || true
-  [ $rc = 0 ] && echo "site tests: all passed" || echo "site tests FAILED (rc $rc); logs in $out/"
+  if [ $lab_up = 1 ]; then tools/lab.sh --dir "$lab" down >/dev/null 2>&1 || true; fi
+  if [ $rc = 0 ]; then echo "site tests: all passed"; else echo "site tests FAILED (rc $rc); logs in $out/"; fi
   exit $rc
 }
 trap cleanup EXIT
@@ -74,7 +75,7 @@ adhoc() {  # PATTERN SHELL-COMMAND
 
 step "packaging: ansible-galaxy collection build, install into a clean path"
 ansible-galaxy collection build --output-path "$out" . > "$out/build.log" 2>&1 || { cat "$out/build.log"; fail "build"; }
-tarball=$(ls "$out"/virtnet-linux-*.tar.gz)
+tarball=$(find "$out" -maxdepth 1 -name 'virtnet-linux-*.tar.gz' | head -1)
 ansible-galaxy collection install --offline --force -p "$inst" "$tarball" > "$out/install.log" 2>&1 || { cat "$out/install.log"; fail "install"; }
 export ANSIBLE_COLLECTIONS_PATH=$inst
 [ -f "$inst/ansible_collections/virtnet/linux/playbooks/site.yml" ] || fail "the installed collection has no playbooks/site.yml"
@@ -98,7 +99,7 @@ full=$((SECONDS - t))
 art=$rdir/artifacts/converge1
 [ "$(cat "$art/rc")" = 0 ] || fail "runner artifacts: rc $(cat "$art/rc")"
 [ "$(cat "$art/status")" = successful ] || fail "runner artifacts: status $(cat "$art/status")"
-[ "$(ls "$art/job_events" | wc -l)" -gt 10 ] || fail "runner artifacts: too few job events"
+[ "$(find "$art/job_events" -type f | wc -l)" -gt 10 ] || fail "runner artifacts: too few job events"
 python3 - "$art/job_events" "$nhosts" <<'PY' || fail "runner artifacts: playbook_on_stats"
 import json, os, sys
 d, n = sys.argv[1], int(sys.argv[2])
@@ -142,6 +143,7 @@ sys.exit(1 if leaks else 0)
 PY
 
 step "fault: every supervised daemon SIGKILLed"
+# shellcheck disable=SC2016  # expanded on the host
 adhoc all 'for f in /run/virtnet/daemon/*.json; do [ -f "$f" ] || continue; p=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"pid\"])" "$f"); kill -KILL "$p" && echo "killed $(basename "$f" .json) $p"; done; true' > "$out/kill.txt"
 grep -o 'killed [^ ]* [0-9]*' "$out/kill.txt" | sed 's/^/   /' || echo "   (no supervised daemons on the hosts)"
 site "$out/site-killed.log" || { tail -30 "$out/site-killed.log"; fail "converge after the kills"; }
@@ -149,6 +151,7 @@ check_recap "$out/site-killed.log"
 verify "$out/verify-killed.log"
 
 step "fault: the qdhcp namespaces deleted behind the role"
+# shellcheck disable=SC2016  # expanded on the host
 adhoc dhcp_nodes 'for n in $(ip netns list | awk "/^qdhcp-/ {print \$1}"); do ip netns del "$n" && echo "deleted $n"; done; true' > "$out/netns-del.txt"
 grep -c deleted "$out/netns-del.txt" | sed 's/^/   namespaces deleted: /'
 site "$out/site-netns.log" || { tail -30 "$out/site-netns.log"; fail "converge after the namespace deletion"; }
@@ -156,7 +159,7 @@ check_recap "$out/site-netns.log"
 verify "$out/verify-netns.log"
 
 step "fault: a reboot of one host of each kind (files kept; namespaces, devices, daemons gone)"
-tools/lab.sh --dir "$lab" stop vpn2 dhcp2 > "$out/reboot.log" 2>&1 && tools/lab.sh --dir "$lab" start vpn2 dhcp2 >> "$out/reboot.log" 2>&1 \
+{ tools/lab.sh --dir "$lab" stop vpn2 dhcp2 > "$out/reboot.log" 2>&1 && tools/lab.sh --dir "$lab" start vpn2 dhcp2 >> "$out/reboot.log" 2>&1; } \
   || { cat "$out/reboot.log"; fail "reboot"; }
 site "$out/site-reboot.log" || { tail -30 "$out/site-reboot.log"; fail "converge after the reboot"; }
 check_recap "$out/site-reboot.log"
@@ -167,7 +170,7 @@ check_recap "$out/site-reboot-2.log" changed0
 step "two converges of the same hosts at once (after a reboot of all hosts)"
 all=$(printf '%s\n' "${hosts[@]}" | cut -d: -f1 | tr '\n' ' ')
 # shellcheck disable=SC2086
-tools/lab.sh --dir "$lab" stop $all > "$out/reboot-all.log" 2>&1 && tools/lab.sh --dir "$lab" start $all >> "$out/reboot-all.log" 2>&1 || fail "reboot all"
+{ tools/lab.sh --dir "$lab" stop $all > "$out/reboot-all.log" 2>&1 && tools/lab.sh --dir "$lab" start $all >> "$out/reboot-all.log" 2>&1; } || fail "reboot all"
 site "$out/site-conc-a.log" & a=$!
 site "$out/site-conc-b.log" & b=$!
 ra=0; rb=0; wait $a || ra=$?; wait $b || rb=$?
@@ -181,7 +184,7 @@ verify "$out/verify-conc.log"
 step "SIGKILL trials: $trials x (reboot every host, converge killed at a random moment, converge, converge)"
 for i in $(seq 1 "$trials"); do
   # shellcheck disable=SC2086
-  tools/lab.sh --dir "$lab" stop $all >> "$out/reboot-all.log" 2>&1 && tools/lab.sh --dir "$lab" start $all >> "$out/reboot-all.log" 2>&1 || fail "trial $i: reboot"
+  { tools/lab.sh --dir "$lab" stop $all >> "$out/reboot-all.log" 2>&1 && tools/lab.sh --dir "$lab" start $all >> "$out/reboot-all.log" 2>&1; } || fail "trial $i: reboot"
   # a moment inside the run: between 5% and 95% of a full converge
   ms=$(python3 -c "import random; print(int(random.uniform(0.05, 0.95) * $full * 1000))")
   setsid bash -c 'exec "$@"' _ ansible-playbook -i "$inv" virtnet.linux.site -e site_topology_dir="$out/topology" > "$out/trial-$i-killed.log" 2>&1 &
