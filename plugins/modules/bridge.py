@@ -372,7 +372,7 @@ import math
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, common_argument_spec, normalise_mac, run_link_module,
+    LinkKind, check_master, common_argument_spec, normalise_mac, run_link_module,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
     NetlinkError, VirtnetError, dump_ports, get_link, netlink_error, nl_call, ns_label, validate_ifname,
@@ -481,6 +481,9 @@ def timer_errors(item, stp_on):
         value = item.get(option)
         if value is None:
             continue
+        if not math.isfinite(float(value)):
+            errors.append('%s of %s must be a finite number of seconds, not %s' % (option, label, value))
+            continue
         cs = seconds_to_cs(value)
         low, high = TIMER_LIMITS_CS.get(option, (0, MAX_TIMER_CS))
         if option == 'forward_delay' and stp_on:
@@ -585,6 +588,20 @@ class BridgeKind(LinkKind):
         if item.get('state') == 'absent':
             return []
         return validate_bridge(item)
+
+    def check_masters(self, ctx, item):
+        """A bridge cannot be a port of another bridge (the kernel refuses it): refused before anything
+        is sent, in check mode too."""
+        master = item.get('master')
+        if master:
+            check_master(ctx, item, '', item['name'], item.get('netns') or '')
+            raise VirtnetError('%s: master %s is a bridge, and a bridge cannot be a port of another bridge'
+                               % (_label(item), master))
+
+    def preflight(self, ctx, item):
+        """Every port to add exists and can be a port (read only; the plan is made again later)."""
+        if item.get('ports'):
+            self._port_plan(ctx, item, None, [])
 
     # ----------------------------------------------------------------- reading
     def view(self, ctx, item, link):

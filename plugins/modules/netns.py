@@ -174,7 +174,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, ObjectResult, expand_batch, find_duplicates, run_objects,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    netns_exists, netns_path, validate_netns_name,
+    netns_exists, netns_path, refuse_coerced_names, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns
 
@@ -270,9 +270,9 @@ def _validate(items, batch):
         if err:
             errors.append(err)
         for fname in item.get('etc') or {}:
-            ferr = validate_netns_name(fname)
+            ferr = validate_netns_name(fname, 'file name', template_ok=True)
             if ferr:
-                errors.append('%s: etc file %s' % (item.get('name'), ferr.replace('netns name', 'file name')))
+                errors.append('%s: etc file %s' % (item.get('name'), ferr))
             value = item['etc'][fname]
             if value is not None and not isinstance(value, str):
                 errors.append('%s: content of etc file %s must be a string or null' % (item.get('name'), fname))
@@ -303,6 +303,7 @@ def main():
         mutually_exclusive=[('name', 'names', 'batch')],
         supports_check_mode=True,
     )
+    refuse_coerced_names(module)
     if module.params['names'] is not None:
         module.params['batch'] = [{'name': n} for n in module.params['names']]
     items, batch = expand_batch(module.params, KEYS)

@@ -345,11 +345,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import expand_batch
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    COMMON_KEYS, LinkKind, apply_common, common_argument_spec, common_view, compare_common, normalise_mac,
-    read_link, resolve_master, run_link_module, validate_common,
+    COMMON_KEYS, LinkKind, apply_common, check_master, common_argument_spec, common_view, compare_common,
+    normalise_mac, read_link, run_link_module, validate_common,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    NetnsNotFound, ObjectExists, VirtnetError, netlink_error, ns_label, open_netns_fd,
+    NetnsNotFound, ObjectExists, VirtnetError, netlink_error, ns_label, open_netns_fd, refuse_coerced_names,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import extack_reason
 
@@ -538,15 +538,14 @@ class Veth(LinkKind):
 
     def _check_master(self, ctx, item, prefix, name, netns):
         """Fail before changing anything when (peer_)master is missing or not a bridge."""
-        master = item.get(prefix + 'master')
-        if not master:
-            return
-        try:
-            resolve_master(ctx, netns, master)
-        except VirtnetError as exc:
-            if prefix:
-                raise VirtnetError('peer %s: %s%s' % (where(name, netns), prefix, exc.msg))
-            raise VirtnetError('%s: %s' % (where(name, netns), exc.msg))
+        check_master(ctx, item, prefix, name, netns)
+
+    def check_masters(self, ctx, item):
+        self._check_master(ctx, item, '', item['name'], item.get('netns') or '')
+        self._check_master(ctx, item, 'peer_', item['peer'], peer_netns_of(item))
+
+    def may_recreate(self, item):
+        return bool(item.get('recreate'))
 
     # ----------------------------------------------------------------- creating
     def _refuse_taken_peer(self, ctx, item):
@@ -657,6 +656,7 @@ def main():
         mutually_exclusive=[('name', 'batch')],
         supports_check_mode=True,
     )
+    refuse_coerced_names(module)
     items = expand_batch(module.params, COMMON_KEYS + KEYS)[0]
     clashes = batch_clashes(items)
     if clashes:
