@@ -170,6 +170,8 @@ def preflight(ctx, kind, items):
         kind.preflight(ctx, item)
     if len(items) < 2 or not any(kind.may_recreate(item) for item in present):
         return
+    # a device whose veth peer an element of the batch deletes goes with it before the rest is done
+    deleted = set((item.get('netns') or '', item['name']) for item in items if item['state'] == 'absent')
     for item in present:
         item = dict(item)       # compare() may fill in carried settings: leave the real item alone
         netns = item.get('netns') or ''
@@ -181,6 +183,8 @@ def preflight(ctx, kind, items):
             raise VirtnetError('%s already exists in %s as a %s, not a %s'
                                % (name, ns_label(netns), link['kind'] or 'device without kind', kind.kind))
         view = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+        if (view.get('peer_netns'), view.get('peer')) in deleted:
+            continue
         diffs = Differences()
         compare_common(view, item, diffs)
         kind.compare(ctx, item, link, view, diffs)
@@ -255,6 +259,7 @@ def apply_common(ctx, netns, name, index, view, diffs, prefix=''):
         def run():
             link = read_link(ctx, netns, ifname=name, need_data=False)
             ctx.rt.call(what, netns, 'set_link', link['index'] if link else index, **args)
+            verify_link(ctx, netns, name, args)
         return run
 
     if new:
@@ -262,6 +267,29 @@ def apply_common(ctx, netns, name, index, view, diffs, prefix=''):
                    do(new), undo(old))
     if state is not None:
         ctx.tx.run('set %s %s' % (name, state), do({'state': state}), undo({'state': old_state}))
+
+
+_READ_BACK = {'mtu': 'mtu', 'txqlen': 'txqueuelen', 'address': 'address', 'ifalias': 'alias',
+              'master': 'master_index', 'state': 'link_state'}
+
+
+def verify_link(ctx, netns, name, args):
+    """Read link `name` back after an undo: fail unless every attribute of `args` (set_link keywords)
+    is as sent, so that a step is reported as rolled back only when it really is."""
+    link = read_link(ctx, netns, ifname=name, need_data=False)
+    if link is None:
+        raise VirtnetError('%s in %s is gone after the undo' % (name, ns_label(netns)))
+    wrong = []
+    for arg, value in sorted(args.items()):
+        now = link.get(_READ_BACK[arg])
+        if arg == 'address':
+            value, now = normalise_mac(value), normalise_mac(now)
+        elif arg in ('ifalias', 'master'):
+            value, now = value or None, now or None
+        if now != value:
+            wrong.append('%s is %s, not %s' % (_READ_BACK[arg], now, value))
+    if wrong:
+        raise VirtnetError('read back, %s in %s: %s' % (name, ns_label(netns), ', '.join(wrong)))
 
 
 def delete_link(ctx, netns, name, index):

@@ -41,7 +41,9 @@ attributes:
 options:
   name:
     description:
-      - Name of the bridge, 1 to 15 characters without C(/), C(:) or whitespace.
+      - Name of the bridge, 1 to 15 characters without C(/), C(:), C(%), whitespace or control characters
+        (C(%) would make the kernel pick a number).
+      - A list or dict given here is refused (not turned into text).
       - Required unless O(batch) is given.
     type: str
   state:

@@ -37,7 +37,8 @@ options:
   name:
     description:
       - Name of the namespace, a plain file name in C(/run/netns).
-      - Empty names, C(.), C(..) and names with C(/) are refused.
+      - Empty names, C(.), C(..) and names with C(/), C(%) or control characters (a newline would make
+        C(ip netns list) show two names) are refused, and so is a list or dict given here (see O(names)).
       - Required unless O(batch) is given.
     type: str
   state:

@@ -25,7 +25,12 @@ description:
     are never changed, nor is such a device replaced; the task then fails naming the processes, and
     nothing is changed. Its link settings (state, MTU, bridge, ...) can be changed while it is in use.
   - Many devices can be handled by one task with O(batch); all of them are validated before any is
-    changed, and a failure undoes what the task had already done.
+    changed (names, values, masters, and - when a device may be replaced - each device as the kernel has
+    it), and a failure undoes what the task had already done.
+  - The undo of an owner (O(user) or O(group)) given to a device that had none is a new device with the
+    settings read before (the kernel cannot take an owner away); addresses and routes on that device are
+    not restored. Every undone change of the TUN/TAP settings is read back; one that did not take is
+    reported in C(rollback_errors), not in C(rolled_back).
 author:
   - virtnet.linux developers (@virtnet)
 extends_documentation_fragment:
@@ -40,7 +45,9 @@ attributes:
 options:
   name:
     description:
-      - Name of the device, at most 15 characters, without C(/), C(:) or white space.
+      - Name of the device, at most 15 characters, without C(/), C(:), C(%), white space or control characters
+        (C(%) would make the kernel pick a number).
+      - A list or dict given here is refused (not turned into text).
       - Required unless O(batch) is given.
     type: str
   state:

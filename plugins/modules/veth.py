@@ -38,8 +38,9 @@ attributes:
 options:
   name:
     description:
-      - Name of the local end of the pair, in O(netns). At most 15 characters, no C(/), C(:) or
-        whitespace.
+      - Name of the local end of the pair, in O(netns). At most 15 characters, no C(/), C(:), C(%),
+        whitespace or control characters (C(%) would make the kernel pick a number).
+      - A list or dict given here is refused (not turned into text).
       - Required unless O(batch) is given.
     type: str
   state:
@@ -53,7 +54,7 @@ options:
     default: present
   peer:
     description:
-      - Name of the other end of the pair, in O(peer_netns). At most 15 characters.
+      - Name of the other end of the pair, in O(peer_netns). Same rules as O(name).
       - Required with O(state=present).
     type: str
   peer_netns:
