@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # sandbox.sh COMMAND... — runs COMMAND in a throwaway network + mount namespace with private
-# /run/netns and /etc/netns. Links, namespaces and /etc/netns files made inside vanish when it ends;
+# /run/netns, /etc/netns and /run/virtnet (the daemon module's records). Links, namespaces and /etc/netns files made inside vanish when it ends;
 # the machine's own interfaces, routes and namespaces are never touched.
 exec unshare --net --mount bash -c '
   mount --make-rprivate / && mkdir -p /run/netns /etc/netns &&
   mount -t tmpfs tmpfs /run/netns && mount -t tmpfs tmpfs /etc/netns &&
+  mkdir -p /run/virtnet && mount -t tmpfs tmpfs /run/virtnet &&
   ip link set lo up && exec "$@"' sandbox "$@"
