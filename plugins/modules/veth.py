@@ -350,7 +350,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._link import (
     normalise_mac, read_link, run_link_module, validate_common,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    NetnsNotFound, ObjectExists, VirtnetError, netlink_error, ns_label, open_netns_fd, refuse_coerced_names,
+    NetnsNotFound, ObjectExists, netlink_error, ns_label, open_netns_fd, refuse_coerced_names,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import extack_reason
 
