@@ -68,10 +68,10 @@ options:
     description:
       - Name of a bridge in the same namespace to make this device a port of; V('') releases it.
       - The kernel does not allow a bridge as a port of another bridge, so for a bridge this is normally
-        left unset.
+        left unset; a bridge given here is refused before anything is sent (in check mode too).
     type: str
   txqueuelen:
-    description: Transmit queue length of the bridge.
+    description: Transmit queue length of the bridge, 0 to 4294967295.
     type: int
   alias:
     description: Alias (description) of the bridge, as C(ip link set NAME alias TEXT) sets it.
@@ -85,7 +85,7 @@ options:
     description:
       - Forwarding delay in seconds (fractions allowed), C(forward_delay) of C(ip link).
       - 2..30 while STP is on (the kernel refuses other values then), any value up to 42949672 while it
-        is off.
+        is off. Every timer must be a finite number (V(.nan) and V(.inf) are refused).
     type: float
   hello_time:
     description: Hello time in seconds (1..10), C(hello_time) of C(ip link).

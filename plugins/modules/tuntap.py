@@ -128,7 +128,7 @@ options:
       - The bridge must exist and be a bridge. A TUN device cannot be a bridge port.
     type: str
   txqueuelen:
-    description: The transmit queue length. Not managed when not given.
+    description: The transmit queue length (0 to 4294967295). Not managed when not given.
     type: int
   alias:
     description: The interface alias (C(ip link set NAME alias TEXT)); the empty string removes it. Not managed when not given.
@@ -535,6 +535,8 @@ class TuntapKind(LinkKind):
             except OSError as exc:
                 if getattr(exc, 'code', None) != errno.ENODEV:     # else already gone
                     raise netlink_error(exc, 'deleting %s' % name, netns, reason=extack_reason(exc))
+            if read_link(ctx, netns, ifname=name, need_data=False) is not None:
+                raise VirtnetError('read back, %s is still in %s' % (name, ns_label(netns)))
 
         ctx.tx.run('create %s %s' % (want['mode'], name),
                    lambda: self._attach(ctx, netns, name, flags, want.get('user'), want.get('group'), False),

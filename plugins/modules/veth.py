@@ -81,7 +81,7 @@ options:
       - A master that does not exist or is not a bridge is an error.
     type: str
   txqueuelen:
-    description: Transmit queue length of the local end.
+    description: Transmit queue length of the local end, 0 to 4294967295.
     type: int
   alias:
     description: Alias (C(ip link set NAME alias TEXT)) of the local end; the empty string clears it.
@@ -604,6 +604,8 @@ class Veth(LinkKind):
 
         def undo():
             ctx.rt.call('deleting veth %s' % name, netns, 'del_link', ifname=name)
+            if read_link(ctx, netns, ifname=name, need_data=False) is not None:
+                raise ObjectExists('read back, %s is still there' % where(name, netns))
 
         ctx.tx.run(description, act, undo)
 
