@@ -9,7 +9,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 if ! dpkg-query -W -f='${Status}' python3-pyroute2 2>/dev/null | grep -q 'install ok installed'; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pyroute2 >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends python3-pyroute2 >/dev/null
 fi
 
 build() {   # build VENV PYTHON VENV-OPTIONS -- PACKAGES...

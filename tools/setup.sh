@@ -5,7 +5,10 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-pkgs=(iproute2 util-linux python3 python3-venv python3-pip git graphviz dnsmasq-base busybox openssh-client)
+pkgs=(iproute2 util-linux procps python3 python3-venv python3-pip git graphviz dnsmasq-base busybox openssh-client
+      # the lab (tools/lab.sh): sshd on every host, systemd-nspawn for systemd hosts, the hosts' Python
+      # with pyroute2 (Debian's, what lab hosts run modules with)
+      openssh-server systemd-container python3-pyroute2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -16,8 +19,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # wait for the dpkg lock (another apt running) instead of failing at once
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 py=/usr/bin/python3     # Debian's Python: what a fresh machine has

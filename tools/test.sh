@@ -2,7 +2,10 @@
 # test.sh — sets up everything (tools/setup.sh, tools/setup-legs.sh) and runs every test of the collection:
 #   leg 1 (ansible-core 2.19, Debian's Python 3.11, pyroute2 0.9 from PyPI): documentation check, unit
 #         tests, ansible-test sanity (empty ignore files), the integration targets on the real kernel inside
-#         a throwaway network/mount namespace sandbox, and the interrupted-run (SIGKILL) trials;
+#         a throwaway network/mount namespace sandbox, the interrupted-run (SIGKILL) trials, the lab's own
+#         test (tests/lab/run.sh), every molecule
+#         scenario (molecule/*/molecule.yml, each on a lab of SSH hosts in its own sandbox, one at a time)
+#         and every role test script tests/roles/*/run.sh (each starts its own sandbox);
 #   leg 2 (Debian's python3-pyroute2 0.7, ansible-core 2.19): the integration targets;
 #   leg 3 (ansible-core 2.21 on Python 3.13, pyroute2 0.9): sanity, units and the integration targets.
 # Exit code 0 only if all pass.
@@ -25,6 +28,23 @@ rm -f /tmp/virtnet-doc.$$
 bash tools/ansible-test.sh units sanity integration
 # interrupted runs: modules SIGKILLed mid-batch, then run again (each trial in its own sandbox)
 tools/sandbox.sh .venv/bin/python -m pytest tests/system -q -p no:cacheprovider
+# the lab of simulated SSH hosts itself (tools/lab.sh: hosts, inventory, reboot, nothing left after down)
+bash tests/lab/run.sh
+# molecule: every scenario, one at a time, each in its own lab sandbox (judged by molecule's exit code);
+# then every role's own test script. A role adds tests by adding files, never by editing this script.
+failed=()
+for d in molecule/*/; do
+  s=$(basename "$d")
+  [ "$s" != shared ] && [ -f "$d/molecule.yml" ] || continue
+  echo "=== molecule test -s $s"
+  tools/sandbox.sh --pid env PATH="$top/.venv/bin:$PATH" molecule test -s "$s" || failed+=("molecule scenario $s")
+done
+for t in tests/roles/*/run.sh; do
+  [ -f "$t" ] || continue
+  echo "=== $t"
+  bash "$t" || failed+=("$t")
+done
+[ ${#failed[@]} = 0 ] || { printf 'FAILED: %s\n' "${failed[@]}"; exit 1; }
 
 echo "=== leg 2: Debian's python3-pyroute2 $(dpkg-query -W -f='${Version}' python3-pyroute2), ansible-core 2.19"
 VIRTNET_VENV="$top/.venv-deb" bash tools/ansible-test.sh integration
