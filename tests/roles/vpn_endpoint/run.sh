@@ -120,9 +120,9 @@ before=$(fingerprint)
 expect_fail() {  # variant, texts the message must contain
   local v=$1; shift
   play "$v" converge.yml -e @"variants/$v.yml"
-  [ "$rc" != 0 ] && ok "$v fails (rc=$rc)" || bad "$v should fail (rc=$rc, see $log)"
+  if [ "$rc" != 0 ]; then ok "$v fails (rc=$rc)"; else bad "$v should fail (rc=$rc, see $log)"; fi
   for t in "$@"; do
-    grep -qF -- "$t" "$log" && ok "$v names: $t" || bad "$v should name '$t' (see $log)"
+    if grep -qF -- "$t" "$log"; then ok "$v names: $t"; else bad "$v should name '$t' (see $log)"; fi
   done
 }
 expect_fail bad-many \
