@@ -34,7 +34,7 @@ here=$top/tools/lab
 LAB_DIR=${LAB_DIR:-$top/build/lab}
 LAB_VENV=${LAB_VENV:-$top/.venv}
 NET=10.88.0 BR=vnlab0
-cmd= inv_copy= json=0 args=()
+cmd='' inv_copy='' json=0 args=()
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 die() { echo "lab.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -62,7 +62,7 @@ need_sandbox() {
 }
 
 # --- state -------------------------------------------------------------------------------------------
-load_env() { LAB_ID= LAB_SANDBOX= LAB_RUNSD=0 LAB_INV_COPY=; [ -f "$LAB_DIR/lab.env" ] && . "$LAB_DIR/lab.env"; return 0; }
+load_env() { LAB_ID='' LAB_SANDBOX='' LAB_RUNSD=0 LAB_INV_COPY=''; [ -f "$LAB_DIR/lab.env" ] && . "$LAB_DIR/lab.env"; return 0; }
 save_env() {
   printf 'LAB_ID=%q\nLAB_SANDBOX=%q\nLAB_RUNSD=%q\nLAB_INV_COPY=%q\n' "$LAB_ID" "$LAB_SANDBOX" "$LAB_RUNSD" "$LAB_INV_COPY" > "$LAB_DIR/lab.env.tmp"
   mv "$LAB_DIR/lab.env.tmp" "$LAB_DIR/lab.env"
@@ -145,14 +145,14 @@ mkroot() {  # the host's root: an overlay of / (lower) with its own upper dir, c
   mkdir -p "$D/upper" "$D/work" "$R"
   mountpoint -q "$R" || mount -t overlay "$LAB_ID-$n" -o "lowerdir=/,upperdir=$D/upper,workdir=$D/work" "$R"
   # Guard: everything below writes into $R, which must be our overlay mount (never the machine's /).
-  mountpoint -q "$R" && [ "$(stat -fc %T "$R")" = overlayfs ] || die "not an overlay: $R"
+  { mountpoint -q "$R" && [ "$(stat -fc %T "$R")" = overlayfs ]; } || die "not an overlay: $R"
   echo "$n" > "$R/etc/hostname"
   etc_hosts > "$R/etc/hosts"
   rm -f "$R/etc/resolv.conf"; echo "nameserver 127.0.0.1" > "$R/etc/resolv.conf"   # nothing outside
   rm -f "$R"/etc/ssh/ssh_host_*
   cp "$D/ssh_host_ed25519_key" "$D/ssh_host_ed25519_key.pub" "$R/etc/ssh/"
   chmod 600 "$R/etc/ssh/ssh_host_ed25519_key"
-  mkdir -p -m 700 "$R/root/.ssh"
+  mkdir -p "$R/root/.ssh"; chmod 700 "$R/root/.ssh"
   cp "$LAB_DIR/id_ed25519.pub" "$R/root/.ssh/authorized_keys"
   : > "$R/root/.bashrc"; : > "$R/root/.profile"   # this machine's root runs pyenv init: 2-3x slower tasks
   cat > "$R/etc/ssh/sshd_config" <<CFG

@@ -9,6 +9,7 @@
 # Inside, VIRTNET_SANDBOX names the sandbox's namespaces (tools/lab.sh refuses to run elsewhere).
 if [ "${1:-}" = --pid ]; then
   shift
+  # shellcheck disable=SC2016  # the script is expanded by the inner bash
   exec unshare --net --mount --pid --fork --kill-child --mount-proc bash -c '
     mount --make-rprivate / && mkdir -p /run/netns /etc/netns &&
     mount -t tmpfs tmpfs /run/netns && mount -t tmpfs tmpfs /etc/netns &&
@@ -19,6 +20,7 @@ if [ "${1:-}" = --pid ]; then
     "$@"; rc=$?     # not exec: this bash stays PID 1 and reaps every child, adopted ones too
     exit "$rc"' sandbox "$@"
 fi
+# shellcheck disable=SC2016  # the script is expanded by the inner bash
 exec unshare --net --mount bash -c '
   mount --make-rprivate / && mkdir -p /run/netns /etc/netns &&
   mount -t tmpfs tmpfs /run/netns && mount -t tmpfs tmpfs /etc/netns &&
