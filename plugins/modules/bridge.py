@@ -580,6 +580,18 @@ def _set(ipr, netns, what, **args):
     return lambda: nl_call(what, netns, ipr.link, 'set', **args)
 
 
+def _restore_master(ipr, netns, what, port, index, master):
+    """An undo that gives port #index its master #master again and reads it back."""
+    def run():
+        nl_call(what, netns, ipr.link, 'set', index=index, master=master)
+        link = get_link(ipr, index=index, netns=netns)
+        now = (link or {}).get('master_index') or 0
+        if link is None or now != (master or 0):
+            raise VirtnetError('read back, port %s in %s: master is #%s, not #%s'
+                               % (port, ns_label(netns), now, master or 0))
+    return run
+
+
 class BridgeKind(LinkKind):
     kind = 'bridge'
     read_kinds = ('bridge',)
@@ -691,8 +703,12 @@ class BridgeKind(LinkKind):
                     raise VirtnetError(_vlan_unsupported(name, netns))
                 raise netlink_error(exc, 'creating bridge %s' % name, netns)
 
-        ctx.tx.run('create bridge %s' % name, act,
-                   lambda: nl_call('deleting %s' % name, netns, ipr.link, 'del', ifname=name))
+        def undo():
+            nl_call('deleting %s' % name, netns, ipr.link, 'del', ifname=name)
+            if get_link(ipr, ifname=name, netns=netns) is not None:
+                raise VirtnetError('read back, bridge %s is still in %s' % (name, ns_label(netns)))
+
+        ctx.tx.run('create bridge %s' % name, act, undo)
         if item.get('alias'):
             # the kernel ignores IFLA_IFALIAS in a request that creates a link
             ctx.tx.run('set ifalias=%s on %s' % (item['alias'], name),
@@ -716,7 +732,7 @@ class BridgeKind(LinkKind):
         if new:
             what = 'setting bridge options of %s' % name
 
-            def send(args):
+            def send(args, verify=None):
                 def run():
                     for part in split_stp(args):
                         try:
@@ -725,9 +741,12 @@ class BridgeKind(LinkKind):
                             if exc.code == errno.EOPNOTSUPP and 'br_vlan_filtering' in part:
                                 raise VirtnetError(_vlan_unsupported(name, netns))
                             raise netlink_error(exc, what, netns)
+                    if verify:
+                        self._verify_options(ipr, netns, name, index, verify)
                 return run
 
-            ctx.tx.run('set %s on %s' % (describe(shown), name), send(new), send(old))
+            before = dict((d.key, d.before) for d in diffs.items if d.key in OPTIONS and d.before is not None)
+            ctx.tx.run('set %s on %s' % (describe(shown), name), send(new), send(old, before))
         if 'ports' in diffs:
             current = read_ports(ipr, index, netns)
             adds, releases = self._port_plan(ctx, item, index, sorted(current))
@@ -735,8 +754,18 @@ class BridgeKind(LinkKind):
                 pidx = current[port]
                 ctx.tx.run('release port %s from %s' % (port, name),
                            _set(ipr, netns, 'releasing port %s from %s' % (port, name), index=pidx, master=0),
-                           _set(ipr, netns, 'adding port %s to %s again' % (port, name), index=pidx, master=index))
+                           _restore_master(ipr, netns, 'adding port %s to %s again' % (port, name), port, pidx, index))
             self._add_ports(ctx, item, adds, lambda: index)
+
+    def _verify_options(self, ipr, netns, name, index, wanted):
+        """Read the bridge back after an undo: fail unless every option of `wanted` is as it was."""
+        link = get_link(ipr, index=index, netns=netns)
+        data = (link or {}).get('info_data') or {}
+        wrong = ['%s is %s, not %s' % (option, from_kernel(option, data.get(OPTIONS[option][0])), value)
+                 for option, value in sorted(wanted.items())
+                 if not option_equal(option, value, data.get(OPTIONS[option][0]))]
+        if link is None or wrong:
+            raise VirtnetError('read back, bridge %s in %s: %s' % (name, ns_label(netns), ', '.join(wrong) or 'gone'))
 
     def _add_ports(self, ctx, item, adds, bridge_index):
         netns = item.get('netns') or ''
@@ -753,7 +782,7 @@ class BridgeKind(LinkKind):
                         ipr.link, 'set', index=pidx, master=bridge_index())
 
             ctx.tx.run(description, act,
-                       _set(ipr, netns, 'restoring the master of port %s' % port, index=pidx, master=old))
+                       _restore_master(ipr, netns, 'restoring the master of port %s' % port, port, pidx, old))
 
     # ----------------------------------------------------------------- check mode
     def predict(self, item, view):
