@@ -18,6 +18,7 @@ out=bench/results/lab.md
 } > "$out"
 for kind in plain systemd; do
   for n in "${counts[@]}"; do
+    # shellcheck disable=SC2016  # the script is expanded by the inner bash
     tools/sandbox.sh --pid bash -c '
       set -euo pipefail
       kind=$1 n=$2 dir=$3/build/bench-lab

@@ -44,7 +44,7 @@ for step in "${steps[@]}"; do
     sanity) ansible-test sanity --python "$py" "${extra[@]}" ;;
     units) ansible-test units --venv --python "$py" "${extra[@]}" ;;
     integration)
-      "$top/tools/sandbox.sh" ansible-test integration --python "$py" --allow-destructive "${extra[@]}" ;;
+      "$top/tools/sandbox.sh" --pid ansible-test integration --python "$py" --allow-destructive "${extra[@]}" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

@@ -145,7 +145,7 @@ mkroot() {  # the host's root: an overlay of / (lower) with its own upper dir, c
   mkdir -p "$D/upper" "$D/work" "$R"
   mountpoint -q "$R" || mount -t overlay "$LAB_ID-$n" -o "lowerdir=/,upperdir=$D/upper,workdir=$D/work" "$R"
   # Guard: everything below writes into $R, which must be our overlay mount (never the machine's /).
-  mountpoint -q "$R" && [ "$(stat -fc %T "$R")" = overlayfs ] || die "not an overlay: $R"
+  { mountpoint -q "$R" && [ "$(stat -fc %T "$R")" = overlayfs ]; } || die "not an overlay: $R"
   echo "$n" > "$R/etc/hostname"
   etc_hosts > "$R/etc/hosts"
   rm -f "$R/etc/resolv.conf"; echo "nameserver 127.0.0.1" > "$R/etc/resolv.conf"   # nothing outside

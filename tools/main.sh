@@ -71,7 +71,7 @@ run_play() {  # LOG PLAYBOOK ARGS...
   .venv/bin/ansible-playbook "$@" 2>&1 | tee "$log" | progress
   rc=${PIPESTATUS[0]}
   set -e
-  return $rc
+  return "$rc"
 }
 # the play recap as "HOST OK CHANGED UNREACHABLE FAILED" lines
 recap() { awk '/^PLAY RECAP/ { r = 1; next } r && / : ok=/ {
@@ -97,7 +97,7 @@ for pass in 1 2; do
   recap "$out/site-$pass.log" > "$out/recap-$pass.txt"
   [ "$(wc -l < "$out/recap-$pass.txt")" = "$nhosts" ] || { echo "recap of pass $pass lists $(wc -l < "$out/recap-$pass.txt") hosts, not $nhosts"; exit 1; }
   awk '$3 != 0 || $4 != 0 { bad = 1 } END { exit bad }' "$out/recap-$pass.txt" || { echo "unreachable or failed hosts in pass $pass"; cat "$out/recap-$pass.txt"; exit 1; }
-  changed[$pass]=$(awk '{ s += $2 } END { print s + 0 }' "$out/recap-$pass.txt")
+  changed[pass]=$(awk '{ s += $2 } END { print s + 0 }' "$out/recap-$pass.txt")
   echo "   recap: $(awk '{ printf "%s changed=%s  ", $1, $2 }' "$out/recap-$pass.txt")"
   if [ $pass = 2 ] && [ "${changed[2]}" != 0 ]; then
     echo "the second pass changed something:"; grep -E '^(changed|TASK)' "$out/site-2.log" | grep -B1 '^changed' || true
@@ -134,7 +134,7 @@ cat <<EOF
 ================ virtnet.linux main job: $result ================
 site.yml over SSH on $nhosts lab hosts: 1st pass changed=${changed[1]}, 2nd pass changed=${changed[2]} (idempotent)
 $(sed 's/^/  /' "$out"/verify/*.txt)
-pictures:  $out/topology/{$(cd "$out/topology" && ls *.svg | sed 's/\.svg$//' | paste -sd,)}.svg (and .png, .dot)
+pictures:  $out/topology/{$(find "$out/topology" -maxdepth 1 -name '*.svg' -printf '%f\n' | sed 's/\.svg$//' | sort | paste -sd,)}.svg (and .png, .dot)
 timings:   set-up ${MAIN_SETUP_S}s, lab up ${took[up]}s, site.yml ${took[site1]}s + ${took[site2]}s, verify ${took[verify]}s, down ${took[down]}s; total ${total}s
 logs:      $out/*.log
 EOF

@@ -35,7 +35,7 @@ bash tests/lab/run.sh
 failed=()
 for d in molecule/*/; do
   s=$(basename "$d")
-  [ "$s" != shared ] && [ -f "$d/molecule.yml" ] || continue
+  { [ "$s" != shared ] && [ -f "$d/molecule.yml" ]; } || continue
   echo "=== molecule test -s $s"
   tools/sandbox.sh --pid env PATH="$top/.venv/bin:$PATH" molecule test -s "$s" || failed+=("molecule scenario $s")
 done

@@ -18,7 +18,7 @@ S() { local h=$1; shift; ssh -q -i "$D/id_ed25519" -o BatchMode=yes -o UserKnown
   -o StrictHostKeyChecking=yes -o ControlPath=none "root@$h" "$@"; }
 ip_of() { awk -v h="$1" '$1 == h":" { gsub(/[{},]/, ""); print $3 }' "$D/inventory.yml"; }
 p1=$(ip_of p1); s1=$(ip_of s1)
-[ "$p1" = 10.88.0.11 ] && [ "$s1" = 10.88.0.12 ] || fail "addresses in the inventory: $p1 $s1"
+{ [ "$p1" = 10.88.0.11 ] && [ "$s1" = 10.88.0.12 ]; } || fail "addresses in the inventory: $p1 $s1"
 
 for h in "$p1" "$s1"; do
   out=$(S "$h" 'hostname; ip route | grep -c default || true; cat /etc/resolv.conf; grep -c " p1$\| s1$" /etc/hosts; wc -c < /root/.bashrc; wc -c < /root/.profile')

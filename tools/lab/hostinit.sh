@@ -8,7 +8,7 @@
 set -euo pipefail
 R=$1 name=$2
 # Guard: everything below mounts under ROOT, which must be the host's overlay (never the machine's /).
-mountpoint -q "$R" && [ "$(stat -fc %T "$R")" = overlayfs ] || { echo "not an overlay: $R" >&2; exit 1; }
+{ mountpoint -q "$R" && [ "$(stat -fc %T "$R")" = overlayfs ]; } || { echo "not an overlay: $R" >&2; exit 1; }
 hostname "$name"
 mount -t proc proc "$R/proc"
 mount -t sysfs sysfs "$R/sys"          # this network namespace's /sys/class/net

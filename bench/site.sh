@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# bench/site.sh [COUNTS...] — playbooks/site.yml at fleet scale (BENCHMARKS.md, "The site at scale"): for
+# each host count (default 1 4 16), in a fresh sandbox with a fresh lab (half plain, half systemd hosts;
+# one VPN server, then VPN clients and DHCP nodes in turn), the wall time of the first converge, of the
+# second (changed=0, checked) and where the time goes per play/role (the second converge), with forks 16.
+# Prints wall(N)/wall(1). Writes bench/results/site.md. Run after tools/setup.sh; timings depend on the
+# machine's load (noted with the figures).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(1 4 16)
+mkdir -p bench/results
+out=bench/results/site.md
+: > bench/results/site-raw.txt
+for n in "${counts[@]}"; do
+  # shellcheck disable=SC2016  # the script is expanded by the inner bash
+  tools/sandbox.sh --pid bash -c '
+    set -euo pipefail
+    n=$1 top=$2 dir=$2/build/bench-site
+    rm -rf "$dir"; mkdir -p "$dir"
+    inv=$top/playbooks/inventory/bench.yml
+    specs=()
+    for i in $(seq 1 "$n"); do
+      kind=plain; [ $((i % 2)) = 0 ] && kind=systemd
+      if [ "$i" = 1 ]; then g=vpn_servers; [ "$n" = 1 ] && g=vpn_servers,dhcp_nodes
+      elif [ $((i % 2)) = 0 ]; then g=vpn_clients; else g=dhcp_nodes; fi
+      specs+=("h$i:$kind:$g")
+    done
+    tools/lab.sh --dir "$dir/lab" --inventory "$inv" up "${specs[@]}" > "$dir/up.log" 2>&1
+    trap "tools/lab.sh --dir $dir/lab down >/dev/null 2>&1; rm -f $inv" EXIT
+    export ANSIBLE_COLLECTIONS_PATH=$top/build/collections ANSIBLE_FORKS=16 ANSIBLE_NOCOLOR=1 \
+      ANSIBLE_CALLBACK_PLUGINS=$top/bench/callback_plugins ANSIBLE_CALLBACKS_ENABLED=bench_timer
+    for pass in 1 2; do
+      t0=$(date +%s.%N)
+      BENCH_TIMER_OUT=$dir/timer-$pass.json "$top/.venv/bin/ansible-playbook" -i "$inv" playbooks/site.yml \
+        -e site_topology_dir="$dir/topology" > "$dir/site-$pass.log" 2>&1 || { tail -30 "$dir/site-$pass.log"; exit 1; }
+      t1=$(date +%s.%N)
+      echo "$n $pass $(awk -v a=$t0 -v b=$t1 "BEGIN { printf \"%.1f\", b - a }")"
+    done
+    awk "/^PLAY RECAP/ {r=1; next} r && / : ok=/ && !/changed=0 / {bad=1} END {exit bad}" "$dir/site-2.log" \
+      || { echo "second converge with n=$n changed something" >&2; exit 1; }
+    python3 - "$dir/timer-2.json" "$n" <<PY
+import json, sys
+t = json.load(open(sys.argv[1]))["tasks"]
+by = {}
+for i, task in enumerate(t):
+    end = t[i + 1]["start"] if i + 1 < len(t) else task["end"] or task["start"]
+    key = task["name"].split(" : ")[0] if " : " in task["name"] else "(play tasks)"
+    by[key] = by.get(key, 0) + max(0, end - task["start"])
+print("roles %s %s" % (sys.argv[2], " ".join("%s=%.1f" % kv for kv in sorted(by.items(), key=lambda kv: -kv[1]))))
+PY
+  ' bench "$n" "$top" | tee -a bench/results/site-raw.txt
+done
+python3 - bench/results/site-raw.txt "$out" <<'PY'
+import sys
+rows, roles = {}, {}
+for line in open(sys.argv[1]):
+    p = line.split()
+    if p[0] == 'roles':
+        roles[int(p[1])] = ' '.join(p[2:])
+    else:
+        rows.setdefault(int(p[0]), {})[int(p[1])] = float(p[2])
+base = rows.get(1, {}).get(1)
+with open(sys.argv[2], 'w') as f:
+    f.write('| hosts | first converge (s) | second converge, changed=0 (s) | first: wall(N)/wall(1) | second: wall(N)/wall(1) | second converge per role (s) |\n|---|---|---|---|---|---|\n')
+    for n in sorted(rows):
+        r = rows[n]
+        r1 = '%.2f' % (r[1] / rows[1][1]) if 1 in rows else '-'
+        r2 = '%.2f' % (r[2] / rows[1][2]) if 1 in rows else '-'
+        f.write('| %d | %.1f | %.1f | %s | %s | %s |\n' % (n, r[1], r[2], r1, r2, roles.get(n, '')))
+print(open(sys.argv[2]).read())
+PY
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores), $(date -u +%Y-%m-%dT%H:%MZ)" | tee -a "$out"

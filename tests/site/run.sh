@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# tests/site/run.sh — playbooks/site.yml the way operators meet it, on a lab of plain and systemd hosts:
+#   packaging  the collection is built (ansible-galaxy collection build), installed into a clean path,
+#              and every run below uses that installed copy (site.yml as virtnet.linux.site);
+#   engine     the first converge runs through ansible-runner (the engine behind AWX), artifacts checked;
+#   secrets    the second converge runs with -vvv: changed=0, and no private key, tls-crypt key or
+#              password of any host appears in its output;
+#   faults     every supervised daemon SIGKILLed -> the next converge restarts them; the qdhcp namespaces
+#              deleted behind the roles -> rebuilt; one host of each kind "rebooted" (files kept, runtime
+#              gone) -> one converge restores it; two converges of the same hosts at once -> declared
+#              state; SIGKILL trials: the controller killed at a random moment of a converge that has
+#              to rebuild the hosts -> the next converge succeeds, the one after is changed=0;
+#   after each fault, playbooks/verify.yml reads everything back (daemons, leases, tunnels).
+# Runs inside its own sandbox (tools/sandbox.sh --pid); the lab is taken down at the end, also on failure.
+# SITE_TRIALS (default 10) sets the number of SIGKILL trials. Logs: build/site-test/.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+if [ "${1:-}" != --in-sandbox ]; then
+  exec tools/sandbox.sh --pid bash "$0" --in-sandbox "$@"
+fi
+shift
+
+out=$top/build/site-test
+lab=$out/lab
+inst=$out/installed
+inv=$inst/ansible_collections/virtnet/linux/playbooks/inventory/lab.yml   # beside the site's group_vars
+trials=${SITE_TRIALS:-10}
+rm -rf "$out"; mkdir -p "$out"
+export ANSIBLE_STDOUT_CALLBACK=default ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_FORKS=16 \
+  ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0 ANSIBLE_LOCALHOST_WARNING=0 PYTHONUNBUFFERED=1
+PATH=$top/.venv/bin:$PATH
+# shellcheck disable=SC2054  # NAME:KIND:GROUP,GROUP is one word
+hosts=(vpn1:systemd:vpn_servers vpn2:plain:vpn_clients dhcp1:plain:dhcp_nodes dhcp2:systemd:dhcp_nodes,vpn_clients)
+nhosts=${#hosts[@]}
+lab_up=0
+fail() { echo "FAILED: $*" >&2; exit 1; }
+step() { printf '\n== %s  (%ds)\n' "$*" "$SECONDS"; }
+cleanup() {
+  local rc=$?
+  if [ $lab_up = 1 ]; then tools/lab.sh --dir "$lab" down >/dev/null 2>&1 || true; fi
+  if [ $rc = 0 ]; then echo "site tests: all passed"; else echo "site tests FAILED (rc $rc); logs in $out/"; fi
+  exit $rc
+}
+trap cleanup EXIT
+
+# "HOST CHANGED UNREACHABLE FAILED" per host from a play recap
+recap() { awk '/^PLAY RECAP/ { r = 1; next } r && / : ok=/ {
+  match($0, /changed=[0-9]+/); c = substr($0, RSTART + 8, RLENGTH - 8)
+  match($0, /unreachable=[0-9]+/); u = substr($0, RSTART + 12, RLENGTH - 12)
+  match($0, /failed=[0-9]+/); f = substr($0, RSTART + 7, RLENGTH - 7)
+  print $1, c, u, f }' "$1"; }
+check_recap() {  # LOG [changed0]: every host listed, none failed or unreachable (and none changed)
+  local r; r=$(recap "$1")
+  [ "$(printf '%s\n' "$r" | grep -c .)" = "$nhosts" ] || fail "$1: the recap lists $(printf '%s\n' "$r" | grep -c .) hosts, not $nhosts"
+  printf '%s\n' "$r" | awk '$3 != 0 || $4 != 0 { bad = 1 } END { exit bad }' || fail "$1: failed or unreachable hosts: $r"
+  if [ "${2:-}" = changed0 ]; then
+    printf '%s\n' "$r" | awk '$2 != 0 { bad = 1 } END { exit bad }' \
+      || { grep -B3 '^changed:' "$1" | grep -E '^(TASK|changed)' | head -20; fail "$1: not changed=0: $r"; }
+  fi
+  echo "   recap: $(printf '%s\n' "$r" | awk '{ printf "%s changed=%s  ", $1, $2 }')"
+}
+site() {  # LOG [ansible-playbook args]: site.yml of the installed collection
+  local log=$1; shift
+  ansible-playbook -i "$inv" virtnet.linux.site -e site_topology_dir="$out/topology" "$@" > "$log" 2>&1
+}
+verify() {  # LOG
+  ansible-playbook -i "$inv" virtnet.linux.verify -e verify_dir="$out/verify" > "$1" 2>&1 \
+    || { tail -30 "$1"; fail "verify: $1"; }
+  check_recap "$1"
+}
+adhoc() {  # PATTERN SHELL-COMMAND
+  ansible -i "$inv" "$1" -m ansible.builtin.shell -a "$2" -o 2>&1
+}
+
+step "packaging: ansible-galaxy collection build, install into a clean path"
+ansible-galaxy collection build --output-path "$out" . > "$out/build.log" 2>&1 || { cat "$out/build.log"; fail "build"; }
+tarball=$(find "$out" -maxdepth 1 -name 'virtnet-linux-*.tar.gz' | head -1)
+ansible-galaxy collection install --offline --force -p "$inst" "$tarball" > "$out/install.log" 2>&1 || { cat "$out/install.log"; fail "install"; }
+export ANSIBLE_COLLECTIONS_PATH=$inst
+[ -f "$inst/ansible_collections/virtnet/linux/playbooks/site.yml" ] || fail "the installed collection has no playbooks/site.yml"
+[ ! -e "$inst/ansible_collections/virtnet/linux/.venv" ] || fail "the tarball carries .venv"
+echo "   $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB) installed in $inst"
+
+step "lab: ${hosts[*]}"
+lab_up=1
+tools/lab.sh --dir "$lab" --inventory "$inv" up "${hosts[@]}" > "$out/lab-up.log" 2>&1 || { cat "$out/lab-up.log"; fail "lab up"; }
+
+step "converge 1 through ansible-runner (installed collection)"
+rdir=$out/runner
+mkdir -p "$rdir/env"
+printf -- '---\nANSIBLE_COLLECTIONS_PATH: %s\nANSIBLE_FORKS: "16"\nANSIBLE_NOCOLOR: "1"\n' "$inst" > "$rdir/env/envvars"
+t=$SECONDS
+rc=0
+ansible-runner run "$rdir" --project-dir "$inst/ansible_collections/virtnet/linux/playbooks" -p site.yml \
+  --inventory "$inv" --ident converge1 --cmdline "-e site_topology_dir=$out/topology" > "$out/runner.log" 2>&1 || rc=$?
+[ $rc = 0 ] || { tail -40 "$out/runner.log"; fail "ansible-runner: rc $rc"; }
+full=$((SECONDS - t))
+art=$rdir/artifacts/converge1
+[ "$(cat "$art/rc")" = 0 ] || fail "runner artifacts: rc $(cat "$art/rc")"
+[ "$(cat "$art/status")" = successful ] || fail "runner artifacts: status $(cat "$art/status")"
+[ "$(find "$art/job_events" -type f | wc -l)" -gt 10 ] || fail "runner artifacts: too few job events"
+python3 - "$art/job_events" "$nhosts" <<'PY' || fail "runner artifacts: playbook_on_stats"
+import json, os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+stats = [json.load(open(os.path.join(d, f))) for f in os.listdir(d)]
+stats = [e for e in stats if e.get('event') == 'playbook_on_stats']
+assert len(stats) == 1, stats
+s = stats[0]['event_data']
+assert not s.get('failures') and not s.get('dark'), s
+assert len(s['ok']) == n, s['ok']
+print('   runner: status successful, %d events, %d hosts ok, changed on %s' % (len(os.listdir(d)), len(s['ok']), sorted(s.get('changed', {}))))
+PY
+echo "   first converge took ${full}s"
+verify "$out/verify-1.log"
+
+step "converge 2 with -vvv: changed=0, and no secret in the output"
+site "$out/site-vvv.log" -vvv || { tail -30 "$out/site-vvv.log"; fail "converge 2"; }
+check_recap "$out/site-vvv.log" changed0
+# every private key, tls-crypt key and password file the site put on any host
+ansible -i "$inv" all -m ansible.builtin.shell -a \
+  "find /etc/virtnet /var/lib/virtnet /etc/openvpn -type f \( -name '*.key' -o -name '*.pem' -o -name 'ta*' -o -name '*pass*' \) 2>/dev/null | xargs -r grep -l -E 'PRIVATE KEY|OpenVPN Static key' 2>/dev/null | xargs -r cat" \
+  > "$out/secrets.txt" 2>&1 || true
+python3 - "$out/secrets.txt" "$out/site-vvv.log" <<'PY' || fail "secret material in the -vvv output"
+import re, sys
+secrets = open(sys.argv[1]).read()
+log = open(sys.argv[2]).read()
+bodies = set()
+for line in secrets.splitlines():
+    line = line.strip()
+    if re.fullmatch(r'[A-Za-z0-9+/=]{32,}', line):
+        bodies.add(line)
+leaks = [b[:12] + '...' for b in bodies if b in log]
+for pat, what in ((r'-----BEGIN [A-Z ]*PRIVATE KEY-----', 'a PEM private key block'),
+                  (r'-----BEGIN OpenVPN Static key', 'an OpenVPN static key block')):
+    if re.search(pat, log):
+        leaks.append(what)
+print('   %d lines of key material on the hosts, searched in %d KiB of -vvv output: %d found'
+      % (len(bodies), len(log) // 1024, len(leaks)))
+if leaks:
+    print('   found: %s' % ', '.join(leaks))
+sys.exit(1 if leaks else 0)
+PY
+
+step "fault: every supervised daemon SIGKILLed"
+# shellcheck disable=SC2016  # expanded on the host
+adhoc all 'for f in /run/virtnet/daemon/*.json; do [ -f "$f" ] || continue; p=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"pid\"])" "$f"); kill -KILL "$p" && echo "killed $(basename "$f" .json) $p"; done; true' > "$out/kill.txt"
+grep -o 'killed [^ ]* [0-9]*' "$out/kill.txt" | sed 's/^/   /' || echo "   (no supervised daemons on the hosts)"
+site "$out/site-killed.log" || { tail -30 "$out/site-killed.log"; fail "converge after the kills"; }
+check_recap "$out/site-killed.log"
+verify "$out/verify-killed.log"
+
+step "fault: the qdhcp namespaces deleted behind the role"
+# shellcheck disable=SC2016  # expanded on the host
+adhoc dhcp_nodes 'for n in $(ip netns list | awk "/^qdhcp-/ {print \$1}"); do ip netns del "$n" && echo "deleted $n"; done; true' > "$out/netns-del.txt"
+grep -c deleted "$out/netns-del.txt" | sed 's/^/   namespaces deleted: /'
+site "$out/site-netns.log" || { tail -30 "$out/site-netns.log"; fail "converge after the namespace deletion"; }
+check_recap "$out/site-netns.log"
+verify "$out/verify-netns.log"
+
+step "fault: a reboot of one host of each kind (files kept; namespaces, devices, daemons gone)"
+{ tools/lab.sh --dir "$lab" stop vpn2 dhcp2 > "$out/reboot.log" 2>&1 && tools/lab.sh --dir "$lab" start vpn2 dhcp2 >> "$out/reboot.log" 2>&1; } \
+  || { cat "$out/reboot.log"; fail "reboot"; }
+site "$out/site-reboot.log" || { tail -30 "$out/site-reboot.log"; fail "converge after the reboot"; }
+check_recap "$out/site-reboot.log"
+verify "$out/verify-reboot.log"
+site "$out/site-reboot-2.log" || fail "converge 2 after the reboot"
+check_recap "$out/site-reboot-2.log" changed0
+
+step "two converges of the same hosts at once (after a reboot of all hosts)"
+all=$(printf '%s\n' "${hosts[@]}" | cut -d: -f1 | tr '\n' ' ')
+# shellcheck disable=SC2086
+{ tools/lab.sh --dir "$lab" stop $all > "$out/reboot-all.log" 2>&1 && tools/lab.sh --dir "$lab" start $all >> "$out/reboot-all.log" 2>&1; } || fail "reboot all"
+site "$out/site-conc-a.log" & a=$!
+site "$out/site-conc-b.log" & b=$!
+ra=0; rb=0; wait $a || ra=$?; wait $b || rb=$?
+echo "   concurrent runs: rc $ra and $rb"
+site "$out/site-conc-after.log" || { tail -30 "$out/site-conc-after.log"; fail "converge after the concurrent runs"; }
+check_recap "$out/site-conc-after.log"
+site "$out/site-conc-after-2.log" || fail "second converge after the concurrent runs"
+check_recap "$out/site-conc-after-2.log" changed0
+verify "$out/verify-conc.log"
+
+step "SIGKILL trials: $trials x (reboot every host, converge killed at a random moment, converge, converge)"
+for i in $(seq 1 "$trials"); do
+  # shellcheck disable=SC2086
+  { tools/lab.sh --dir "$lab" stop $all >> "$out/reboot-all.log" 2>&1 && tools/lab.sh --dir "$lab" start $all >> "$out/reboot-all.log" 2>&1; } || fail "trial $i: reboot"
+  # a moment inside the run: between 5% and 95% of a full converge
+  ms=$(python3 -c "import random; print(int(random.uniform(0.05, 0.95) * $full * 1000))")
+  setsid bash -c 'exec "$@"' _ ansible-playbook -i "$inv" virtnet.linux.site -e site_topology_dir="$out/topology" > "$out/trial-$i-killed.log" 2>&1 &
+  pid=$!
+  sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL -- "-$pid" 2>/dev/null || true; landed="killed at ${ms} ms"
+  else
+    landed="finished before ${ms} ms"
+  fi
+  wait "$pid" 2>/dev/null || true
+  site "$out/trial-$i-next.log" || { tail -30 "$out/trial-$i-next.log"; fail "trial $i ($landed): the next converge failed"; }
+  check_recap "$out/trial-$i-next.log" > /dev/null
+  site "$out/trial-$i-after.log" || fail "trial $i: the converge after failed"
+  check_recap "$out/trial-$i-after.log" changed0 > /dev/null
+  echo "   trial $i: $landed -> next converge ok -> the one after changed=0"
+  echo "$landed" >> "$out/trials.txt"
+done
+verify "$out/verify-trials.log"
+[ "$(grep -c '^killed' "$out/trials.txt")" -ge $(( (trials * 8 + 9) / 10 )) ] \
+  || fail "fewer than 80% of the trials killed a running converge: $(grep -c '^killed' "$out/trials.txt") of $trials"
+
+step "lab down"
+tools/lab.sh --dir "$lab" down > "$out/lab-down.log" 2>&1 || { cat "$out/lab-down.log"; fail "lab down"; }
+lab_up=0
+[ -z "$(ip netns list)" ] || fail "namespaces left: $(ip netns list | tr '\n' ' ')"
