@@ -51,7 +51,7 @@ done
 # with -vvv (no secret in the output), faults (daemons killed, namespaces deleted, reboots, concurrent
 # runs) and SIGKILL trials of the controller, on a lab of plain and systemd hosts
 echo "=== tests/site/run.sh"
-bash tests/site/run.sh || failed+=("tests/site/run.sh")
+SITE_TRIALS=${SITE_TRIALS:-3} bash tests/site/run.sh || failed+=("tests/site/run.sh")
 [ ${#failed[@]} = 0 ] || { printf 'FAILED: %s\n' "${failed[@]}"; exit 1; }
 
 echo "=== leg 2: Debian's python3-pyroute2 $(dpkg-query -W -f='${Version}' python3-pyroute2), ansible-core 2.19"
