@@ -24,8 +24,72 @@ import traceback
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError
 
 
-LOCK_NAME = 'virtnet.linux.lock'
+LOCK_DIR = '/run/virtnet.linux'
+LOCK_NAME = 'lock'
 LOCK_TIMEOUT = 300
+
+
+def lock_dir(path=LOCK_DIR):
+    """The directory of the host lock: made 0700 if missing, refused unless it is a real directory
+    of this process's user (root) that nobody else can write (an unprivileged user who could create
+    or hold the lock file would block every task)."""
+    import os
+    import stat
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise VirtnetError('cannot create the lock directory %s: %s' % (path, exc.strerror or exc))
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise VirtnetError('the lock directory %s is not a directory: refusing to use it' % path)
+    if st.st_uid != os.geteuid():
+        raise VirtnetError('the lock directory %s is owned by uid %d, not %d: refusing to use it'
+                           % (path, st.st_uid, os.geteuid()))
+    if st.st_mode & 0o022:
+        raise VirtnetError('the lock directory %s can be written by other users (mode %04o): refusing to use it'
+                           % (path, stat.S_IMODE(st.st_mode)))
+    return path
+
+
+def lock_holders(fd, path, proc='/proc'):
+    """'pid N (cmdline)' of the processes holding a lock on the open file `fd`, from /proc/locks;
+    else what the holder wrote into the file."""
+    import os
+    st = os.fstat(fd)
+    ident = '%02x:%02x:%d' % (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+    pids = []
+    try:
+        with open(os.path.join(proc, 'locks')) as f:
+            for line in f:
+                fields = line.split()
+                # 1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF   (blocked waiters have a '->' field)
+                if '->' in fields or len(fields) < 6 or fields[1] != 'FLOCK':
+                    continue
+                if fields[5] == ident and fields[4].isdigit():
+                    pids.append(int(fields[4]))
+    except OSError:
+        pass
+    if not pids:
+        try:
+            with open(path) as f:
+                text = f.read(200).split()
+            if text and text[0].isdigit():
+                pids.append(int(text[0]))
+        except OSError:
+            pass
+    return ', '.join('pid %d (%s)' % (pid, _cmdline(pid, proc)) for pid in sorted(set(pids))) or 'an unknown process'
+
+
+def _cmdline(pid, proc='/proc'):
+    import os
+    try:
+        with open(os.path.join(proc, str(pid), 'cmdline'), 'rb') as f:
+            raw = f.read(400)
+    except OSError:
+        return 'gone'
+    return raw.replace(b'\0', b' ').decode('utf-8', 'replace').strip() or '?'
 
 
 class Difference(object):
@@ -186,17 +250,24 @@ class ObjectResult(object):
         return d
 
 
-def run_objects(module, items, ensure, context, batch=False, result_key=None, finish=None, order=None):
+def run_objects(module, items, ensure, context, batch=False, result_key=None, finish=None, order=None,
+                prepare=None):
     """Apply `ensure(context, item) -> ObjectResult` to every item in one transaction.
 
     A failure undoes every mutation of the task (of earlier items too), closes the context and
     fails the module with a message naming the object; nothing half-made is left behind.
+
+    `prepare(context)`, when given, runs under the lock before the first item: the checks that read
+    the kernel but change nothing, so that a problem of a later item is found before an earlier one
+    deletes anything (a deletion cannot be undone).
     """
     tx = context.tx
     results = []
     current = None
     try:
         context.lock()
+        if prepare is not None:
+            prepare(context)
         for item in items:
             current = item
             results.append(ensure(context, item))
@@ -275,18 +346,31 @@ class Context(object):
         self._nl = netlink
         self._rt = None
         self._lock_fd = None
+        self.lock_path = LOCK_DIR
         self.deferred = {}      # work a module plans per object and carries out together
 
-    def lock(self, timeout=LOCK_TIMEOUT):
+    def lock(self, timeout=None):
         """Serialise the tasks of this collection on one host: read, compare and apply under one lock,
-        so that two runs of the same task at once end in the declared state without duplicates."""
+        so that two runs of the same task at once end in the declared state without duplicates.
+
+        The lock is /run/virtnet.linux/lock, in a directory only root can write. How long to wait for
+        it: `timeout`, else VIRTNET_LINUX_LOCK_TIMEOUT from the environment (seconds), else 300 s.
+        """
         if self._lock_fd is not None:
             return
         import fcntl
         import os
         import time
-        directory = '/run/lock' if os.path.isdir('/run/lock') else '/tmp'
-        fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if timeout is None:
+            try:
+                timeout = max(0, int(os.environ.get('VIRTNET_LINUX_LOCK_TIMEOUT', LOCK_TIMEOUT)))
+            except ValueError:
+                timeout = LOCK_TIMEOUT
+        path = os.path.join(lock_dir(self.lock_path), LOCK_NAME)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise VirtnetError('cannot open the lock file %s: %s' % (path, exc.strerror or exc))
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -294,10 +378,17 @@ class Context(object):
                 break
             except OSError:
                 if time.monotonic() > deadline:
+                    holders = lock_holders(fd, path)
                     os.close(fd)
-                    raise VirtnetError('another virtnet.linux task on this host held %s/%s for %d s'
-                                       % (directory, LOCK_NAME, timeout))
+                    raise VirtnetError('another virtnet.linux task on this host held %s for %d s: held by %s'
+                                       % (path, timeout, holders))
                 time.sleep(0.02)
+        # who holds it, for the message of a task that times out waiting
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, ('%d\n' % os.getpid()).encode(), 0)
+        except OSError:
+            pass
         self._lock_fd = fd
 
     @property

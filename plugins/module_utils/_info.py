@@ -554,6 +554,24 @@ def _peer_names(rtnl, netns, indexes):
     return names
 
 
+#: link kinds of the kernel (IFLA_INFO_KIND as `ip link help` lists them, with tun split into tun and tap
+#: as link_info reports them). A `kinds` entry outside this list is accepted only when a link of that
+#: kind was found: a typo (brige) fails instead of selecting nothing.
+KNOWN_KINDS = frozenset((
+    'amt', 'bareudp', 'batadv', 'bond', 'bridge', 'can', 'dsa', 'dummy', 'erspan', 'geneve', 'gre',
+    'gretap', 'gtp', 'hsr', 'ifb', 'ip6erspan', 'ip6gre', 'ip6gretap', 'ip6tnl', 'ipip', 'ipoib', 'ipvlan',
+    'ipvtap', 'lowpan', 'macsec', 'macvlan', 'macvtap', 'netdevsim', 'netkit', 'nlmon', 'openvswitch',
+    'ovpn', 'rmnet', 'sit', 'tap', 'team', 'tun', 'vcan', 'veth', 'virt_wifi', 'vlan', 'vrf', 'vti',
+    'vti6', 'vxcan', 'vxlan', 'wireguard', 'wwan', 'xfrm',
+))
+
+
+def unknown_kinds(kinds, links):
+    """The entries of `kinds` that are no kernel link kind and match none of `links`."""
+    seen = set(link.get('kind') for link in links)
+    return [k for k in kinds or [] if k not in KNOWN_KINDS and k not in seen]
+
+
 def validate_selection(netns):
     """Errors of the `netns` option (names that cannot be namespace names)."""
     errors = []

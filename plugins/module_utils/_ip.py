@@ -121,6 +121,23 @@ def parse_cidr(value, what='address'):
     return Addr(family, iface.ip.compressed, iface.network.prefixlen, host_only)
 
 
+def unusable_address(addr, dev=None):
+    """Why the kernel would never keep `addr` (an Addr) on link `dev`, or None.
+
+    IPv6 refuses multicast, the unspecified address and ::1 outside lo (but only after it has set up
+    the link for IPv6, e.g. its ff00::/8 route); IPv4 takes multicast addresses, and drops 0.0.0.0
+    without an error: neither can be a link's address.
+    """
+    ip = ipaddress.ip_address(addr.address)
+    if ip.is_multicast:
+        return 'a multicast address cannot be assigned to a link'
+    if ip.is_unspecified:
+        return 'the unspecified address cannot be assigned to a link'
+    if addr.family == AF_INET6 and ip.is_loopback and dev != 'lo':
+        return 'the loopback address ::1 can be assigned to lo only'
+    return None
+
+
 def cidr(address, prefixlen):
     return '%s/%d' % (address, prefixlen)
 

@@ -23,11 +23,13 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, Differences, ObjectResult, expand_batch, find_duplicates, require_pyroute2, run_objects,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    VirtnetError, netlink_error, netns_exists, ns_label, validate_ifname, validate_netns_name,
+    VirtnetError, netlink_error, netns_exists, ns_label, refuse_coerced_names, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, extack_reason
 
 COMMON_KEYS = ['name', 'state', 'netns', 'link_state', 'mtu', 'address', 'master', 'txqueuelen', 'alias']
+
+MAX_U32 = 2 ** 32 - 1
 
 _MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
 
@@ -97,9 +99,13 @@ def validate_common(item, prefix=''):
     txq = item.get(prefix + 'txqueuelen')
     if txq is not None and txq < 0:
         errors.append('%stxqueuelen must not be negative' % prefix)
+    elif txq is not None and txq > MAX_U32:
+        errors.append('%stxqueuelen %d out of range (0..%d)' % (prefix, txq, MAX_U32))
     alias = item.get(prefix + 'alias')
     if alias is not None and len(alias.encode()) > 255:
         errors.append('%salias longer than 255 bytes' % prefix)
+    elif alias is not None and '\0' in alias:
+        errors.append('%salias must not contain a NUL byte' % prefix)
     return errors
 
 
@@ -130,6 +136,62 @@ def resolve_master(ctx, netns, master):
         raise VirtnetError('master %s in %s is not a bridge (it is a %s)'
                            % (master, ns_label(netns), link['kind'] or 'device without kind'))
     return link['index']
+
+
+def check_master(ctx, item, prefix, name, netns):
+    """Fail before changing anything when (peer_)master of `item` is missing or not a bridge."""
+    master = item.get(prefix + 'master')
+    if not master:
+        return
+    cache = ctx.deferred.setdefault('masters', {})
+    key = (netns, master)
+    if key not in cache:
+        try:
+            resolve_master(ctx, netns, master)
+            cache[key] = None
+        except VirtnetError as exc:
+            cache[key] = exc.msg
+    if cache[key] is not None:
+        if prefix:
+            raise VirtnetError('peer %s in %s: %s%s' % (name, ns_label(netns), prefix, cache[key]))
+        raise VirtnetError('%s in %s: %s' % (name, ns_label(netns), cache[key]))
+
+
+def preflight(ctx, kind, items):
+    """Every check of every object that needs the kernel but changes nothing, before the first change.
+
+    Masters (and what each kind adds) for every object; and, when a batch may recreate a device, each
+    object's read and compare too (kind, refuse_recreate...), so that a later object's problem is found
+    before an earlier object's old device is deleted for good.
+    """
+    present = [item for item in items if item['state'] != 'absent']
+    for item in present:
+        kind.check_masters(ctx, item)
+        kind.preflight(ctx, item)
+    if len(items) < 2 or not any(kind.may_recreate(item) for item in present):
+        return
+    # a device whose veth peer an element of the batch deletes goes with it before the rest is done
+    deleted = set((item.get('netns') or '', item['name']) for item in items if item['state'] == 'absent')
+    for item in present:
+        item = dict(item)       # compare() may fill in carried settings: leave the real item alone
+        netns = item.get('netns') or ''
+        name = item['name']
+        link = read_link(ctx, netns, ifname=name, need_data=kind.needs_data)
+        if link is None:
+            continue
+        if link['kind'] not in kind.read_kinds:
+            raise VirtnetError('%s already exists in %s as a %s, not a %s'
+                               % (name, ns_label(netns), link['kind'] or 'device without kind', kind.kind))
+        view = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+        if (view.get('peer_netns'), view.get('peer')) in deleted:
+            continue
+        diffs = Differences()
+        compare_common(view, item, diffs)
+        kind.compare(ctx, item, link, view, diffs)
+        if diffs.needs_recreate:
+            reason = kind.refuse_recreate(ctx, item, link, view, diffs)
+            if reason:
+                raise VirtnetError(reason)
 
 
 def common_view(ctx, netns, link):
@@ -190,11 +252,44 @@ def apply_common(ctx, netns, name, index, view, diffs, prefix=''):
         what = 'setting %s on %s' % (', '.join(sorted(args)), name)
         return lambda: ctx.rt.call(what, netns, 'set_link', index, **args)
 
+    def undo(args):
+        # by name: a later step's undo may have replaced the device (a tun/tap that had no owner)
+        what = 'setting %s on %s' % (', '.join(sorted(args)), name)
+
+        def run():
+            link = read_link(ctx, netns, ifname=name, need_data=False)
+            ctx.rt.call(what, netns, 'set_link', link['index'] if link else index, **args)
+            verify_link(ctx, netns, name, args)
+        return run
+
     if new:
         ctx.tx.run('set %s on %s' % (', '.join('%s=%s' % (k, v) for k, v in sorted(shown.items())), name),
-                   do(new), do(old))
+                   do(new), undo(old))
     if state is not None:
-        ctx.tx.run('set %s %s' % (name, state), do({'state': state}), do({'state': old_state}))
+        ctx.tx.run('set %s %s' % (name, state), do({'state': state}), undo({'state': old_state}))
+
+
+_READ_BACK = {'mtu': 'mtu', 'txqlen': 'txqueuelen', 'address': 'address', 'ifalias': 'alias',
+              'master': 'master_index', 'state': 'link_state'}
+
+
+def verify_link(ctx, netns, name, args):
+    """Read link `name` back after an undo: fail unless every attribute of `args` (set_link keywords)
+    is as sent, so that a step is reported as rolled back only when it really is."""
+    link = read_link(ctx, netns, ifname=name, need_data=False)
+    if link is None:
+        raise VirtnetError('%s in %s is gone after the undo' % (name, ns_label(netns)))
+    wrong = []
+    for arg, value in sorted(args.items()):
+        now = link.get(_READ_BACK[arg])
+        if arg == 'address':
+            value, now = normalise_mac(value), normalise_mac(now)
+        elif arg in ('ifalias', 'master'):
+            value, now = value or None, now or None
+        if now != value:
+            wrong.append('%s is %s, not %s' % (_READ_BACK[arg], now, value))
+    if wrong:
+        raise VirtnetError('read back, %s in %s: %s' % (name, ns_label(netns), ', '.join(wrong)))
 
 
 def delete_link(ctx, netns, name, index):
@@ -312,6 +407,17 @@ class LinkKind(object):
         """A message when the device must not be recreated now (e.g. a process holds it), else None."""
         return None
 
+    def may_recreate(self, item):
+        """Whether ensuring `item` may delete its device and make a new one (recreate)."""
+        return False
+
+    def check_masters(self, ctx, item):
+        """Fail (VirtnetError) when the object's master is missing or no bridge. Reads only."""
+        check_master(ctx, item, '', item['name'], item.get('netns') or '')
+
+    def preflight(self, ctx, item):
+        """Further read-only checks of one object to be made present (bridge ports, ...)."""
+
     def predict(self, item, view):
         """The view a newly created device will have (for check mode and diff)."""
         out = dict(view)
@@ -425,6 +531,7 @@ def ensure_link(ctx, kind, item):
 
 def run_link_module(module, kind):
     """The whole run of a device module: validate every object, then apply them in one transaction."""
+    refuse_coerced_names(module)
     if kind.needs_pyroute2:
         require_pyroute2(module)
     keys = COMMON_KEYS + list(kind.keys)
@@ -461,4 +568,5 @@ def run_link_module(module, kind):
             flush_deletes(c)
         return ensure_link(c, kind, item)
 
-    run_objects(module, items, ensure, ctx, batch=batch, finish=lambda c: flushed or flush_deletes(c), order=order)
+    run_objects(module, items, ensure, ctx, batch=batch, finish=lambda c: flushed or flush_deletes(c), order=order,
+                prepare=lambda c: preflight(c, kind, items))

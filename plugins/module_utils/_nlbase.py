@@ -109,30 +109,60 @@ def ns_label(netns):
     return 'netns %s' % netns if netns else 'the default netns'
 
 
-def validate_netns_name(name):
-    """Return an error message for a name that is not a plain file name in /run/netns, else None."""
+def _bad_char(name):
+    """A description of the first character no name may hold (NUL, control characters), or None."""
+    for ch in name:
+        if ch == '\0':
+            return 'must not contain a NUL byte'
+        if ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0 or ch in '\u2028\u2029':
+            return 'must not contain control characters (found %r)' % ch
+    return None
+
+
+def validate_netns_name(name, what='netns name', template_ok=False):
+    """Return an error message for a name that is not a plain file name in /run/netns, else None.
+
+    Control characters (a newline makes `ip netns list` show two names) and, unless `template_ok`,
+    '%' are refused as well: a name is a name, never a template.
+    """
     if not isinstance(name, str) or name == '':
-        return 'netns name must not be empty'
+        return '%s must not be empty' % what
+    bad = _bad_char(name)
+    if bad:
+        return 'invalid %s %r: %s' % (what, name, bad)
     if name in ('.', '..'):
-        return 'invalid netns name %r: "." and ".." are not namespace names' % name
-    if '/' in name or '\0' in name:
-        return 'invalid netns name %r: must be a plain file name (no "/")' % name
+        return 'invalid %s %r: "." and ".." are not namespace names' % (what, name)
+    if '/' in name:
+        return 'invalid %s %r: must be a plain file name (no "/")' % (what, name)
+    if '%' in name and not template_ok:
+        return 'invalid %s %r: must not contain "%%"' % (what, name)
     if len(name.encode()) > 255:
-        return 'invalid netns name %r: longer than 255 bytes' % name
+        return 'invalid %s %r: longer than 255 bytes' % (what, name)
     return None
 
 
 def validate_ifname(name, what='interface name'):
-    """Mirror the kernel's dev_valid_name(): 1..15 bytes, not . or .., no '/', ':' or whitespace."""
+    """Mirror the kernel's dev_valid_name(): 1..15 bytes, not . or .., no '/', ':' or whitespace.
+
+    Stricter than the kernel: '%' is refused (the kernel reads a name with '%d' as a template and
+    picks a free number, so the device made would not have the name asked for), and so is every
+    control character.
+    """
     if not isinstance(name, str) or name == '':
         return '%s must not be empty' % what
+    bad = _bad_char(name)
+    if bad:
+        return 'invalid %s %r: %s' % (what, name, bad)
     if len(name.encode()) >= IFNAMSIZ:
         return 'invalid %s %r: longer than %d characters' % (what, name, IFNAMSIZ - 1)
     if name in ('.', '..'):
         return 'invalid %s %r' % (what, name)
     for ch in name:
-        if ch in '/:' or ch.isspace() or ch == '\0':
+        if ch in '/:' or ch.isspace():
             return 'invalid %s %r: must not contain "/", ":" or whitespace' % (what, name)
+        if ch == '%':
+            return ('invalid %s %r: must not contain "%%" (the kernel would take it as a name template '
+                    'and pick a number)' % (what, name))
     return None
 
 
@@ -212,3 +242,66 @@ def netlink_error(exc, what, netns=None, reason=None):
     elif code == errno.EEXIST:
         cls = ObjectExists
     return cls(msg, errno=code)
+
+
+# --------------------------------------------------------------------------- option types
+
+#: options (at the top and in a batch's elements) that hold a name, or a list of names
+NAME_OPTIONS = frozenset(('name', 'names', 'netns', 'master', 'peer', 'peer_netns', 'peer_master', 'dev',
+                          'ports', 'links', 'kinds'))
+
+
+def coercion_error(value):
+    """Why `value`, given for a name, is no name (it is a list, dict, bool or float), else None.
+
+    Ansible's ``type='str'`` turns a list into the text "['x']" (``name: [x]`` where ``names: [x]``
+    was meant would make a device or namespace literally called ['x']), a bool into "True".
+    An integer is taken as its digits.
+    """
+    if value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return None
+    kind = ('a list' if isinstance(value, (list, tuple, set)) else 'a dict' if isinstance(value, dict)
+            else 'a boolean' if isinstance(value, bool) else 'a %s' % type(value).__name__)
+    return 'must be a string, not %s (%r); quote it if it is meant literally' % (kind, value)
+
+
+def coerced_names(spec, raw, where=''):
+    """Messages for the name options of `raw` (the task's arguments as sent) that are no strings."""
+    errors = []
+    if not isinstance(raw, dict):
+        return errors
+    for key, opts in spec.items():
+        value = raw.get(key)
+        if value is None:
+            continue
+        if key in NAME_OPTIONS:
+            if opts.get('type') == 'list':
+                values = value if isinstance(value, list) else [value]
+                for pos, element in enumerate(values):
+                    err = coercion_error(element)
+                    if err:
+                        errors.append('%s%s[%d] %s' % (where, key, pos, err))
+            else:
+                err = coercion_error(value)
+                if err:
+                    errors.append('%s%s %s' % (where, key, err))
+        elif opts.get('options') and isinstance(value, list):
+            for pos, element in enumerate(value):
+                errors.extend(coerced_names(opts['options'], element, '%s%s[%d].' % (where, key, pos)))
+    return errors
+
+
+def refuse_coerced_names(module):
+    """Fail the module when a name option was given as a list, dict, bool or float (see coercion_error).
+
+    AnsibleModule has already turned such a value into text by then: the arguments as sent are read
+    again to tell.
+    """
+    from ansible.module_utils.basic import _load_params
+    try:
+        raw = _load_params()
+    except Exception:  # pylint: disable=broad-except
+        return
+    errors = coerced_names(module.argument_spec, raw)
+    if errors:
+        module.fail_json(msg='; '.join(errors))

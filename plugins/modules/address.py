@@ -51,6 +51,8 @@ options:
       - The same address with another prefix length on the link is replaced (removed, then added).
       - IPv4 addresses with a prefix length of up to 30 get the subnet's broadcast address, like
         C(ip address add ... brd +).
+      - With O(state=present), multicast addresses, the unspecified address (V(0.0.0.0), V(::)) and V(::1)
+        on a link other than C(lo) are refused before anything is sent (the kernel never keeps them).
       - Required unless O(batch) is given; must not be empty.
     type: list
     elements: str
@@ -198,6 +200,7 @@ import errno
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import refuse_coerced_names
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, ObjectResult, expand_batch, find_duplicates, require_pyroute2, run_objects,
 )
@@ -206,7 +209,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
     AF_INET, address_list, cidr, error_code, kernel_error, parse_address_list, plan_addresses,
-    predict_addresses, prepare_socket, read_addresses,
+    predict_addresses, prepare_socket, read_addresses, unusable_address,
 )
 
 KEYS = ['dev', 'address', 'state', 'purge', 'netns']
@@ -358,6 +361,11 @@ def validate(items, batch):
             own.append('address must list at least one address')
         wanted, errs = parse_address_list(item.get('address'))
         own.extend(errs)
+        if item.get('state') != 'absent':
+            for a in wanted:
+                why = unusable_address(a, item.get('dev'))
+                if why:
+                    own.append('invalid address %s: %s' % (a.cidr, why))
         item['_wanted'] = wanted
         errors.extend('%s: %s' % (label, e) for e in own)
     if not errors:
@@ -404,6 +412,7 @@ def main():
         required_one_of=[('dev', 'batch'), ('address', 'batch')],
         supports_check_mode=True,
     )
+    refuse_coerced_names(module)
     require_pyroute2(module)
     items, batch = expand_batch(module.params, KEYS)
     errors = validate(items, batch)

@@ -41,7 +41,9 @@ attributes:
 options:
   name:
     description:
-      - Name of the bridge, 1 to 15 characters without C(/), C(:) or whitespace.
+      - Name of the bridge, 1 to 15 characters without C(/), C(:), C(%), whitespace or control characters
+        (C(%) would make the kernel pick a number).
+      - A list or dict given here is refused (not turned into text).
       - Required unless O(batch) is given.
     type: str
   state:
@@ -66,10 +68,10 @@ options:
     description:
       - Name of a bridge in the same namespace to make this device a port of; V('') releases it.
       - The kernel does not allow a bridge as a port of another bridge, so for a bridge this is normally
-        left unset.
+        left unset; a bridge given here is refused before anything is sent (in check mode too).
     type: str
   txqueuelen:
-    description: Transmit queue length of the bridge.
+    description: Transmit queue length of the bridge, 0 to 4294967295.
     type: int
   alias:
     description: Alias (description) of the bridge, as C(ip link set NAME alias TEXT) sets it.
@@ -83,7 +85,7 @@ options:
     description:
       - Forwarding delay in seconds (fractions allowed), C(forward_delay) of C(ip link).
       - 2..30 while STP is on (the kernel refuses other values then), any value up to 42949672 while it
-        is off.
+        is off. Every timer must be a finite number (V(.nan) and V(.inf) are refused).
     type: float
   hello_time:
     description: Hello time in seconds (1..10), C(hello_time) of C(ip link).
@@ -372,7 +374,7 @@ import math
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, common_argument_spec, normalise_mac, run_link_module,
+    LinkKind, check_master, common_argument_spec, normalise_mac, run_link_module,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
     NetlinkError, VirtnetError, dump_ports, get_link, netlink_error, nl_call, ns_label, validate_ifname,
@@ -481,6 +483,9 @@ def timer_errors(item, stp_on):
         value = item.get(option)
         if value is None:
             continue
+        if not math.isfinite(float(value)):
+            errors.append('%s of %s must be a finite number of seconds, not %s' % (option, label, value))
+            continue
         cs = seconds_to_cs(value)
         low, high = TIMER_LIMITS_CS.get(option, (0, MAX_TIMER_CS))
         if option == 'forward_delay' and stp_on:
@@ -575,6 +580,18 @@ def _set(ipr, netns, what, **args):
     return lambda: nl_call(what, netns, ipr.link, 'set', **args)
 
 
+def _restore_master(ipr, netns, what, port, index, master):
+    """An undo that gives port #index its master #master again and reads it back."""
+    def run():
+        nl_call(what, netns, ipr.link, 'set', index=index, master=master)
+        link = get_link(ipr, index=index, netns=netns)
+        now = (link or {}).get('master_index') or 0
+        if link is None or now != (master or 0):
+            raise VirtnetError('read back, port %s in %s: master is #%s, not #%s'
+                               % (port, ns_label(netns), now, master or 0))
+    return run
+
+
 class BridgeKind(LinkKind):
     kind = 'bridge'
     read_kinds = ('bridge',)
@@ -585,6 +602,20 @@ class BridgeKind(LinkKind):
         if item.get('state') == 'absent':
             return []
         return validate_bridge(item)
+
+    def check_masters(self, ctx, item):
+        """A bridge cannot be a port of another bridge (the kernel refuses it): refused before anything
+        is sent, in check mode too."""
+        master = item.get('master')
+        if master:
+            check_master(ctx, item, '', item['name'], item.get('netns') or '')
+            raise VirtnetError('%s: master %s is a bridge, and a bridge cannot be a port of another bridge'
+                               % (_label(item), master))
+
+    def preflight(self, ctx, item):
+        """Every port to add exists and can be a port (read only; the plan is made again later)."""
+        if item.get('ports'):
+            self._port_plan(ctx, item, None, [])
 
     # ----------------------------------------------------------------- reading
     def view(self, ctx, item, link):
@@ -672,8 +703,12 @@ class BridgeKind(LinkKind):
                     raise VirtnetError(_vlan_unsupported(name, netns))
                 raise netlink_error(exc, 'creating bridge %s' % name, netns)
 
-        ctx.tx.run('create bridge %s' % name, act,
-                   lambda: nl_call('deleting %s' % name, netns, ipr.link, 'del', ifname=name))
+        def undo():
+            nl_call('deleting %s' % name, netns, ipr.link, 'del', ifname=name)
+            if get_link(ipr, ifname=name, netns=netns) is not None:
+                raise VirtnetError('read back, bridge %s is still in %s' % (name, ns_label(netns)))
+
+        ctx.tx.run('create bridge %s' % name, act, undo)
         if item.get('alias'):
             # the kernel ignores IFLA_IFALIAS in a request that creates a link
             ctx.tx.run('set ifalias=%s on %s' % (item['alias'], name),
@@ -697,7 +732,7 @@ class BridgeKind(LinkKind):
         if new:
             what = 'setting bridge options of %s' % name
 
-            def send(args):
+            def send(args, verify=None):
                 def run():
                     for part in split_stp(args):
                         try:
@@ -706,9 +741,12 @@ class BridgeKind(LinkKind):
                             if exc.code == errno.EOPNOTSUPP and 'br_vlan_filtering' in part:
                                 raise VirtnetError(_vlan_unsupported(name, netns))
                             raise netlink_error(exc, what, netns)
+                    if verify:
+                        self._verify_options(ipr, netns, name, index, verify)
                 return run
 
-            ctx.tx.run('set %s on %s' % (describe(shown), name), send(new), send(old))
+            before = dict((d.key, d.before) for d in diffs.items if d.key in OPTIONS and d.before is not None)
+            ctx.tx.run('set %s on %s' % (describe(shown), name), send(new), send(old, before))
         if 'ports' in diffs:
             current = read_ports(ipr, index, netns)
             adds, releases = self._port_plan(ctx, item, index, sorted(current))
@@ -716,8 +754,18 @@ class BridgeKind(LinkKind):
                 pidx = current[port]
                 ctx.tx.run('release port %s from %s' % (port, name),
                            _set(ipr, netns, 'releasing port %s from %s' % (port, name), index=pidx, master=0),
-                           _set(ipr, netns, 'adding port %s to %s again' % (port, name), index=pidx, master=index))
+                           _restore_master(ipr, netns, 'adding port %s to %s again' % (port, name), port, pidx, index))
             self._add_ports(ctx, item, adds, lambda: index)
+
+    def _verify_options(self, ipr, netns, name, index, wanted):
+        """Read the bridge back after an undo: fail unless every option of `wanted` is as it was."""
+        link = get_link(ipr, index=index, netns=netns)
+        data = (link or {}).get('info_data') or {}
+        wrong = ['%s is %s, not %s' % (option, from_kernel(option, data.get(OPTIONS[option][0])), value)
+                 for option, value in sorted(wanted.items())
+                 if not option_equal(option, value, data.get(OPTIONS[option][0]))]
+        if link is None or wrong:
+            raise VirtnetError('read back, bridge %s in %s: %s' % (name, ns_label(netns), ', '.join(wrong) or 'gone'))
 
     def _add_ports(self, ctx, item, adds, bridge_index):
         netns = item.get('netns') or ''
@@ -734,7 +782,7 @@ class BridgeKind(LinkKind):
                         ipr.link, 'set', index=pidx, master=bridge_index())
 
             ctx.tx.run(description, act,
-                       _set(ipr, netns, 'restoring the master of port %s' % port, index=pidx, master=old))
+                       _restore_master(ipr, netns, 'restoring the master of port %s' % port, port, pidx, old))
 
     # ----------------------------------------------------------------- check mode
     def predict(self, item, view):

@@ -53,6 +53,8 @@ options:
     description:
       - Report only links of these kinds, as in RV(links[].kind), for example V(tap), V(tun),
         V(veth) or V(bridge).
+      - An entry that is not a kind of the kernel's links (a typo such as V(brige)) fails the task,
+        unless a link of that kind was found.
     type: list
     elements: str
 notes:
@@ -360,8 +362,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._info import Rtnl, link_info, validate_selection
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError
+from ansible_collections.virtnet.linux.plugins.module_utils._info import Rtnl, link_info, unknown_kinds, validate_selection
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError, refuse_coerced_names
 
 
 def main():
@@ -373,6 +375,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    refuse_coerced_names(module)
     params = module.params
     errors = validate_selection(params['netns'])
     if errors:
@@ -388,6 +391,10 @@ def main():
         rtnl.close()
         module.fail_json(msg='reading links: %s' % exc, exception=traceback.format_exc())
     rtnl.close()
+    unknown = unknown_kinds(params['kinds'], result['links'])
+    if unknown:
+        module.fail_json(msg='unknown link kind%s in kinds: %s (kinds of the kernel are for example tun, tap, '
+                         'veth, bridge, vlan, dummy)' % ('s' if len(unknown) > 1 else '', ', '.join(unknown)))
     module.exit_json(changed=False, **result)
 
 

@@ -37,7 +37,8 @@ options:
   name:
     description:
       - Name of the namespace, a plain file name in C(/run/netns).
-      - Empty names, C(.), C(..) and names with C(/) are refused.
+      - Empty names, C(.), C(..) and names with C(/), C(%) or control characters (a newline would make
+        C(ip netns list) show two names) are refused, and so is a list or dict given here (see O(names)).
       - Required unless O(batch) is given.
     type: str
   state:
@@ -174,7 +175,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, ObjectResult, expand_batch, find_duplicates, run_objects,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    netns_exists, netns_path, validate_netns_name,
+    netns_exists, netns_path, refuse_coerced_names, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns
 
@@ -270,9 +271,9 @@ def _validate(items, batch):
         if err:
             errors.append(err)
         for fname in item.get('etc') or {}:
-            ferr = validate_netns_name(fname)
+            ferr = validate_netns_name(fname, 'file name', template_ok=True)
             if ferr:
-                errors.append('%s: etc file %s' % (item.get('name'), ferr.replace('netns name', 'file name')))
+                errors.append('%s: etc file %s' % (item.get('name'), ferr))
             value = item['etc'][fname]
             if value is not None and not isinstance(value, str):
                 errors.append('%s: content of etc file %s must be a string or null' % (item.get('name'), fname))
@@ -303,6 +304,7 @@ def main():
         mutually_exclusive=[('name', 'names', 'batch')],
         supports_check_mode=True,
     )
+    refuse_coerced_names(module)
     if module.params['names'] is not None:
         module.params['batch'] = [{'name': n} for n in module.params['names']]
     items, batch = expand_batch(module.params, KEYS)

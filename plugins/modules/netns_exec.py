@@ -49,7 +49,8 @@ options:
   cmd:
     description:
       - The command as a string, split into arguments like M(ansible.builtin.command) does (shell-style
-        quoting, no shell).
+        quoting, no shell). A string that cannot be split (an unbalanced quote) is an error.
+      - No argument, environment variable or path may contain a NUL byte.
     type: str
   chdir:
     description: Change into this directory before running the command.
@@ -66,10 +67,15 @@ options:
       - Like O(environment), for values that must not be shown - the option is C(no_log), so its values are
         masked as C(********) in the task's result and in C(-vvv) output (also where the command prints them).
       - Merged over O(environment).
+      - A value of several lines is masked as a whole and line by line (each non-empty line, without its
+        leading and trailing blanks), so a command that prints one line of it does not show that line.
+        A short line is masked wherever it appears in the output.
     type: dict
   secret_stdin:
     description:
       - Like O(stdin), for data that must not be shown (the option is C(no_log)).
+      - Masked like the values of O(secret_environment) - as a whole and line by line - in the task's
+        result and in C(-vvv) output, also where the command echoes it.
       - Mutually exclusive with O(stdin).
     type: str
   stdin_add_newline:
@@ -92,7 +98,7 @@ options:
   timeout:
     description:
       - Seconds after which the command (and every process of its session) is killed and the task
-        fails. V(0) means no limit.
+        fails. V(0) means no limit; at most V(2147483647).
     type: int
     default: 0
 seealso:
@@ -208,11 +214,27 @@ import threading
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError, validate_netns_name
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError, refuse_coerced_names, validate_netns_name
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns
 
 
 PR_SET_CHILD_SUBREAPER = 36
+
+
+def _hide(module, secret):
+    """Mask a secret in everything the module returns: the whole value and each of its lines.
+
+    Ansible masks a no_log value only where it appears whole; a command that echoes one line of a
+    secret of several lines would otherwise show that line.
+    """
+    if secret in (None, ''):
+        return
+    text = to_text(secret)
+    module.no_log_values.add(text)
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            module.no_log_values.add(line)
 
 
 def _lines(text):
@@ -245,6 +267,10 @@ def _descendants(pid):
             out.extend(kids)
             todo.extend(kids)
     return out
+
+
+#: the longest timeout a timer takes (threading.Timer fails on larger ones)
+MAX_TIMEOUT = 2 ** 31 - 1
 
 
 class _Killer(object):
@@ -295,23 +321,45 @@ def main():
         mutually_exclusive=[('argv', 'cmd'), ('stdin', 'secret_stdin')],
         supports_check_mode=True,
     )
+    refuse_coerced_names(module)
     p = module.params
     name = p['netns']
-    argv = p['argv'] if p['argv'] is not None else shlex.split(p['cmd'])
-    result = dict(changed=False, cmd=argv, rc=0, stdout='', stderr='', stdout_lines=[], stderr_lines=[],
-                  netns=name)
+    result = dict(changed=False, cmd=p['argv'] if p['argv'] is not None else p['cmd'], rc=0, stdout='',
+                  stderr='', stdout_lines=[], stderr_lines=[], netns=name)
+    if p['argv'] is not None:
+        argv = p['argv']
+    else:
+        if '\0' in p['cmd']:
+            module.fail_json(msg='cmd must not contain a NUL byte', **result)
+        try:
+            argv = shlex.split(p['cmd'])
+        except ValueError as exc:
+            module.fail_json(msg='cannot split cmd into arguments: %s (%r)' % (exc, p['cmd']), **result)
+        result['cmd'] = argv
 
     err = validate_netns_name(name)
     if err:
         module.fail_json(msg=err, **result)
     if not argv or not argv[0]:
         module.fail_json(msg='no command given', **result)
-    if p['timeout'] < 0:
-        module.fail_json(msg='timeout must not be negative', **result)
+    for pos, arg in enumerate(argv):
+        if '\0' in arg:
+            module.fail_json(msg='argv[%d] must not contain a NUL byte: %r' % (pos, arg), **result)
+    if not 0 <= p['timeout'] <= MAX_TIMEOUT:
+        module.fail_json(msg='timeout %d out of range (0..%d seconds)' % (p['timeout'], MAX_TIMEOUT)
+                         if p['timeout'] > 0 else 'timeout must not be negative', **result)
+    for opt in ('chdir', 'creates', 'removes'):
+        if p[opt] is not None and '\0' in p[opt]:
+            module.fail_json(msg='%s must not contain a NUL byte' % opt, **result)
     for env_opt in ('environment', 'secret_environment'):
-        for key in p[env_opt] or {}:
-            if not key or '=' in key:
-                module.fail_json(msg='invalid environment variable name %r' % key, **result)
+        for key, value in (p[env_opt] or {}).items():
+            if not key or '=' in key or '\0' in key:
+                module.fail_json(msg='invalid %s variable name %r' % (env_opt, key), **result)
+            if value is not None and '\0' in to_text(value):
+                # never show a secret value, not even in an error
+                shown = '' if env_opt == 'secret_environment' else ': %r' % (value,)
+                module.fail_json(msg='%s value of %s must not contain a NUL byte%s' % (env_opt, key, shown),
+                                 **result)
 
     try:
         switch = _netns.prepare_switch(name)
@@ -347,9 +395,8 @@ def main():
 
     env = {}
     secrets = p['secret_environment'] or {}
-    for value in secrets.values():
-        if value not in (None, ''):
-            module.no_log_values.add(to_text(value))
+    for value in list(secrets.values()) + [p['secret_stdin']]:
+        _hide(module, value)
     for key, value in list((p['environment'] or {}).items()) + list(secrets.items()):
         env[key] = '' if value is None else to_text(value)
     data = None

@@ -281,6 +281,7 @@ import errno
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import refuse_coerced_names
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, ObjectResult, expand_batch, require_pyroute2, run_objects,
 )
@@ -595,6 +596,7 @@ def main():
         required_one_of=[('dst', 'batch')],
         supports_check_mode=True,
     )
+    refuse_coerced_names(module)
     require_pyroute2(module)
     items, batch = expand_batch(module.params, KEYS)
     specs, errors = validate(items, batch)

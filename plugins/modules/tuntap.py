@@ -25,7 +25,12 @@ description:
     are never changed, nor is such a device replaced; the task then fails naming the processes, and
     nothing is changed. Its link settings (state, MTU, bridge, ...) can be changed while it is in use.
   - Many devices can be handled by one task with O(batch); all of them are validated before any is
-    changed, and a failure undoes what the task had already done.
+    changed (names, values, masters, and - when a device may be replaced - each device as the kernel has
+    it), and a failure undoes what the task had already done.
+  - The undo of an owner (O(user) or O(group)) given to a device that had none is a new device with the
+    settings read before (the kernel cannot take an owner away); addresses and routes on that device are
+    not restored. Every undone change of the TUN/TAP settings is read back; one that did not take is
+    reported in C(rollback_errors), not in C(rolled_back).
 author:
   - virtnet.linux developers (@virtnet)
 extends_documentation_fragment:
@@ -40,7 +45,9 @@ attributes:
 options:
   name:
     description:
-      - Name of the device, at most 15 characters, without C(/), C(:) or white space.
+      - Name of the device, at most 15 characters, without C(/), C(:), C(%), white space or control characters
+        (C(%) would make the kernel pick a number).
+      - A list or dict given here is refused (not turned into text).
       - Required unless O(batch) is given.
     type: str
   state:
@@ -121,7 +128,7 @@ options:
       - The bridge must exist and be a bridge. A TUN device cannot be a bridge port.
     type: str
   txqueuelen:
-    description: The transmit queue length. Not managed when not given.
+    description: The transmit queue length (0 to 4294967295). Not managed when not given.
     type: int
   alias:
     description: The interface alias (C(ip link set NAME alias TEXT)); the empty string removes it. Not managed when not given.
@@ -374,7 +381,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, common_argument_spec, read_link, run_link_module,
+    LinkKind, common_argument_spec, read_link, resolve_master, run_link_module,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
     VirtnetError, netlink_error, ns_label, open_netns_fd, setns,
@@ -470,6 +477,9 @@ class TuntapKind(LinkKind):
                     continue
                 item[key] = view[key]
 
+    def may_recreate(self, item):
+        return bool(item.get('recreate'))
+
     def held(self, ctx, item, link):
         """The processes holding the device open (a non-empty list), or [] when none does."""
         netns = item.get('netns') or ''
@@ -525,6 +535,8 @@ class TuntapKind(LinkKind):
             except OSError as exc:
                 if getattr(exc, 'code', None) != errno.ENODEV:     # else already gone
                     raise netlink_error(exc, 'deleting %s' % name, netns, reason=extack_reason(exc))
+            if read_link(ctx, netns, ifname=name, need_data=False) is not None:
+                raise VirtnetError('read back, %s is still in %s' % (name, ns_label(netns)))
 
         ctx.tx.run('create %s %s' % (want['mode'], name),
                    lambda: self._attach(ctx, netns, name, flags, want.get('user'), want.get('group'), False),
@@ -551,8 +563,57 @@ class TuntapKind(LinkKind):
             gid = owner_from['group'] if 'group' in diffs else None
             return lambda: self._attach(ctx, netns, name, flags, uid, gid, True)
 
+        # The kernel cannot take an owner away (TUNSETOWNER/TUNSETGROUP refuse -1): the undo of giving
+        # an owner to a device that had none is a new device with the settings read before.
+        unowned = [key for key in ('user', 'group') if key in diffs and view[key] is None]
+        restore = self._remake(ctx, item, view) if unowned else attach(view, view)
+
+        def undo():
+            restore()
+            self._verify(ctx, netns, name, view, [d.key for d in changes] + unowned)
+
         ctx.tx.run('set %s on %s' % (', '.join('%s=%s' % (d.key, _show(d.after)) for d in changes), name),
-                   attach(new, new), attach(view, view))
+                   attach(new, new), undo)
+
+    def _remake(self, ctx, item, view):
+        """An action that replaces the device by a new one with the settings of `view` (tun settings,
+        owner or none, and the common link settings; addresses and routes on it are not kept)."""
+        netns = item.get('netns') or ''
+        name = view['name']
+
+        def act():
+            try:
+                ctx.rt.sock(netns).del_link(ifname=name)
+            except OSError as exc:
+                if getattr(exc, 'code', None) != errno.ENODEV:
+                    raise netlink_error(exc, 'deleting %s' % name, netns, reason=extack_reason(exc))
+            flags = flags_for(view['mode'], view['pi'], view['vnet_hdr'], view['multi_queue'])
+            self._attach(ctx, netns, name, flags, view['user'], view['group'], False)
+            link = read_link(ctx, netns, ifname=name, need_data=False)
+            if link is None:
+                raise VirtnetError('%s in %s cannot be read back after being made again' % (name, ns_label(netns)))
+            args = {'mtu': view['mtu'], 'txqlen': view['txqueuelen']}
+            if view['alias']:
+                args['ifalias'] = view['alias']
+            if view['mode'] == 'tap' and view.get('address'):
+                args['address'] = view['address']
+            if view.get('master'):
+                args['master'] = resolve_master(ctx, netns, view['master'])
+            ctx.rt.call('restoring the settings of %s' % name, netns, 'set_link', link['index'], **args)
+            if view.get('link_state') == 'up':
+                ctx.rt.call('restoring the state of %s' % name, netns, 'set_link', link['index'], state='up')
+        return act
+
+    def _verify(self, ctx, netns, name, view, keys):
+        """Read the device back after an undo: fail unless `keys` are as in `view` again."""
+        link = read_link(ctx, netns, ifname=name, need_data=self.needs_data)
+        if link is None:
+            raise VirtnetError('%s in %s is gone after the undo' % (name, ns_label(netns)))
+        now = tun_view(link['info_data'])
+        wrong = ['%s is %s, not %s' % (key, _show(now.get(key)), _show(view.get(key)))
+                 for key in keys if now.get(key) != view.get(key)]
+        if wrong:
+            raise VirtnetError('read back, %s in %s: %s' % (name, ns_label(netns), ', '.join(wrong)))
 
 
 def _show(value):

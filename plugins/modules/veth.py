@@ -38,8 +38,9 @@ attributes:
 options:
   name:
     description:
-      - Name of the local end of the pair, in O(netns). At most 15 characters, no C(/), C(:) or
-        whitespace.
+      - Name of the local end of the pair, in O(netns). At most 15 characters, no C(/), C(:), C(%),
+        whitespace or control characters (C(%) would make the kernel pick a number).
+      - A list or dict given here is refused (not turned into text).
       - Required unless O(batch) is given.
     type: str
   state:
@@ -53,7 +54,7 @@ options:
     default: present
   peer:
     description:
-      - Name of the other end of the pair, in O(peer_netns). At most 15 characters.
+      - Name of the other end of the pair, in O(peer_netns). Same rules as O(name).
       - Required with O(state=present).
     type: str
   peer_netns:
@@ -80,7 +81,7 @@ options:
       - A master that does not exist or is not a bridge is an error.
     type: str
   txqueuelen:
-    description: Transmit queue length of the local end.
+    description: Transmit queue length of the local end, 0 to 4294967295.
     type: int
   alias:
     description: Alias (C(ip link set NAME alias TEXT)) of the local end; the empty string clears it.
@@ -345,11 +346,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import expand_batch
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    COMMON_KEYS, LinkKind, apply_common, common_argument_spec, common_view, compare_common, normalise_mac,
-    read_link, resolve_master, run_link_module, validate_common,
+    COMMON_KEYS, LinkKind, apply_common, check_master, common_argument_spec, common_view, compare_common,
+    normalise_mac, read_link, run_link_module, validate_common,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    NetnsNotFound, ObjectExists, VirtnetError, netlink_error, ns_label, open_netns_fd,
+    NetnsNotFound, ObjectExists, netlink_error, ns_label, open_netns_fd, refuse_coerced_names,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import extack_reason
 
@@ -538,15 +539,14 @@ class Veth(LinkKind):
 
     def _check_master(self, ctx, item, prefix, name, netns):
         """Fail before changing anything when (peer_)master is missing or not a bridge."""
-        master = item.get(prefix + 'master')
-        if not master:
-            return
-        try:
-            resolve_master(ctx, netns, master)
-        except VirtnetError as exc:
-            if prefix:
-                raise VirtnetError('peer %s: %s%s' % (where(name, netns), prefix, exc.msg))
-            raise VirtnetError('%s: %s' % (where(name, netns), exc.msg))
+        check_master(ctx, item, prefix, name, netns)
+
+    def check_masters(self, ctx, item):
+        self._check_master(ctx, item, '', item['name'], item.get('netns') or '')
+        self._check_master(ctx, item, 'peer_', item['peer'], peer_netns_of(item))
+
+    def may_recreate(self, item):
+        return bool(item.get('recreate'))
 
     # ----------------------------------------------------------------- creating
     def _refuse_taken_peer(self, ctx, item):
@@ -604,6 +604,8 @@ class Veth(LinkKind):
 
         def undo():
             ctx.rt.call('deleting veth %s' % name, netns, 'del_link', ifname=name)
+            if read_link(ctx, netns, ifname=name, need_data=False) is not None:
+                raise ObjectExists('read back, %s is still there' % where(name, netns))
 
         ctx.tx.run(description, act, undo)
 
@@ -657,6 +659,7 @@ def main():
         mutually_exclusive=[('name', 'batch')],
         supports_check_mode=True,
     )
+    refuse_coerced_names(module)
     items = expand_batch(module.params, COMMON_KEYS + KEYS)[0]
     clashes = batch_clashes(items)
     if clashes:

@@ -112,40 +112,46 @@ sed 's/    dns: false/&\n    state: absent/' "$uplinked" > "$absent43"
 purge=$W/purge.yml
 printf 'dhcp_namespace_networks: []\ndhcp_namespace_purge: true\n' > "$purge"
 
-echo "== bad inputs fail naming the network, and change nothing"
+echo "== bad inputs fail naming the network, and change nothing (one converge, every problem reported)"
 before=$(snapshot)
-badcase() {  # NAME EXPECTED-TEXT NETWORK-YAML
-  printf 'dhcp_namespace_networks:\n%s\n' "$3" > "$W/bad.yml"
-  converge "$W/bad.yml"
-  if [ "$RC" -ne 0 ] && grep -qF -- "$2" "$OUT"; then ok "bad input refused: $1"; else bad "bad input $1 (rc=$RC, wanted '$2')"; sed -n '/fatal/,+3p' "$OUT"; fi
-}
-ok_net='  - {id: "42", subnet: 10.42.0.0/24, range_start: 10.42.0.100, range_end: 10.42.0.199}'
-badcase "id too long" "network abcdefghijkl: id 'abcdefghijkl' must be 1 to 11 characters" \
-  '  - {id: abcdefghijkl, subnet: 10.1.0.0/24, range_start: 10.1.0.100, range_end: 10.1.0.199}'
-badcase "id with capitals" "network Net1: id 'Net1' must be 1 to 11" \
-  '  - {id: Net1, subnet: 10.1.0.0/24, range_start: 10.1.0.100, range_end: 10.1.0.199}'
-badcase "range outside subnet" "network 7: range_end 10.8.0.199 is not a host address of subnet 10.7.0.0/24" \
-  "$ok_net"$'\n''  - {id: "7", subnet: 10.7.0.0/24, range_start: 10.7.0.100, range_end: 10.8.0.199}'
-badcase "range reversed" "network 42: range_start 10.42.0.199 is after range_end 10.42.0.100" \
-  '  - {id: "42", subnet: 10.42.0.0/24, range_start: 10.42.0.199, range_end: 10.42.0.100}'
-badcase "server in range" "network 42: server_address 10.42.0.150 is inside the dynamic range" \
-  '  - {id: "42", subnet: 10.42.0.0/24, range_start: 10.42.0.100, range_end: 10.42.0.199, server_address: 10.42.0.150}'
-badcase "router outside subnet" "network 42: router 10.9.0.1 is not a host address" \
-  '  - {id: "42", subnet: 10.42.0.0/24, range_start: 10.42.0.100, range_end: 10.42.0.199, router: 10.9.0.1}'
-badcase "host bits in subnet" "network 42: subnet 10.42.0.1/24 has host bits set" \
-  '  - {id: "42", subnet: 10.42.0.1/24, range_start: 10.42.0.100, range_end: 10.42.0.199}'
-badcase "duplicate id" "network 42: id 42 is used twice" "$ok_net"$'\n'"$ok_net"
-badcase "host IP twice" "network 42: host 52:54:00:00:42:11: ip 10.42.0.10 is already used by host 52:54:00:00:42:10" \
-  '  - {id: "42", subnet: 10.42.0.0/24, range_start: 10.42.0.100, range_end: 10.42.0.199, hosts: [{mac: "52:54:00:00:42:10", ip: 10.42.0.10}, {mac: "52:54:00:00:42:11", ip: 10.42.0.10}]}'
-badcase "bad MAC" "network 42: hosts[0]: mac '52:54:00:00:42' is not a MAC address" \
-  '  - {id: "42", subnet: 10.42.0.0/24, range_start: 10.42.0.100, range_end: 10.42.0.199, hosts: [{mac: "52:54:00:00:42", ip: 10.42.0.10}]}'
-badcase "host is the (default) server" "network 42: host 52:54:00:00:42:10: ip 10.42.0.1 is the server's address" \
-  '  - {id: "42", subnet: 10.42.0.0/24, range_start: 10.42.0.100, range_end: 10.42.0.199, hosts: [{mac: "52:54:00:00:42:10", ip: 10.42.0.1}]}'
-badcase "missing subnet" "network 42: subnet is required" '  - {id: "42", range_start: 10.42.0.100, range_end: 10.42.0.199}'
-badcase "bad lease time" "network 42: lease_time '12 hours' is not dnsmasq's form" \
-  '  - {id: "42", subnet: 10.42.0.0/24, range_start: 10.42.0.100, range_end: 10.42.0.199, lease_time: 12 hours}'
-badcase "bad state" "network 42: state must be present or absent, not 'gone'" \
-  '  - {id: "42", subnet: 10.42.0.0/24, range_start: 10.42.0.100, range_end: 10.42.0.199, state: gone}'
+cat > "$W/bad.yml" <<'EOB'
+dhcp_namespace_networks:
+  - {id: abcdefghijkl, subnet: 10.1.0.0/24, range_start: 10.1.0.100, range_end: 10.1.0.199}
+  - {id: Net1, subnet: 10.1.0.0/24, range_start: 10.1.0.100, range_end: 10.1.0.199}
+  - {id: "7", subnet: 10.7.0.0/24, range_start: 10.7.0.100, range_end: 10.8.0.199}
+  - {id: "8", subnet: 10.8.0.0/24, range_start: 10.8.0.199, range_end: 10.8.0.100}
+  - {id: "9", subnet: 10.9.0.0/24, range_start: 10.9.0.100, range_end: 10.9.0.199, server_address: 10.9.0.150}
+  - {id: "10", subnet: 10.10.0.0/24, range_start: 10.10.0.100, range_end: 10.10.0.199, router: 10.99.0.1}
+  - {id: "11", subnet: 10.11.0.1/24, range_start: 10.11.0.100, range_end: 10.11.0.199}
+  - {id: "12", subnet: 10.12.0.0/24, range_start: 10.12.0.100, range_end: 10.12.0.199}
+  - {id: "12", subnet: 10.12.0.0/24, range_start: 10.12.0.100, range_end: 10.12.0.199}
+  - {id: "13", subnet: 10.13.0.0/24, range_start: 10.13.0.100, range_end: 10.13.0.199, hosts: [{mac: "52:54:00:00:13:10", ip: 10.13.0.10}, {mac: "52:54:00:00:13:11", ip: 10.13.0.10}]}
+  - {id: "14", subnet: 10.14.0.0/24, range_start: 10.14.0.100, range_end: 10.14.0.199, hosts: [{mac: "52:54:00:00:14", ip: 10.14.0.10}]}
+  - {id: "15", subnet: 10.15.0.0/24, range_start: 10.15.0.100, range_end: 10.15.0.199, hosts: [{mac: "52:54:00:00:15:10", ip: 10.15.0.1}]}
+  - {id: "16", range_start: 10.16.0.100, range_end: 10.16.0.199}
+  - {id: "17", subnet: 10.17.0.0/24, range_start: 10.17.0.100, range_end: 10.17.0.199, lease_time: 12 hours}
+  - {id: "18", subnet: 10.18.0.0/24, range_start: 10.18.0.100, range_end: 10.18.0.199, state: gone}
+  - {id: "19", subnet: 10.19.0.0/24, range_start: 10.19.0.100, range_end: 10.19.0.199, uplink: upl42}
+  - {id: "20", subnet: 10.20.0.0/24, range_start: 10.20.0.100, range_end: 10.20.0.199, uplink: upl42}
+EOB
+converge "$W/bad.yml"
+check "bad input: the run fails" [ "$RC" -ne 0 ]
+badmsg() { if grep -qF -- "$2" "$OUT"; then ok "bad input refused: $1"; else bad "bad input $1 (wanted '$2')"; fi; }
+badmsg "id too long" "network abcdefghijkl: id 'abcdefghijkl' must be 1 to 11 characters"
+badmsg "id with capitals" "network Net1: id 'Net1' must be 1 to 11"
+badmsg "range outside subnet" "network 7: range_end 10.8.0.199 is not a host address of subnet 10.7.0.0/24"
+badmsg "range reversed" "network 8: range_start 10.8.0.199 is after range_end 10.8.0.100"
+badmsg "server in range" "network 9: server_address 10.9.0.150 is inside the dynamic range"
+badmsg "router outside subnet" "network 10: router 10.99.0.1 is not a host address"
+badmsg "host bits in subnet" "network 11: subnet 10.11.0.1/24 has host bits set"
+badmsg "duplicate id" "network 12: id 12 is used twice"
+badmsg "host IP twice" "network 13: host 52:54:00:00:13:11: ip 10.13.0.10 is already used by host 52:54:00:00:13:10"
+badmsg "bad MAC" "network 14: hosts[0]: mac '52:54:00:00:14' is not a MAC address"
+badmsg "host on the (default) server address" "network 15: host 52:54:00:00:15:10: ip 10.15.0.1 is the server's address"
+badmsg "missing subnet" "network 16: subnet is required"
+badmsg "bad lease time" "network 17: lease_time '12 hours' is not dnsmasq's form"
+badmsg "bad state" "network 18: state must be present or absent, not 'gone'"
+badmsg "one uplink for two networks" "network 20: uplink upl42 is already the uplink of network 19"
 check "bad inputs changed nothing (no link, namespace or file)" [ "$before" = "$(snapshot)" ]
 
 echo "== rhythm: check mode first, apply, apply again"

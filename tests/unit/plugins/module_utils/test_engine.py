@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Differences, Transaction, expand_batch, find_duplicates, merge_item,
+    Differences, Transaction, expand_batch, find_duplicates, lock_dir, lock_holders, merge_item,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import VirtnetError
 
@@ -121,3 +123,50 @@ def test_merge_item_false_is_kept():
 def test_find_duplicates():
     assert find_duplicates(['a', 'b', 'a', 'c', 'a', 'b'], lambda x: x) == ['a', 'b']
     assert find_duplicates([], lambda x: x) == []
+
+
+# --------------------------------------------------------------------------- the host lock
+
+def test_lock_dir_is_made_private(tmp_path):
+    path = str(tmp_path / 'lockdir')
+    assert lock_dir(path) == path
+    assert os.stat(path).st_mode & 0o777 == 0o700
+
+
+def test_lock_dir_writable_by_others_is_refused(tmp_path):
+    path = tmp_path / 'lockdir'
+    path.mkdir()
+    path.chmod(0o777)
+    with pytest.raises(VirtnetError, match=r'can be written by other users \(mode 0777\): refusing'):
+        lock_dir(str(path))
+
+
+def test_lock_dir_symlink_is_refused(tmp_path):
+    (tmp_path / 'real').mkdir(mode=0o700)
+    os.symlink(str(tmp_path / 'real'), str(tmp_path / 'link'))
+    with pytest.raises(VirtnetError, match='is not a directory: refusing'):
+        lock_dir(str(tmp_path / 'link'))
+
+
+def test_lock_holders_from_proc_locks(tmp_path):
+    lock = tmp_path / 'lock'
+    lock.write_text('1\n')
+    fd = os.open(str(lock), os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        proc = tmp_path / 'proc'
+        (proc / '4321').mkdir(parents=True)
+        (proc / '4321' / 'cmdline').write_bytes(b'flock\0/run/virtnet.linux/lock\0sleep\x0060\0')
+        ident = '%02x:%02x:%d' % (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+        (proc / 'locks').write_text('1: FLOCK  ADVISORY  WRITE 4321 %s 0 EOF\n'
+                                    '1: -> FLOCK  ADVISORY  WRITE 999 %s 0 EOF\n'
+                                    '2: POSIX  ADVISORY  WRITE 77 %s 0 EOF\n' % (ident, ident, ident))
+        assert lock_holders(fd, str(lock), str(proc)) == 'pid 4321 (flock /run/virtnet.linux/lock sleep 60)'
+        # not in /proc/locks: what the holder wrote into the file
+        (proc / 'locks').write_text('')
+        lock.write_text('4321\n')
+        assert lock_holders(fd, str(lock), str(proc)) == 'pid 4321 (flock /run/virtnet.linux/lock sleep 60)'
+        lock.write_text('')
+        assert lock_holders(fd, str(lock), str(proc)) == 'an unknown process'
+    finally:
+        os.close(fd)

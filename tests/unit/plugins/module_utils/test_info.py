@@ -308,3 +308,9 @@ def test_nsid_resolver_skips_vanished_namespace():
             return {'b': 2}.get(other)
     resolver = _info.NsidResolver(Flaky(), ['', 'gone', 'b'])
     assert resolver.resolve('a', {2, 9}) == {2: 'b', 9: None}
+
+
+def test_unknown_kinds():
+    links = [{'kind': 'veth'}, {'kind': 'weird'}]
+    assert _info.unknown_kinds(['bridge', 'brige', 'weird', 'tap'], links) == ['brige']
+    assert _info.unknown_kinds(None, links) == []

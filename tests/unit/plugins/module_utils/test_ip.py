@@ -14,7 +14,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
     AF_INET, AF_INET6, Addr, IPError, address_list, kernel_error, kernel_message, parse_address_list,
     parse_cidr, parse_ip, parse_proto, parse_route_dst, parse_rt_tables, parse_scope, parse_table,
     plan_addresses, predict_addresses, predict_route, public_route, route_conflicts, route_differences,
-    route_key, route_label, route_spec, route_target, route_view,
+    route_key, route_label, route_spec, route_target, route_view, unusable_address,
 )
 
 
@@ -329,3 +329,18 @@ def test_kernel_error_carries_the_kernel_message():
     plain = FakeNetlinkError(errno.ESRCH, 'No such process')
     assert kernel_message(plain) is None
     assert kernel_error(plain, 'x', '').msg == 'x in the default netns: no such object'
+
+
+@pytest.mark.parametrize('text,dev,part', [
+    ('224.1.1.1/24', 'eth0', 'multicast'), ('ff02::5/64', 'eth0', 'multicast'),
+    ('0.0.0.0/0', 'eth0', 'unspecified'), ('::/0', 'eth0', 'unspecified'),
+    ('::1/128', 'eth0', 'lo only'),
+])
+def test_unusable_addresses(text, dev, part):
+    assert part in unusable_address(parse_cidr(text), dev)
+
+
+@pytest.mark.parametrize('text,dev', [('10.0.0.1/24', 'eth0'), ('fd00::1/64', 'eth0'), ('::1/128', 'lo'),
+                                      ('127.0.0.2/8', 'lo'), ('fe80::1/64', 'eth0')])
+def test_usable_addresses(text, dev):
+    assert unusable_address(parse_cidr(text), dev) is None

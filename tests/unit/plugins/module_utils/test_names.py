@@ -14,6 +14,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
     LinkNotFound, ObjectExists, VirtnetError, netlink_error, to_plain, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import mac_error, normalise_mac
+from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import coerced_names, coercion_error
 
 
 @pytest.mark.parametrize('name', ['a', 'qdhcp-42', 'x' * 255, 'with space', 'tenant_01.a'])
@@ -24,7 +25,9 @@ def test_valid_netns_names(name):
 @pytest.mark.parametrize('name,part', [
     ('', 'must not be empty'), ('.', 'not namespace names'), ('..', 'not namespace names'),
     ('../x', 'plain file name'), ('a/b', 'plain file name'), ('/abs', 'plain file name'),
-    ('a\0b', 'plain file name'), ('x' * 256, 'longer than 255'), (None, 'must not be empty'),
+    ('a\0b', 'NUL byte'), ('x' * 256, 'longer than 255'), (None, 'must not be empty'),
+    ('a\nb', 'control characters'), ('a\tb', 'control characters'), ('a\x7fb', 'control characters'),
+    ('a\x85b', 'control characters'), ('ns%d', 'must not contain "%"'),
 ])
 def test_invalid_netns_names(name, part):
     assert part in validate_netns_name(name)
@@ -38,10 +41,46 @@ def test_valid_ifnames(name):
 @pytest.mark.parametrize('name,part', [
     ('', 'must not be empty'), ('a' * 16, 'longer than 15'), ('.', 'invalid'), ('..', 'invalid'),
     ('a/b', 'must not contain'), ('a:b', 'must not contain'), ('a b', 'must not contain'),
-    ('a\tb', 'must not contain'),
+    ('a\tb', 'control characters'), ('a\nb', 'control characters'), ('a\x01', 'control characters'),
+    ('a\0b', 'NUL byte'), ('zt%d', 'must not contain "%"'), ('a%', 'name template'),
 ])
 def test_invalid_ifnames(name, part):
     assert part in validate_ifname(name)
+
+
+def test_nul_is_named_as_such():
+    assert '/' not in validate_ifname('a\0b')
+    assert '/' not in validate_netns_name('a\0b')
+
+
+def test_etc_file_names_may_hold_percent():
+    assert validate_netns_name('a%b', 'file name', template_ok=True) is None
+    assert 'file name' in validate_netns_name('a\nb', 'file name', template_ok=True)
+
+
+@pytest.mark.parametrize('value', [['x'], {'a': 1}, True, 1.5])
+def test_coercion_error(value):
+    assert 'must be a string' in coercion_error(value)
+
+
+@pytest.mark.parametrize('value', ['x', 42, '', None])
+def test_no_coercion_error(value):
+    assert coercion_error(value) is None
+
+
+def test_coerced_names_walks_lists_and_batches():
+    spec = dict(name=dict(type='str'), alias=dict(type='str'), ports=dict(type='list', elements='str'),
+                batch=dict(type='list', elements='dict', options=dict(name=dict(type='str'),
+                                                                      peer=dict(type='str'))))
+    raw = dict(name=['x'], alias=['not a name'], ports=['a', ['b']],
+               batch=[dict(name='ok'), dict(name='ok2', peer={'a': 1})])
+    errors = coerced_names(spec, raw)
+    assert errors == [
+        "name must be a string, not a list (['x']); quote it if it is meant literally",
+        "ports[1] must be a string, not a list (['b']); quote it if it is meant literally",
+        "batch[1].peer must be a string, not a dict ({'a': 1}); quote it if it is meant literally",
+    ]
+    assert coerced_names(spec, dict(name='x', ports=['a'], batch=[dict(name=7)])) == []
 
 
 def test_ifname_length_counts_bytes():
