@@ -30,6 +30,9 @@ bash tools/ansible-test.sh units sanity integration
 tools/sandbox.sh .venv/bin/python -m pytest tests/system -q -p no:cacheprovider
 # the lab of simulated SSH hosts itself (tools/lab.sh: hosts, inventory, reboot, nothing left after down)
 bash tests/lab/run.sh
+# the roles and playbooks as ansible-lint's production profile wants them (offline, .ansible-lint)
+echo "=== ansible-lint --profile production roles/ playbooks/"
+PATH="$top/.venv/bin:$PATH" ansible-lint --profile production roles/ playbooks/
 # molecule: every scenario, one at a time, each in its own lab sandbox (judged by molecule's exit code);
 # then every role's own test script. A role adds tests by adding files, never by editing this script.
 failed=()
@@ -44,6 +47,11 @@ for t in tests/roles/*/run.sh; do
   echo "=== $t"
   bash "$t" || failed+=("$t")
 done
+# site.yml the way operators meet it: from the built and installed collection, through ansible-runner,
+# with -vvv (no secret in the output), faults (daemons killed, namespaces deleted, reboots, concurrent
+# runs) and SIGKILL trials of the controller, on a lab of plain and systemd hosts
+echo "=== tests/site/run.sh"
+SITE_TRIALS=${SITE_TRIALS:-3} bash tests/site/run.sh || failed+=("tests/site/run.sh")
 [ ${#failed[@]} = 0 ] || { printf 'FAILED: %s\n' "${failed[@]}"; exit 1; }
 
 echo "=== leg 2: Debian's python3-pyroute2 $(dpkg-query -W -f='${Version}' python3-pyroute2), ansible-core 2.19"
