@@ -7,7 +7,8 @@
 #         scenario (molecule/*/molecule.yml, each on a lab of SSH hosts in its own sandbox, one at a time)
 #         and every role test script tests/roles/*/run.sh (each starts its own sandbox);
 #   leg 2 (Debian's python3-pyroute2 0.7, ansible-core 2.19): the integration targets;
-#   leg 3 (ansible-core 2.21 on Python 3.13, pyroute2 0.9): sanity, units and the integration targets.
+#   leg 3 (ansible-core 2.21 on Python 3.13, pyroute2 0.9): sanity and units (the integration targets run
+#         in legs 1 and 2 only: slow scenarios run once, not once per leg).
 # Exit code 0 only if all pass.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,7 @@ cd "$top"
 bash tools/setup.sh
 bash tools/setup-legs.sh
 
-echo "=== leg 1: ansible-core $(.venv/bin/python -c 'import ansible; print(ansible.__version__)'), pyroute2 $(.venv/bin/python -c 'import pyroute2; print(pyroute2.__version__)')"
+echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] leg 1: ansible-core $(.venv/bin/python -c 'import ansible; print(ansible.__version__)'), pyroute2 $(.venv/bin/python -c 'import pyroute2; print(pyroute2.__version__)')"
 # every module's documentation renders, with examples
 export ANSIBLE_COLLECTIONS_PATH="$top/build/collections" ANSIBLE_NOCOLOR=1
 for m in plugins/modules/*.py; do
@@ -31,7 +32,7 @@ tools/sandbox.sh .venv/bin/python -m pytest tests/system -q -p no:cacheprovider
 # the lab of simulated SSH hosts itself (tools/lab.sh: hosts, inventory, reboot, nothing left after down)
 bash tests/lab/run.sh
 # the roles and playbooks as ansible-lint's production profile wants them (offline, .ansible-lint)
-echo "=== ansible-lint --profile production roles/ playbooks/"
+echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] ansible-lint --profile production roles/ playbooks/"
 PATH="$top/.venv/bin:$PATH" ansible-lint --profile production roles/ playbooks/
 # molecule: every scenario, one at a time, each in its own lab sandbox (judged by molecule's exit code);
 # then every role's own test script. A role adds tests by adding files, never by editing this script.
@@ -39,28 +40,28 @@ failed=()
 for d in molecule/*/; do
   s=$(basename "$d")
   { [ "$s" != shared ] && [ -f "$d/molecule.yml" ]; } || continue
-  echo "=== molecule test -s $s"
+  echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] molecule test -s $s"
   tools/sandbox.sh --pid env PATH="$top/.venv/bin:$PATH" molecule test -s "$s" || failed+=("molecule scenario $s")
 done
 for t in tests/roles/*/run.sh; do
   [ -f "$t" ] || continue
-  echo "=== $t"
+  echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] $t"
   bash "$t" || failed+=("$t")
 done
 # site.yml the way operators meet it: from the built and installed collection, through ansible-runner,
 # with -vvv (no secret in the output), faults (daemons killed, namespaces deleted, reboots, concurrent
 # runs) and SIGKILL trials of the controller, on a lab of plain and systemd hosts
-echo "=== tests/site/run.sh"
+echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] tests/site/run.sh"
 SITE_TRIALS=${SITE_TRIALS:-3} bash tests/site/run.sh || failed+=("tests/site/run.sh")
 [ ${#failed[@]} = 0 ] || { printf 'FAILED: %s\n' "${failed[@]}"; exit 1; }
 
-echo "=== leg 2: Debian's python3-pyroute2 $(dpkg-query -W -f='${Version}' python3-pyroute2), ansible-core 2.19"
+echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] leg 2: Debian's python3-pyroute2 $(dpkg-query -W -f='${Version}' python3-pyroute2), ansible-core 2.19"
 VIRTNET_VENV="$top/.venv-deb" bash tools/ansible-test.sh integration
 
 if [ -x .venv-new/bin/python ]; then
-  echo "=== leg 3: ansible-core $(.venv-new/bin/python -c 'import ansible; print(ansible.__version__)') on Python 3.13"
-  VIRTNET_VENV="$top/.venv-new" bash tools/ansible-test.sh units sanity integration
+  echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] leg 3: ansible-core $(.venv-new/bin/python -c 'import ansible; print(ansible.__version__)') on Python 3.13"
+  VIRTNET_VENV="$top/.venv-new" bash tools/ansible-test.sh units sanity
 else
-  echo "=== leg 3 NOT RUN: this machine has no Python 3.13 interpreter for ansible-core 2.21"
+  echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] leg 3 NOT RUN: this machine has no Python 3.13 interpreter for ansible-core 2.21"
 fi
-echo "all tests passed"
+echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] all tests passed"
