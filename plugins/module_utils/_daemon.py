@@ -715,7 +715,10 @@ def ensure(spec, kind, check_mode, run, switch_factory, lock_timeout=300):
                     raise VirtnetError('daemon %s: another task holds %s for more than %d s'
                                        % (spec['name'], default_path(spec['name'], 'lock'), lock_timeout))
                 time.sleep(0.05)
-        return _ensure(spec, kind, check_mode, run, switch_factory)
+        result = _ensure(spec, kind, check_mode, run, switch_factory)
+        if spec['state'] == 'absent':
+            remove_file(default_path(spec['name'], 'lock'))     # absent leaves nothing, its lock neither
+        return result
     finally:
         os.close(fd)
 
@@ -752,7 +755,6 @@ def _ensure(spec, kind, check_mode, run, switch_factory):
     elif action == 'remove':
         manager.remove(current)
         remove_file(record_path(name))
-        remove_file(default_path(name, 'lock'))
         if kind == 'pidfile':
             remove_file(spec['log_file'])
         result['pid'] = None
