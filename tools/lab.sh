@@ -281,6 +281,13 @@ finish_stop() {  # second half: wait for it (SIGKILL its PID 1 after 15 s), then
   if mountpoint -q "$D/root"; then umount "$D/root" 2>/dev/null || umount -l "$D/root"; fi
   [ "$(kind_of "$n")" = systemd ] && rm_cgroups "$n"
   ip netns del "lab-$n" 2>/dev/null || true       # every link and namespace made on the host goes with it
+  # ... once the kernel has freed the namespace, which it does in the background and later when the host
+  # made namespaces of its own (a macvlan of eth0 in one holds eth0): wait for the host's veth end to go
+  # with it (5 s at most), then delete the pair ourselves
+  local veth
+  veth=vlh$(cat "$D/index")
+  for t in $(seq 1 50); do ip link show "$veth" >/dev/null 2>&1 || break; sleep 0.1; done
+  ip link del "$veth" 2>/dev/null || true
   return 0
 }
 
