@@ -215,6 +215,27 @@ def merge_item(defaults, item, keys):
     return out
 
 
+def batch_argument_spec(options, required=(), exclude=()):
+    """The argument spec of a module with a `batch` option, from its options written once.
+
+    `options` (with their defaults) are the task's top-level options; every one of them but those in
+    `exclude` is also an option of each batch element, there without its default (an element that leaves
+    an option out takes the task's value) and required when it is in `required`.
+    """
+    spec = dict((key, dict(opts)) for key, opts in options.items())
+    element = {}
+    for key, opts in options.items():
+        if key in exclude:
+            continue
+        opts = dict(opts)
+        opts.pop('default', None)
+        if key in required:
+            opts['required'] = True
+        element[key] = opts
+    spec['batch'] = dict(type='list', elements='dict', options=element)
+    return spec
+
+
 def expand_batch(params, keys, batch_key='batch'):
     """The list of per-object parameter dicts of a task: its batch, or the task itself."""
     batch = params.get(batch_key)

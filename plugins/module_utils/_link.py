@@ -20,40 +20,42 @@ import os
 import re
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Context, Differences, ObjectResult, expand_batch, find_duplicates, require_pyroute2, run_objects,
+    Context, Differences, ObjectResult, batch_argument_spec, expand_batch, find_duplicates, require_pyroute2, run_objects,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
     VirtnetError, netlink_error, netns_exists, ns_label, refuse_coerced_names, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, extack_reason
 
-COMMON_KEYS = ['name', 'state', 'netns', 'link_state', 'mtu', 'address', 'master', 'txqueuelen', 'alias']
-
 MAX_U32 = 2 ** 32 - 1
 
 _MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
 
 
-def common_argument_spec(batch_options):
-    """Options every device module has; `batch_options` are the per-object options of its batch."""
-    spec = dict(
-        name=dict(type='str'),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        netns=dict(type='str', default=''),
-        link_state=dict(type='str', choices=['up', 'down']),
-        mtu=dict(type='int'),
-        address=dict(type='str'),
-        master=dict(type='str'),
-        txqueuelen=dict(type='int'),
-        alias=dict(type='str'),
-    )
-    item = dict((k, dict(v)) for k, v in spec.items())
-    for opts in item.values():
-        opts.pop('default', None)
-    item['name']['required'] = True
-    item.update(batch_options)
-    spec['batch'] = dict(type='list', elements='dict', options=item)
-    return spec
+# the options of every device module (documented once, in the doc fragment virtnet.linux._link)
+LINK_OPTIONS = dict(
+    name=dict(type='str'),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    netns=dict(type='str', default=''),
+    link_state=dict(type='str', choices=['up', 'down']),
+    mtu=dict(type='int'),
+    address=dict(type='str'),
+    master=dict(type='str'),
+    txqueuelen=dict(type='int'),
+    alias=dict(type='str'),
+)
+COMMON_KEYS = list(LINK_OPTIONS)
+
+
+def link_module_args(options):
+    """AnsibleModule's keywords for a device module whose own options (beyond LINK_OPTIONS) are `options`,
+    each written once with its default: the batch elements take them all, without defaults."""
+    spec = dict(LINK_OPTIONS)
+    spec.update(options)
+    return dict(argument_spec=batch_argument_spec(spec, required=('name',)),
+                required_one_of=[('name', 'batch')],
+                mutually_exclusive=[('name', 'batch')],
+                supports_check_mode=True)
 
 
 def normalise_mac(value):
@@ -376,6 +378,10 @@ class LinkKind(object):
     #: whether the module needs pyroute2 (False: everything it sends and reads goes over _rawlink)
     needs_pyroute2 = True
 
+    def batch_errors(self, items):
+        """Errors of the task's objects taken together, found before each is validated (list of strings)."""
+        return []
+
     def validate(self, item):
         """Extra errors for one object (list of strings)."""
         return []
@@ -536,7 +542,9 @@ def run_link_module(module, kind):
         require_pyroute2(module)
     keys = COMMON_KEYS + list(kind.keys)
     items, batch = expand_batch(module.params, keys)
-    errors = []
+    errors = kind.batch_errors(items)
+    if errors:
+        module.fail_json(msg='; '.join(errors))
     for item in items:
         label = item.get('name') or '(unnamed)'
         for err in validate_common(item) + kind.validate(item):

@@ -202,7 +202,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import refuse_coerced_names
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Context, ObjectResult, expand_batch, find_duplicates, require_pyroute2, run_objects,
+    Context, ObjectResult, batch_argument_spec, expand_batch, find_duplicates, require_pyroute2, run_objects,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
     VirtnetError, get_link, netns_exists, ns_label, validate_ifname, validate_netns_name,
@@ -393,22 +393,14 @@ def resolve_links(ctx, items):
 
 
 def main():
-    batch_options = dict(
-        dev=dict(type='str'),
-        address=dict(type='list', elements='str'),
-        state=dict(type='str', choices=['present', 'absent']),
-        purge=dict(type='bool'),
-        netns=dict(type='str'),
-    )
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=batch_argument_spec(dict(
             dev=dict(type='str'),
             address=dict(type='list', elements='str'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             purge=dict(type='bool', default=False),
             netns=dict(type='str', default=''),
-            batch=dict(type='list', elements='dict', options=batch_options),
-        ),
+        )),
         required_one_of=[('dev', 'batch'), ('address', 'batch')],
         supports_check_mode=True,
     )

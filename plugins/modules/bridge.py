@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - virtnet.linux._attributes
   - virtnet.linux._attributes.ACTIONGROUP_NETLINK
   - virtnet.linux._netns
+  - virtnet.linux._link
 attributes:
   check_mode:
     support: full
@@ -39,13 +40,6 @@ attributes:
   diff_mode:
     support: full
 options:
-  name:
-    description:
-      - Name of the bridge, 1 to 15 characters without C(/), C(:), C(%), whitespace or control characters
-        (C(%) would make the kernel pick a number).
-      - A list or dict given here is refused (not turned into text).
-      - Required unless O(batch) is given.
-    type: str
   state:
     description:
       - V(present) creates the bridge if needed and makes it match the options given.
@@ -54,28 +48,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  link_state:
-    description: Administrative state of the bridge, V(up) or V(down) (C(ip link set NAME up|down)).
-    type: str
-    choices: [up, down]
-  mtu:
-    description: MTU of the bridge (68..65535).
-    type: int
-  address:
-    description: MAC address of the bridge, for example V(02:00:00:00:00:01).
-    type: str
-  master:
-    description:
-      - Name of a bridge in the same namespace to make this device a port of; V('') releases it.
-      - The kernel does not allow a bridge as a port of another bridge, so for a bridge this is normally
-        left unset; a bridge given here is refused before anything is sent (in check mode too).
-    type: str
-  txqueuelen:
-    description: Transmit queue length of the bridge, 0 to 4294967295.
-    type: int
-  alias:
-    description: Alias (description) of the bridge, as C(ip link set NAME alias TEXT) sets it.
-    type: str
   stp:
     description:
       - Whether the Spanning Tree Protocol is on (C(stp_state)).
@@ -209,6 +181,9 @@ options:
       purge_ports:
         description: As O(purge_ports).
         type: bool
+notes:
+  - The kernel does not allow a bridge as a port of another bridge, so for a bridge O(master) is normally
+    left unset; a bridge given there is refused before anything is sent (in check mode too).
 seealso:
   - module: virtnet.linux.netns
   - name: ip-link(8)
@@ -374,7 +349,7 @@ import math
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, check_master, common_argument_spec, normalise_mac, run_link_module,
+    LinkKind, check_master, link_module_args, normalise_mac, run_link_module,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
     NetlinkError, VirtnetError, dump_ports, get_link, netlink_error, nl_call, ns_label, validate_ifname,
@@ -823,7 +798,7 @@ def _index_of(ipr, name, netns):
 
 
 def main():
-    batch_options = dict(
+    module = AnsibleModule(**link_module_args(dict(
         stp=dict(type='bool'),
         forward_delay=dict(type='float'),
         hello_time=dict(type='float'),
@@ -835,17 +810,8 @@ def main():
         group_fwd_mask=dict(type='int'),
         vlan_filtering=dict(type='bool'),
         ports=dict(type='list', elements='str'),
-        purge_ports=dict(type='bool'),
-    )
-    argument_spec = common_argument_spec(batch_options)
-    argument_spec.update(dict((k, dict(v)) for k, v in batch_options.items()))
-    argument_spec['purge_ports']['default'] = False
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_one_of=[('name', 'batch')],
-        mutually_exclusive=[('name', 'batch')],
-        supports_check_mode=True,
-    )
+        purge_ports=dict(type='bool', default=False),
+    )))
     run_link_module(module, BridgeKind())
 
 

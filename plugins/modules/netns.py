@@ -172,7 +172,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Context, ObjectResult, expand_batch, find_duplicates, run_objects,
+    Context, ObjectResult, batch_argument_spec, expand_batch, find_duplicates, run_objects,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
     netns_exists, netns_path, refuse_coerced_names, validate_netns_name,
@@ -285,21 +285,14 @@ def _validate(items, batch):
 
 
 def main():
-    batch_options = dict(
-        name=dict(type='str', required=True),
-        state=dict(type='str', choices=['present', 'absent']),
-        loopback_up=dict(type='bool'),
-        etc=dict(type='dict'),
-    )
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=batch_argument_spec(dict(
             name=dict(type='str'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             loopback_up=dict(type='bool', default=True),
             etc=dict(type='dict'),
             names=dict(type='list', elements='str'),
-            batch=dict(type='list', elements='dict', options=batch_options),
-        ),
+        ), required=('name',), exclude=('names',)),
         required_one_of=[('name', 'names', 'batch')],
         mutually_exclusive=[('name', 'names', 'batch')],
         supports_check_mode=True,

@@ -283,7 +283,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import refuse_coerced_names
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Context, ObjectResult, expand_batch, require_pyroute2, run_objects,
+    Context, ObjectResult, batch_argument_spec, expand_batch, require_pyroute2, run_objects,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
     VirtnetError, get_link, netns_exists, ns_label, validate_ifname, validate_netns_name,
@@ -565,21 +565,8 @@ def resolve_links(ctx, specs):
 
 
 def main():
-    batch_options = dict(
-        dst=dict(type='str'),
-        gateway=dict(type='str'),
-        dev=dict(type='str'),
-        metric=dict(type='int'),
-        table=dict(type='str'),
-        scope=dict(type='str'),
-        proto=dict(type='str'),
-        src=dict(type='str'),
-        type=dict(type='str', choices=USER_ROUTE_TYPES),
-        state=dict(type='str', choices=['present', 'absent']),
-        netns=dict(type='str'),
-    )
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=batch_argument_spec(dict(
             dst=dict(type='str'),
             gateway=dict(type='str'),
             dev=dict(type='str'),
@@ -591,8 +578,7 @@ def main():
             type=dict(type='str', default='unicast', choices=USER_ROUTE_TYPES),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             netns=dict(type='str', default=''),
-            batch=dict(type='list', elements='dict', options=batch_options),
-        ),
+        )),
         required_one_of=[('dst', 'batch')],
         supports_check_mode=True,
     )

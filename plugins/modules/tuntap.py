@@ -37,19 +37,13 @@ extends_documentation_fragment:
   - virtnet.linux._attributes
   - virtnet.linux._attributes.ACTIONGROUP_NETLINK
   - virtnet.linux._netns
+  - virtnet.linux._link
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
 options:
-  name:
-    description:
-      - Name of the device, at most 15 characters, without C(/), C(:), C(%), white space or control characters
-        (C(%) would make the kernel pick a number).
-      - A list or dict given here is refused (not turned into text).
-      - Required unless O(batch) is given.
-    type: str
   state:
     description:
       - V(present) creates the device if it does not exist and makes its settings match the task.
@@ -106,33 +100,6 @@ options:
       - A device held open by a process is never replaced.
     type: bool
     default: true
-  link_state:
-    description:
-      - V(up) or V(down) (C(ip link set NAME up|down)). Not managed when not given; a new device is down.
-      - A TUN or TAP device that is up only gets carrier, and an operational state of C(UP), while a
-        process has it open.
-    type: str
-    choices: [up, down]
-  mtu:
-    description: The MTU (68 to 65535). Not managed when not given.
-    type: int
-  address:
-    description:
-      - The MAC address of a TAP device, like V(02:00:00:00:00:01). Not managed when not given.
-      - A TUN device has no MAC address.
-    type: str
-  master:
-    description:
-      - The bridge the TAP device is a port of, in the same namespace. The empty string releases it from
-        its bridge. Not managed when not given.
-      - The bridge must exist and be a bridge. A TUN device cannot be a bridge port.
-    type: str
-  txqueuelen:
-    description: The transmit queue length (0 to 4294967295). Not managed when not given.
-    type: int
-  alias:
-    description: The interface alias (C(ip link set NAME alias TEXT)); the empty string removes it. Not managed when not given.
-    type: str
   batch:
     description:
       - Several devices in one task. Each element takes the options below; options an element leaves
@@ -194,6 +161,10 @@ options:
         description: As O(alias).
         type: str
 notes:
+  - A TUN or TAP device that is up (O(link_state=up)) only gets carrier, and an operational state of
+    C(UP), while a process has it open.
+  - O(address) and O(master) are for TAP devices only; a TUN device has no MAC address and cannot be a bridge
+    port.
   - The kernel reports both modes as link kind C(tun) (C(ip -d link show) prints C(tun type tap)).
   - O(user), O(group), O(pi) and O(vnet_hdr) are changed by attaching to the device, which a process
     that holds a non-multi-queue device open prevents; the task then fails naming the process.
@@ -381,7 +352,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, common_argument_spec, read_link, resolve_master, run_link_module,
+    LinkKind, link_module_args, read_link, resolve_master, run_link_module,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
     VirtnetError, netlink_error, ns_label, open_netns_fd, setns,
@@ -633,17 +604,7 @@ def _holders(holders):
 
 
 def main():
-    batch_options = dict(
-        mode=dict(type='str', choices=['tun', 'tap']),
-        user=dict(type='raw'),
-        group=dict(type='raw'),
-        pi=dict(type='bool'),
-        vnet_hdr=dict(type='bool'),
-        multi_queue=dict(type='bool'),
-        recreate=dict(type='bool'),
-    )
-    spec = common_argument_spec(batch_options)
-    spec.update(
+    module = AnsibleModule(**link_module_args(dict(
         mode=dict(type='str', choices=['tun', 'tap']),
         user=dict(type='raw'),
         group=dict(type='raw'),
@@ -651,13 +612,7 @@ def main():
         vnet_hdr=dict(type='bool', default=False),
         multi_queue=dict(type='bool', default=False),
         recreate=dict(type='bool', default=True),
-    )
-    module = AnsibleModule(
-        argument_spec=spec,
-        required_one_of=[('name', 'batch')],
-        mutually_exclusive=[('name', 'batch')],
-        supports_check_mode=True,
-    )
+    )))
     run_link_module(module, TuntapKind())
 
 

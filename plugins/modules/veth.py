@@ -30,19 +30,13 @@ extends_documentation_fragment:
   - virtnet.linux._attributes
   - virtnet.linux._attributes.ACTIONGROUP_NETLINK
   - virtnet.linux._netns
+  - virtnet.linux._link
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
 options:
-  name:
-    description:
-      - Name of the local end of the pair, in O(netns). At most 15 characters, no C(/), C(:), C(%),
-        whitespace or control characters (C(%) would make the kernel pick a number).
-      - A list or dict given here is refused (not turned into text).
-      - Required unless O(batch) is given.
-    type: str
   state:
     description:
       - V(present) creates the pair if it does not exist and fixes the options given.
@@ -64,27 +58,6 @@ options:
       - The empty string means the namespace the module itself runs in (the host), also when O(netns)
         is set.
       - A namespace that does not exist is an error naming it; it is never created.
-    type: str
-  link_state:
-    description: Administrative state of the local end (C(ip link set NAME up|down)).
-    type: str
-    choices: [up, down]
-  mtu:
-    description: MTU of the local end (68 to 65535).
-    type: int
-  address:
-    description: MAC address of the local end, like V(02:00:00:00:00:01).
-    type: str
-  master:
-    description:
-      - Bridge in O(netns) that the local end is a port of. The empty string releases it from its bridge.
-      - A master that does not exist or is not a bridge is an error.
-    type: str
-  txqueuelen:
-    description: Transmit queue length of the local end, 0 to 4294967295.
-    type: int
-  alias:
-    description: Alias (C(ip link set NAME alias TEXT)) of the local end; the empty string clears it.
     type: str
   peer_link_state:
     description: Administrative state of the peer.
@@ -344,13 +317,12 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._engine import expand_batch
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    COMMON_KEYS, LinkKind, apply_common, check_master, common_argument_spec, common_view, compare_common,
-    normalise_mac, read_link, run_link_module, validate_common,
+    COMMON_KEYS, LinkKind, apply_common, check_master, common_view, compare_common, link_module_args, normalise_mac,
+    read_link, run_link_module, validate_common,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    NetnsNotFound, ObjectExists, netlink_error, ns_label, open_netns_fd, refuse_coerced_names,
+    NetnsNotFound, ObjectExists, netlink_error, ns_label, open_netns_fd,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import extack_reason
 
@@ -449,6 +421,9 @@ class Veth(LinkKind):
     needs_pyroute2 = False
 
     # ----------------------------------------------------------------- validation
+    def batch_errors(self, items):
+        return batch_clashes(items)
+
     def validate(self, item):
         if item.get('state') == 'absent':
             return []
@@ -639,7 +614,7 @@ class Veth(LinkKind):
 
 
 def main():
-    batch_options = dict(
+    module = AnsibleModule(**link_module_args(dict(
         peer=dict(type='str'),
         peer_netns=dict(type='str'),
         peer_link_state=dict(type='str', choices=['up', 'down']),
@@ -648,22 +623,8 @@ def main():
         peer_master=dict(type='str'),
         peer_txqueuelen=dict(type='int'),
         peer_alias=dict(type='str'),
-        recreate=dict(type='bool'),
-    )
-    argument_spec = common_argument_spec(batch_options)
-    argument_spec.update((k, dict(v)) for k, v in batch_options.items())
-    argument_spec['recreate']['default'] = False
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_one_of=[('name', 'batch')],
-        mutually_exclusive=[('name', 'batch')],
-        supports_check_mode=True,
-    )
-    refuse_coerced_names(module)
-    items = expand_batch(module.params, COMMON_KEYS + KEYS)[0]
-    clashes = batch_clashes(items)
-    if clashes:
-        module.fail_json(msg='; '.join(clashes))
+        recreate=dict(type='bool', default=False),
+    )))
     run_link_module(module, Veth())
 
 
