@@ -318,9 +318,11 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    COMMON_KEYS, LinkKind, apply_common, check_master, common_view, compare_common, link_module_args, normalise_mac,
-    read_link, run_link_module, validate_common,
+    LinkKind, apply_common, check_master, common_view, compare_common, link_module_args, normalise_mac, read_link,
+    run_link_module, validate_common,
 )
+# the keys of an item are COMMON_KEYS + KEYS (the unit tests build items from them)
+from ansible_collections.virtnet.linux.plugins.module_utils._link import COMMON_KEYS  # pylint: disable=unused-import
 from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
     NetnsNotFound, ObjectExists, netlink_error, ns_label, open_netns_fd,
 )
