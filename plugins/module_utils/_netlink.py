@@ -21,11 +21,11 @@ from __future__ import annotations
 import errno
 import traceback
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (  # noqa: F401 pylint: disable=unused-import
     NETNS_RUN_DIR, NETNS_ETC_DIR, IFNAMSIZ, CLONE_NEWNET, CLONE_NEWNS, IFF_UP, VirtnetError,
     NetnsNotFound, LinkNotFound, ObjectExists, libc, setns, unshare, mount, umount2, ns_label,
     validate_netns_name, validate_ifname, netns_path, netns_exists, list_netns, open_netns_fd,
-    errno_text, netlink_error, call_in_netns,
+    errno_text, kernel_error, call_in_netns,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawSockets
 
@@ -154,7 +154,7 @@ def dump_ports(ipr, master, netns=None):
     try:
         msgs = dump_request(ipr, msg, RTM_GETLINK)
     except NetlinkError as exc:
-        raise netlink_error(exc, 'listing the ports of link #%d' % master, netns)
+        raise kernel_error(exc, 'listing the ports of link #%d' % master, netns)
     return [link_to_dict(m) for m in msgs if _attr(m, 'IFLA_MASTER') == master]
 
 
@@ -252,7 +252,7 @@ def get_link(ipr, ifname=None, index=None, netns=None):
     except NetlinkError as exc:
         if exc.code == errno.ENODEV:
             return None
-        raise netlink_error(exc, 'reading link %s' % (ifname or index), netns)
+        raise kernel_error(exc, 'reading link %s' % (ifname or index), netns)
     for msg in msgs:
         return link_to_dict(msg)
     return None
@@ -269,14 +269,12 @@ def dump_links(ipr, netns=None):
     try:
         return [link_to_dict(m) for m in ipr.get_links()]
     except NetlinkError as exc:
-        raise netlink_error(exc, 'listing links', netns)
+        raise kernel_error(exc, 'listing links', netns)
 
 
 def nl_call(what, netns, func, *args, **kwargs):
     """Run one pyroute2 call, translating its errors for the user."""
     try:
         return func(*args, **kwargs)
-    except NetlinkError as exc:
-        raise netlink_error(exc, what, netns)
-    except OSError as exc:
-        raise netlink_error(exc, what, netns)
+    except (NetlinkError, OSError) as exc:
+        raise kernel_error(exc, what, netns)

@@ -352,7 +352,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._link import (
     LinkKind, check_master, link_module_args, normalise_mac, run_link_module,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    NetlinkError, VirtnetError, dump_ports, get_link, netlink_error, nl_call, ns_label, validate_ifname,
+    NetlinkError, VirtnetError, dump_ports, get_link, kernel_error, nl_call, ns_label, validate_ifname,
 )
 
 # option -> (IFLA_BR_* attribute read back, pyroute2 key sent, type)
@@ -676,7 +676,7 @@ class BridgeKind(LinkKind):
             except NetlinkError as exc:
                 if exc.code == errno.EOPNOTSUPP and item.get('vlan_filtering'):
                     raise VirtnetError(_vlan_unsupported(name, netns))
-                raise netlink_error(exc, 'creating bridge %s' % name, netns)
+                raise kernel_error(exc, 'creating bridge %s' % name, netns)
 
         def undo():
             nl_call('deleting %s' % name, netns, ipr.link, 'del', ifname=name)
@@ -715,7 +715,7 @@ class BridgeKind(LinkKind):
                         except NetlinkError as exc:
                             if exc.code == errno.EOPNOTSUPP and 'br_vlan_filtering' in part:
                                 raise VirtnetError(_vlan_unsupported(name, netns))
-                            raise netlink_error(exc, what, netns)
+                            raise kernel_error(exc, what, netns)
                     if verify:
                         self._verify_options(ipr, netns, name, index, verify)
                 return run

@@ -281,7 +281,9 @@ import errno
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import refuse_coerced_names
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    error_code, kernel_error, kernel_message, refuse_coerced_names,
+)
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, ObjectResult, batch_argument_spec, expand_batch, require_pyroute2, run_objects,
 )
@@ -289,8 +291,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
     VirtnetError, get_link, netns_exists, ns_label, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
-    SCOPES, TABLES, USER_ROUTE_TYPES, error_code, kernel_error,
-    kernel_message, predict_route, prepare_socket, public_route, read_routes, read_rt_tables,
+    SCOPES, TABLES, USER_ROUTE_TYPES, predict_route, prepare_socket, public_route, read_routes, read_rt_tables,
     route_conflicts, route_differences, route_label, route_spec, route_target, route_view,
 )
 
@@ -439,7 +440,7 @@ def _send(routes, netns, command, args, what, spec=None):
         except Exception as exc:  # pylint: disable=broad-except
             if command == 'del' and error_code(exc) == errno.ESRCH:    # already gone
                 return
-            raise kernel_error(exc, what, netns, _hint(exc, args, spec or {}))
+            raise kernel_error(exc, what, netns, _hint(exc, args, spec or {}), kernel_first=True)
     return act
 
 
