@@ -27,11 +27,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (  # 
     validate_netns_name, validate_ifname, netns_path, netns_exists, list_netns, open_netns_fd,
     errno_text, kernel_error, call_in_netns,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawSockets
-
-# id(IPRoute) -> (that IPRoute, the RawSockets of its Netlink, its namespace): get_link reads through
-# the raw socket of the same namespace (no pyroute2 decoding) when the IPRoute was opened by a Netlink.
-_RAW_READERS = {}
+from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import RawSockets
 
 try:
     from pyroute2 import IPRoute
@@ -78,20 +74,17 @@ class Netlink(object):
             return sock
         sock = call_in_netns(key, IPRoute, self.home_fd())
         self._sockets[key] = sock
-        _RAW_READERS[id(sock)] = (sock, self.raw, key)
         return sock
 
     def forget(self, netns):
         """Close the sockets of a namespace that is about to be removed."""
         sock = self._sockets.pop(netns or '', None)
         if sock is not None:
-            _RAW_READERS.pop(id(sock), None)
             sock.close()
         self.raw.forget(netns)
 
     def close(self):
         for sock in self._sockets.values():
-            _RAW_READERS.pop(id(sock), None)
             try:
                 sock.close()
             except Exception:  # pylint: disable=broad-except
@@ -238,12 +231,8 @@ def link_to_dict(msg):
 
 
 def get_link(ipr, ifname=None, index=None, netns=None):
-    """The link `ifname` (or `index`) as a plain dict, or None when it does not exist."""
-    entry = _RAW_READERS.get(id(ipr))
-    if entry is not None and entry[0] is ipr:
-        link = entry[1].get_link(entry[2], ifname=ifname, index=index)
-        if link is not FALLBACK:
-            return link
+    """The link `ifname` (or `index`) as a plain dict, or None when it does not exist, decoded by
+    pyroute2: for the links that the raw layer leaves to it (`_link.read_link` reads through both)."""
     try:
         if index is not None:
             msgs = ipr.link('get', index=index)
@@ -256,13 +245,6 @@ def get_link(ipr, ifname=None, index=None, netns=None):
     for msg in msgs:
         return link_to_dict(msg)
     return None
-
-
-def link_name(ipr, index, netns=None):
-    if not index:
-        return None
-    link = get_link(ipr, index=index, netns=netns)
-    return link['ifname'] if link else None
 
 
 def dump_links(ipr, netns=None):
