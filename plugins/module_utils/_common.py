@@ -7,7 +7,8 @@
 
 """What every module needs and that does not need pyroute2: the error classes, names and MAC addresses
 and their validation, namespaces by name (never created by a lookup), setns/unshare/mount, and the one
-translation of the kernel's refusals (errno and extended ack) into messages: kernel_error.
+translation of the kernel's refusals (errno and extended ack) into messages: kernel_error; and the one lock
+loop (hold_lock) of the host lock and the daemon locks.
 
 Modules that do not talk to the kernel through pyroute2 (netns, netns_exec, link_info) import only
 this, so they do not pay pyroute2's import (about 0.1 s a task, BENCHMARKS.md). _netlink re-exports it.
@@ -17,8 +18,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import re
+import time
 
 NETNS_RUN_DIR = '/run/netns'
 NETNS_ETC_DIR = '/etc/netns'
@@ -303,6 +306,70 @@ def mac_error(value, what='address'):
     if int(normalise_mac(value)[:2], 16) & 1:
         return 'invalid %s %r: a multicast MAC cannot be a device address' % (what, value)
     return None
+
+
+# --------------------------------------------------------------------------- locks
+
+def lock_holders(fd, path, proc='/proc'):
+    """'pid N (cmdline)' of the processes holding a lock on the open file `fd`, from /proc/locks;
+    else what the holder wrote into the file."""
+    st = os.fstat(fd)
+    ident = '%02x:%02x:%d' % (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+    pids = []
+    try:
+        with open(os.path.join(proc, 'locks')) as f:
+            for line in f:
+                fields = line.split()
+                # 1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF   (blocked waiters have a '->' field)
+                if '->' in fields or len(fields) < 6 or fields[1] != 'FLOCK':
+                    continue
+                if fields[5] == ident and fields[4].isdigit():
+                    pids.append(int(fields[4]))
+    except OSError:
+        pass
+    if not pids:
+        try:
+            with open(path) as f:
+                text = f.read(200).split()
+            if text and text[0].isdigit():
+                pids.append(int(text[0]))
+        except OSError:
+            pass
+    return ', '.join('pid %d (%s)' % (pid, _cmdline(pid, proc)) for pid in sorted(set(pids))) or 'an unknown process'
+
+
+def hold_lock(fd, path, timeout, poll=0.02):
+    """Take an exclusive flock on `fd` (the open lock file `path`), waiting `timeout` seconds at most,
+    and write this process's pid into the file (for the message of a task that times out waiting).
+
+    The one lock loop of the collection (the host lock of the engine, the lock of each daemon).
+    Returns None once the lock is held; after the timeout, who holds it (lock_holders), the lock not
+    taken and `fd` left open.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return lock_holders(fd, path)
+            time.sleep(poll)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, ('%d\n' % os.getpid()).encode(), 0)
+    except OSError:
+        pass
+    return None
+
+
+def _cmdline(pid, proc='/proc'):
+    try:
+        with open(os.path.join(proc, str(pid), 'cmdline'), 'rb') as f:
+            raw = f.read(400)
+    except OSError:
+        return 'gone'
+    return raw.replace(b'\0', b' ').decode('utf-8', 'replace').strip() or '?'
 
 
 # --------------------------------------------------------------------------- option types

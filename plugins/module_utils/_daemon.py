@@ -31,9 +31,8 @@ import signal
 import time
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
-    NETNS_RUN_DIR, VirtnetError, netns_exists, validate_netns_name,
+    NETNS_RUN_DIR, VirtnetError, hold_lock, netns_exists, validate_netns_name,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._engine import hold_lock
 
 STATE_DIR = '/run/virtnet/daemon'
 UNIT_DIR = '/etc/systemd/system'

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import traceback
 
-from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
+from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, hold_lock
 
 
 LOCK_DIR = '/run/virtnet.linux'
@@ -51,73 +51,6 @@ def lock_dir(path=LOCK_DIR):
         raise VirtnetError('the lock directory %s can be written by other users (mode %04o): refusing to use it'
                            % (path, stat.S_IMODE(st.st_mode)))
     return path
-
-
-def lock_holders(fd, path, proc='/proc'):
-    """'pid N (cmdline)' of the processes holding a lock on the open file `fd`, from /proc/locks;
-    else what the holder wrote into the file."""
-    import os
-    st = os.fstat(fd)
-    ident = '%02x:%02x:%d' % (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
-    pids = []
-    try:
-        with open(os.path.join(proc, 'locks')) as f:
-            for line in f:
-                fields = line.split()
-                # 1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF   (blocked waiters have a '->' field)
-                if '->' in fields or len(fields) < 6 or fields[1] != 'FLOCK':
-                    continue
-                if fields[5] == ident and fields[4].isdigit():
-                    pids.append(int(fields[4]))
-    except OSError:
-        pass
-    if not pids:
-        try:
-            with open(path) as f:
-                text = f.read(200).split()
-            if text and text[0].isdigit():
-                pids.append(int(text[0]))
-        except OSError:
-            pass
-    return ', '.join('pid %d (%s)' % (pid, _cmdline(pid, proc)) for pid in sorted(set(pids))) or 'an unknown process'
-
-
-def hold_lock(fd, path, timeout, poll=0.02):
-    """Take an exclusive flock on `fd` (the open lock file `path`), waiting `timeout` seconds at most,
-    and write this process's pid into the file (for the message of a task that times out waiting).
-
-    The one lock loop of the collection (the host lock of the engine, the lock of each daemon).
-    Returns None once the lock is held; after the timeout, who holds it (lock_holders), the lock not
-    taken and `fd` left open.
-    """
-    import fcntl
-    import os
-    import time
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return lock_holders(fd, path)
-            time.sleep(poll)
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, ('%d\n' % os.getpid()).encode(), 0)
-    except OSError:
-        pass
-    return None
-
-
-def _cmdline(pid, proc='/proc'):
-    import os
-    try:
-        with open(os.path.join(proc, str(pid), 'cmdline'), 'rb') as f:
-            raw = f.read(400)
-    except OSError:
-        return 'gone'
-    return raw.replace(b'\0', b' ').decode('utf-8', 'replace').strip() or '?'
 
 
 class Difference(object):

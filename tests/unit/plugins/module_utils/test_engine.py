@@ -11,8 +11,9 @@ import os
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Differences, Transaction, expand_batch, find_duplicates, lock_dir, lock_holders, merge_item,
+    Differences, Transaction, expand_batch, find_duplicates, lock_dir, merge_item,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._common import lock_holders
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import VirtnetError
 
 
