@@ -22,7 +22,6 @@ record that does not match, and the next run restarts instead of trusting it.
 
 from __future__ import annotations
 
-import fcntl
 import grp
 import json
 import os
@@ -31,9 +30,10 @@ import re
 import signal
 import time
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     NETNS_RUN_DIR, VirtnetError, netns_exists, validate_netns_name,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._engine import hold_lock
 
 STATE_DIR = '/run/virtnet/daemon'
 UNIT_DIR = '/etc/systemd/system'
@@ -703,18 +703,13 @@ def ensure(spec, kind, check_mode, run, switch_factory, lock_timeout=300):
     if check_mode:
         return _ensure(spec, kind, check_mode, run, switch_factory)     # reads only: no lock file made
     _makedirs(STATE_DIR)
-    fd = os.open(default_path(spec['name'], 'lock'), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    path = default_path(spec['name'], 'lock')
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        deadline = time.monotonic() + lock_timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise VirtnetError('daemon %s: another task holds %s for more than %d s'
-                                       % (spec['name'], default_path(spec['name'], 'lock'), lock_timeout))
-                time.sleep(0.05)
+        holders = hold_lock(fd, path, lock_timeout, poll=0.05)
+        if holders is not None:
+            raise VirtnetError('daemon %s: another task holds %s for more than %d s: held by %s'
+                               % (spec['name'], path, lock_timeout, holders))
         result = _ensure(spec, kind, check_mode, run, switch_factory)
         if spec['state'] == 'absent':
             remove_file(default_path(spec['name'], 'lock'))     # absent leaves nothing, its lock neither

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import traceback
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError
+from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
 
 
 LOCK_DIR = '/run/virtnet.linux'
@@ -80,6 +80,34 @@ def lock_holders(fd, path, proc='/proc'):
         except OSError:
             pass
     return ', '.join('pid %d (%s)' % (pid, _cmdline(pid, proc)) for pid in sorted(set(pids))) or 'an unknown process'
+
+
+def hold_lock(fd, path, timeout, poll=0.02):
+    """Take an exclusive flock on `fd` (the open lock file `path`), waiting `timeout` seconds at most,
+    and write this process's pid into the file (for the message of a task that times out waiting).
+
+    The one lock loop of the collection (the host lock of the engine, the lock of each daemon).
+    Returns None once the lock is held; after the timeout, who holds it (lock_holders), the lock not
+    taken and `fd` left open.
+    """
+    import fcntl
+    import os
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return lock_holders(fd, path)
+            time.sleep(poll)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, ('%d\n' % os.getpid()).encode(), 0)
+    except OSError:
+        pass
+    return None
 
 
 def _cmdline(pid, proc='/proc'):
@@ -379,9 +407,7 @@ class Context(object):
         """
         if self._lock_fd is not None:
             return
-        import fcntl
         import os
-        import time
         if timeout is None:
             try:
                 timeout = max(0, int(os.environ.get('VIRTNET_LINUX_LOCK_TIMEOUT', LOCK_TIMEOUT)))
@@ -392,24 +418,11 @@ class Context(object):
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise VirtnetError('cannot open the lock file %s: %s' % (path, exc.strerror or exc))
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    holders = lock_holders(fd, path)
-                    os.close(fd)
-                    raise VirtnetError('another virtnet.linux task on this host held %s for %d s: held by %s'
-                                       % (path, timeout, holders))
-                time.sleep(0.02)
-        # who holds it, for the message of a task that times out waiting
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, ('%d\n' % os.getpid()).encode(), 0)
-        except OSError:
-            pass
+        holders = hold_lock(fd, path, timeout)
+        if holders is not None:
+            os.close(fd)
+            raise VirtnetError('another virtnet.linux task on this host held %s for %d s: held by %s'
+                               % (path, timeout, holders))
         self._lock_fd = fd
 
     @property

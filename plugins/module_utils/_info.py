@@ -33,14 +33,14 @@ import pwd
 import socket
 import struct
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    IFF_UP, VirtnetError, errno_text, list_netns, netns_exists, ns_label, open_netns_fd,
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    IFF_UP, VirtnetError, kernel_error, list_netns, netns_exists, ns_label, open_netns_fd,
     setns, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import (  # pylint: disable=unused-import
     NETLINK_ROUTE, NLMSG_ERROR, NLM_F_REQUEST, RTM_NEWLINK, RTM_GETLINK, RTM_NEWNSID, RTM_GETNSID, IFLA_EXT_MASK,
     RTEXT_FILTER_SKIP_STATS, NETNSA_NSID, NETNSA_FD, NLA_TYPE_MASK, NSID_NONE, OPERSTATES, _NLMSGHDR, _IFINFOMSG,
-    _RTA, _U32, _S32, _attr,
+    _RTA, _U32, _S32, _attr, NsidResolver,
 )
 
 # --------------------------------------------------------------------------- rtnetlink constants
@@ -221,8 +221,7 @@ class Rtnl(object):
             try:
                 sock = self._open(key)
             except OSError as exc:
-                raise VirtnetError('opening a netlink socket in %s: %s'
-                                   % (ns_label(key), errno_text(exc.errno) if exc.errno else exc), errno=exc.errno)
+                raise kernel_error(exc, 'opening a netlink socket', key)
             self._socks[key] = sock
         return sock
 
@@ -279,8 +278,7 @@ class Rtnl(object):
                     raise VirtnetError('%s in %s: the kernel kept changing it while it was read'
                                        % (what, ns_label(netns)))
             except OSError as exc:
-                text = errno_text(exc.errno) if exc.errno else str(exc)
-                raise VirtnetError('%s in %s: %s' % (what, ns_label(netns), text), errno=exc.errno)
+                raise kernel_error(exc, what, netns)
         return []  # pragma: no cover
 
     def links(self, netns):
@@ -511,36 +509,6 @@ def select_netns(requested, available):
 
 
 # --------------------------------------------------------------------------- kernel reading
-
-class NsidResolver(object):
-    """link-netnsid (as seen from one namespace) -> namespace name, with as few queries as possible."""
-
-    def __init__(self, rtnl, candidates):
-        self.rtnl = rtnl
-        self.candidates = candidates     # '' (the module's own) and every named namespace
-        self._maps = {}                  # netns -> {nsid: name}
-        self._scanned = {}               # netns -> index of the next candidate to ask about
-
-    def resolve(self, netns, nsids):
-        """{nsid: name or None} for every id of `nsids` seen from `netns`."""
-        mapping = self._maps.setdefault(netns, {})
-        todo = set(n for n in nsids if n not in mapping)
-        pos = self._scanned.get(netns, 0)
-        while todo and pos < len(self.candidates):
-            other = self.candidates[pos]
-            pos += 1
-            if other == netns:
-                continue
-            try:
-                nsid = self.rtnl.nsid_of(netns, other)
-            except VirtnetError:
-                continue                  # namespace removed meanwhile
-            if nsid is not None and nsid not in mapping:
-                mapping[nsid] = other
-                todo.discard(nsid)
-        self._scanned[netns] = pos
-        return dict((n, mapping.get(n)) for n in nsids)
-
 
 def _peer_names(rtnl, netns, indexes):
     """ifindex -> name in a namespace that was not reported: gets for a few, one dump for many."""

@@ -19,7 +19,7 @@ import ipaddress
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    dump_request, msg_get, netlink_error,
+    dump_request, kernel_error, msg_get,
 )
 
 AF_INET = 2
@@ -606,38 +606,6 @@ def predict_route(spec, target, have=None):
 
 # =========================================================================== kernel side
 
-def kernel_message(exc):
-    """The extended-ack text the kernel sent with an error, if it says more than strerror."""
-    args = getattr(exc, 'args', ())
-    code = getattr(exc, 'code', None)
-    if len(args) > 1 and isinstance(args[1], str):
-        text = args[1].strip()
-        if text and (code is None or text != os.strerror(code)):
-            return text
-    return None
-
-
-def error_code(exc):
-    return getattr(exc, 'code', None) or getattr(exc, 'errno', None) or 0
-
-
-def kernel_error(exc, what, netns, hint=None):
-    """A VirtnetError for a failed request: what, where, why (with the kernel's own words).
-
-    Without a `hint`, the kernel's extended-ack text is the reason when there is one (it is more
-    precise than the errno: EACCES for "IPv6 is disabled on this device", say).
-    """
-    code = error_code(exc)
-    extra = kernel_message(exc)
-    if hint:
-        reason = hint + (' (kernel: %s)' % extra if extra else '')
-    elif extra:
-        reason = '%s (%s)' % (extra, errno.errorcode.get(code, code)) if code else extra
-    else:
-        reason = None
-    return netlink_error(exc, what, netns, reason)
-
-
 def _sockopt(ipr, option, value):
     from pyroute2.netlink import SOL_NETLINK
     try:
@@ -711,7 +679,7 @@ def read_addresses(ipr, index, netns=None):
         if msgs is None:
             msgs = ipr.addr('dump', index=index)
     except NetlinkError as exc:
-        raise kernel_error(exc, 'reading the addresses of link %s' % index, netns)
+        raise kernel_error(exc, 'reading the addresses of link %s' % index, netns, kernel_first=True)
     out = []
     for m in msgs:
         if m.get('event') not in (None, 'RTM_NEWADDR') or m['index'] != index:
@@ -773,7 +741,7 @@ def read_routes(ipr, family, table, netns=None):
     except NetlinkError as exc:
         if exc.code in (errno.ENOENT, errno.ESRCH):    # a table that does not exist (yet)
             return []
-        raise kernel_error(exc, 'reading routing table %s' % table, netns)
+        raise kernel_error(exc, 'reading routing table %s' % table, netns, kernel_first=True)
     out = []
     for m in msgs:
         if m.get('event') not in (None, 'RTM_NEWROUTE') or m['family'] != family:

@@ -17,20 +17,17 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, Differences, ObjectResult, batch_argument_spec, expand_batch, find_duplicates, require_pyroute2, run_objects,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    VirtnetError, netlink_error, netns_exists, ns_label, refuse_coerced_names, validate_ifname, validate_netns_name,
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    VirtnetError, error_code, kernel_error, mac_error, netns_exists, normalise_mac, ns_label, refuse_coerced_names,
+    validate_ifname, validate_netns_name,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, extack_reason
+from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK
 
 MAX_U32 = 2 ** 32 - 1
-
-_MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
-
 
 # the options of every device module (documented once, in the doc fragment virtnet.linux._link)
 LINK_OPTIONS = dict(
@@ -56,23 +53,6 @@ def link_module_args(options):
                 required_one_of=[('name', 'batch')],
                 mutually_exclusive=[('name', 'batch')],
                 supports_check_mode=True)
-
-
-def normalise_mac(value):
-    if value is None:
-        return None
-    mac = str(value).strip().lower().replace('-', ':')
-    return mac
-
-
-def mac_error(value, what='address'):
-    if value is None:
-        return None
-    if not _MAC_RE.match(normalise_mac(value)):
-        return 'invalid %s %r: expected a MAC address like 02:00:00:00:00:01' % (what, value)
-    if int(normalise_mac(value)[:2], 16) & 1:
-        return 'invalid %s %r: a multicast MAC cannot be a device address' % (what, value)
-    return None
 
 
 def validate_common(item, prefix=''):
@@ -184,12 +164,10 @@ def preflight(ctx, kind, items):
         if link['kind'] not in kind.read_kinds:
             raise VirtnetError('%s already exists in %s as a %s, not a %s'
                                % (name, ns_label(netns), link['kind'] or 'device without kind', kind.kind))
-        view = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+        view = _view(ctx, kind, item, link)
         if (view.get('peer_netns'), view.get('peer')) in deleted:
             continue
-        diffs = Differences()
-        compare_common(view, item, diffs)
-        kind.compare(ctx, item, link, view, diffs)
+        diffs = _differences(ctx, kind, item, link, view)
         if diffs.needs_recreate:
             reason = kind.refuse_recreate(ctx, item, link, view, diffs)
             if reason:
@@ -297,15 +275,17 @@ def verify_link(ctx, netns, name, args):
 def delete_link(ctx, netns, name, index):
     """Delete a link; "already gone" is not an error."""
 
-    def act():
-        try:
-            ctx.rt.sock(netns).del_link(index=index)
-        except OSError as exc:
-            if getattr(exc, 'code', None) == errno.ENODEV:   # already gone
-                return
-            raise netlink_error(exc, 'deleting %s' % name, netns, reason=extack_reason(exc))
+    ctx.tx.run('delete %s' % name, lambda: remove_link(ctx, netns, name, index=index))
 
-    ctx.tx.run('delete %s' % name, act)
+
+def remove_link(ctx, netns, name, index=None, group=None):
+    """Delete link `index` (else the link called `name`, or with `group` every link of that group) in
+    `netns` now; a link that is already gone is not an error. The one "already gone" delete of links."""
+    try:
+        ctx.rt.sock(netns).del_link(index=index, ifname=None if index or group else name, group=group)
+    except OSError as exc:
+        if error_code(exc) != errno.ENODEV:
+            raise kernel_error(exc, 'deleting %s' % name, netns)
 
 
 # Links deleted by one task are first given this link group, then deleted with one request per
@@ -344,12 +324,8 @@ def flush_deletes(ctx):
                     except OSError as exc:
                         if getattr(exc, 'code', None) == errno.ENODEV:  # gone (e.g. the peer of another one)
                             continue
-                        raise netlink_error(exc, 'deleting %s' % name, netns, reason=extack_reason(exc))
-                try:
-                    sock.del_link(group=group)
-                except OSError as exc:
-                    if getattr(exc, 'code', None) != errno.ENODEV:
-                        raise netlink_error(exc, 'deleting %s' % ', '.join(names), netns, reason=extack_reason(exc))
+                        raise kernel_error(exc, 'deleting %s' % name, netns)
+                remove_link(ctx, netns, ', '.join(names), group=group)
             except VirtnetError:
                 for index, old_group in tagged:     # leave the survivors as they were
                     try:
@@ -448,6 +424,39 @@ def _object_key(item):
     return '%s/%s' % (netns, item['name']) if netns else item['name']
 
 
+def _view(ctx, kind, item, link):
+    """The public view of an existing device of `item`: the common attributes and the kind's own."""
+    return dict(common_view(ctx, item.get('netns') or '', link), **kind.view(ctx, item, link))
+
+
+def _differences(ctx, kind, item, link, view):
+    """What differs between the device (`view`) and `item`: common options, then the kind's own."""
+    diffs = Differences()
+    compare_common(view, item, diffs)
+    kind.compare(ctx, item, link, view, diffs)
+    return diffs
+
+
+def _apply(ctx, kind, item, link, view, diffs):
+    """Fix the in-place differences: the common options, then the kind's own."""
+    apply_common(ctx, item.get('netns') or '', item['name'], link['index'], view, diffs)
+    kind.update(ctx, item, link, view, diffs)
+
+
+def _fix_created(ctx, kind, item):
+    """Read a device just created back and fix what its create request could not set.
+
+    Returns (the number of steps done before the fixes, the view read back)."""
+    netns, name = item.get('netns') or '', item['name']
+    link = read_link(ctx, netns, ifname=name, need_data=kind.needs_data)
+    if link is None:
+        raise VirtnetError('%s was created in %s but cannot be read back' % (name, ns_label(netns)))
+    read_at = len(ctx.tx.done)
+    view = _view(ctx, kind, item, link)
+    _apply(ctx, kind, item, link, view, _differences(ctx, kind, item, link, view))
+    return read_at, view
+
+
 def ensure_link(ctx, kind, item):
     netns = item.get('netns') or ''
     name = item['name']
@@ -464,7 +473,7 @@ def ensure_link(ctx, kind, item):
     if item['state'] == 'absent':
         if link is None:
             return ObjectResult(key, None, None, False)
-        before = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+        before = _view(ctx, kind, item, link)
         if ctx.check_mode:
             start = len(ctx.tx.done)
             delete_link(ctx, netns, name, link['index'])
@@ -480,23 +489,12 @@ def ensure_link(ctx, kind, item):
         if ctx.check_mode:
             after = kind.predict(item, {'name': name, 'netns': netns, 'kind': kind.kind})
             return ObjectResult(key, None, after, True, ctx.tx.done[start:], {'link': after})
-        link = read_link(ctx, netns, ifname=name, need_data=kind.needs_data)
-        if link is None:
-            raise VirtnetError('%s was created in %s but cannot be read back' % (name, ns_label(netns)))
-        read_at = len(ctx.tx.done)
-        view = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
-        diffs = Differences()
-        compare_common(view, item, diffs)
-        kind.compare(ctx, item, link, view, diffs)
-        apply_common(ctx, netns, name, link['index'], view, diffs)
-        kind.update(ctx, item, link, view, diffs)
+        read_at, view = _fix_created(ctx, kind, item)
     else:
         read_at = len(ctx.tx.done)
-        view = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+        view = _view(ctx, kind, item, link)
         before = view
-        diffs = Differences()
-        compare_common(view, item, diffs)
-        kind.compare(ctx, item, link, view, diffs)
+        diffs = _differences(ctx, kind, item, link, view)
         if diffs.empty:
             return ObjectResult(key, view, view, False, [], {'link': view})
         if diffs.needs_recreate:
@@ -506,19 +504,9 @@ def ensure_link(ctx, kind, item):
             delete_link(ctx, netns, name, link['index'])
             kind.create(ctx, item)
             if not ctx.check_mode:
-                link = read_link(ctx, netns, ifname=name, need_data=kind.needs_data)
-                if link is None:
-                    raise VirtnetError('%s was created in %s but cannot be read back' % (name, ns_label(netns)))
-                read_at = len(ctx.tx.done)
-                view = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
-                diffs = Differences()
-                compare_common(view, item, diffs)
-                kind.compare(ctx, item, link, view, diffs)
-                apply_common(ctx, netns, name, link['index'], view, diffs)
-                kind.update(ctx, item, link, view, diffs)
+                read_at, view = _fix_created(ctx, kind, item)
         else:
-            apply_common(ctx, netns, name, link['index'], view, diffs)
-            kind.update(ctx, item, link, view, diffs)
+            _apply(ctx, kind, item, link, view, diffs)
         if ctx.check_mode:
             after = kind.predict_update(item, view, diffs)
             return ObjectResult(key, before, after, True, ctx.tx.done[start:], {'link': after})
@@ -530,7 +518,7 @@ def ensure_link(ctx, kind, item):
         link = read_link(ctx, netns, ifname=name, need_data=kind.needs_data)
         if link is None:
             raise VirtnetError('%s in %s cannot be read back after the changes' % (name, ns_label(netns)))
-        after = dict(common_view(ctx, netns, link), **kind.view(ctx, item, link))
+        after = _view(ctx, kind, item, link)
     changed = len(ctx.tx.done) > start
     return ObjectResult(key, before, after, changed, ctx.tx.done[start:], {'link': after})
 

@@ -21,17 +21,13 @@ from __future__ import annotations
 import errno
 import traceback
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (  # noqa: F401 pylint: disable=unused-import
     NETNS_RUN_DIR, NETNS_ETC_DIR, IFNAMSIZ, CLONE_NEWNET, CLONE_NEWNS, IFF_UP, VirtnetError,
     NetnsNotFound, LinkNotFound, ObjectExists, libc, setns, unshare, mount, umount2, ns_label,
     validate_netns_name, validate_ifname, netns_path, netns_exists, list_netns, open_netns_fd,
-    errno_text, netlink_error, call_in_netns,
+    errno_text, kernel_error, call_in_netns,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawSockets
-
-# id(IPRoute) -> (that IPRoute, the RawSockets of its Netlink, its namespace): get_link reads through
-# the raw socket of the same namespace (no pyroute2 decoding) when the IPRoute was opened by a Netlink.
-_RAW_READERS = {}
+from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import RawSockets
 
 try:
     from pyroute2 import IPRoute
@@ -78,20 +74,17 @@ class Netlink(object):
             return sock
         sock = call_in_netns(key, IPRoute, self.home_fd())
         self._sockets[key] = sock
-        _RAW_READERS[id(sock)] = (sock, self.raw, key)
         return sock
 
     def forget(self, netns):
         """Close the sockets of a namespace that is about to be removed."""
         sock = self._sockets.pop(netns or '', None)
         if sock is not None:
-            _RAW_READERS.pop(id(sock), None)
             sock.close()
         self.raw.forget(netns)
 
     def close(self):
         for sock in self._sockets.values():
-            _RAW_READERS.pop(id(sock), None)
             try:
                 sock.close()
             except Exception:  # pylint: disable=broad-except
@@ -154,7 +147,7 @@ def dump_ports(ipr, master, netns=None):
     try:
         msgs = dump_request(ipr, msg, RTM_GETLINK)
     except NetlinkError as exc:
-        raise netlink_error(exc, 'listing the ports of link #%d' % master, netns)
+        raise kernel_error(exc, 'listing the ports of link #%d' % master, netns)
     return [link_to_dict(m) for m in msgs if _attr(m, 'IFLA_MASTER') == master]
 
 
@@ -238,12 +231,8 @@ def link_to_dict(msg):
 
 
 def get_link(ipr, ifname=None, index=None, netns=None):
-    """The link `ifname` (or `index`) as a plain dict, or None when it does not exist."""
-    entry = _RAW_READERS.get(id(ipr))
-    if entry is not None and entry[0] is ipr:
-        link = entry[1].get_link(entry[2], ifname=ifname, index=index)
-        if link is not FALLBACK:
-            return link
+    """The link `ifname` (or `index`) as a plain dict, or None when it does not exist, decoded by
+    pyroute2: for the links that the raw layer leaves to it (`_link.read_link` reads through both)."""
     try:
         if index is not None:
             msgs = ipr.link('get', index=index)
@@ -252,31 +241,22 @@ def get_link(ipr, ifname=None, index=None, netns=None):
     except NetlinkError as exc:
         if exc.code == errno.ENODEV:
             return None
-        raise netlink_error(exc, 'reading link %s' % (ifname or index), netns)
+        raise kernel_error(exc, 'reading link %s' % (ifname or index), netns)
     for msg in msgs:
         return link_to_dict(msg)
     return None
-
-
-def link_name(ipr, index, netns=None):
-    if not index:
-        return None
-    link = get_link(ipr, index=index, netns=netns)
-    return link['ifname'] if link else None
 
 
 def dump_links(ipr, netns=None):
     try:
         return [link_to_dict(m) for m in ipr.get_links()]
     except NetlinkError as exc:
-        raise netlink_error(exc, 'listing links', netns)
+        raise kernel_error(exc, 'listing links', netns)
 
 
 def nl_call(what, netns, func, *args, **kwargs):
     """Run one pyroute2 call, translating its errors for the user."""
     try:
         return func(*args, **kwargs)
-    except NetlinkError as exc:
-        raise netlink_error(exc, what, netns)
-    except OSError as exc:
-        raise netlink_error(exc, what, netns)
+    except (NetlinkError, OSError) as exc:
+        raise kernel_error(exc, what, netns)

@@ -17,11 +17,11 @@ from __future__ import annotations
 import errno
 import os
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    CLONE_NEWNET, CLONE_NEWNS, NETNS_ETC_DIR, NETNS_RUN_DIR, VirtnetError, call_in_netns, errno_text, mount,
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    CLONE_NEWNET, CLONE_NEWNS, NETNS_ETC_DIR, NETNS_RUN_DIR, VirtnetError, call_in_netns, kernel_reason, mount,
     netns_exists, netns_path, open_netns_fd, setns, umount2, unshare, validate_netns_name,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawRtnl, extack_reason
+from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawRtnl
 
 MS_RDONLY = 0x1
 MS_BIND = 0x1000
@@ -114,7 +114,7 @@ def _lo(name, what, func):
         finally:
             sock.close()
     except OSError as exc:
-        raise VirtnetError('%s: %s' % (what, extack_reason(exc) or (errno_text(exc.errno) if exc.errno else exc)))
+        raise VirtnetError('%s: %s' % (what, kernel_reason(exc)))
 
 
 def loopback_state(name):

@@ -30,8 +30,8 @@ import os
 import socket
 import struct
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    IFF_UP, VirtnetError, call_in_netns, errno_text, netlink_error, netns_exists, list_netns, open_netns_fd,
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    IFF_UP, VirtnetError, call_in_netns, kernel_error, list_netns, open_netns_fd,
 )
 
 # --------------------------------------------------------------------------- the wire format
@@ -407,7 +407,7 @@ class RawSockets(object):
         self._socks = {}
         self._home_fd = None
         self._nsids = {}
-        self._nsid_maps = {}
+        self._names = NsidResolver(self, lambda: [''] + list_netns())
 
     def home_fd(self):
         """An fd of the module's own namespace (opened once, before ever leaving it)."""
@@ -432,7 +432,7 @@ class RawSockets(object):
         sock = self._socks.pop(netns or '', None)
         if sock is not None:
             sock.close()
-        self._nsid_maps.pop(netns or '', None)
+        self._names.forget(netns)
         gone = netns or ''
         self._nsids = dict((k, v) for k, v in self._nsids.items() if gone not in k)
 
@@ -450,17 +450,17 @@ class RawSockets(object):
         try:
             return self.sock(netns).get_link(ifname=ifname, index=index, need_data=need_data)
         except OSError as exc:
-            raise netlink_error(exc, 'reading link %s' % (ifname or index), netns, reason=extack_reason(exc))
+            raise kernel_error(exc, 'reading link %s' % (ifname or index), netns)
 
     def call(self, what, netns, method, *args, **kwargs):
         """Run RawRtnl.<method> on this namespace's socket, its refusal worded for the user."""
         try:
             return getattr(self.sock(netns), method)(*args, **kwargs)
         except OSError as exc:
-            raise netlink_error(exc, what, netns, reason=extack_reason(exc))
+            raise kernel_error(exc, what, netns)
 
     # ----------------------------------------------------------------- namespace ids
-    def nsid(self, netns, other):
+    def nsid_of(self, netns, other):
         """The nsid of namespace `other` as seen from `netns` (None if it has none yet).
 
         Ids are cached for the run, "none" never is: the kernel gives an id when the first link
@@ -486,26 +486,57 @@ class RawSockets(object):
 
         Returns None when the id belongs to an unnamed namespace (a container by pid, say).
         """
-        key = netns or ''
-        mapping = self._nsid_maps.get(key)
-        if mapping is None or nsid not in mapping:
-            mapping = {}
-            for name in [''] + list_netns():
-                if name == key or (name and not netns_exists(name)):
-                    continue
-                try:
-                    got = self.nsid(key, name)
-                except VirtnetError:        # a stale name in /run/netns, say: not this id
-                    continue
-                if got is not None:
-                    mapping.setdefault(got, name)
-            self._nsid_maps[key] = mapping
-        return mapping.get(nsid)
+        return self._names.resolve(netns or '', [nsid], rescan=True)[nsid]
 
 
-def extack_reason(exc):
-    """The errno's text with the kernel's extended-ack message, when it sent one; else None."""
-    extack = getattr(exc, 'extack', None)
-    if not extack:
-        return None
-    return '%s (kernel: %s)' % (errno_text(exc.code), extack)
+class NsidResolver(object):
+    """link-netnsid (as seen from one namespace) -> namespace name, with as few queries as possible.
+
+    The one resolver of the collection (the modules' RawSockets and link_info's reader). `rtnl.nsid_of
+    (netns, other)` gives the id that `netns` gives namespace `other` (None: none yet; VirtnetError:
+    `other` is gone); `candidates` is '' (the module's own) and every named namespace, or a function
+    that lists them.
+    """
+
+    def __init__(self, rtnl, candidates):
+        self.rtnl = rtnl
+        self.candidates = candidates
+        self._maps = {}                  # netns -> {nsid: name}
+        self._lists = {}                 # netns -> the candidates asked about, in order
+        self._scanned = {}               # netns -> index of the next candidate to ask about
+
+    def forget(self, netns):
+        """Drop what is known of the ids seen from `netns` (a namespace about to be removed)."""
+        for known in (self._maps, self._lists, self._scanned):
+            known.pop(netns or '', None)
+
+    def resolve(self, netns, nsids, rescan=False):
+        """{nsid: name or None} for every id of `nsids` seen from `netns`.
+
+        With `rescan`, an id that no candidate had when it was asked about is looked for again among
+        the candidates listed anew (the kernel gives an id when the first link crosses between two
+        namespaces, and namespaces come and go during a run).
+        """
+        mapping = self._maps.setdefault(netns, {})
+        todo = set(n for n in nsids if n not in mapping)
+        if todo and rescan and netns in self._lists and self._scanned.get(netns, 0) >= len(self._lists[netns]):
+            del self._lists[netns]
+            self._scanned[netns] = 0
+        if netns not in self._lists:
+            self._lists[netns] = list(self.candidates() if callable(self.candidates) else self.candidates)
+        candidates = self._lists[netns]
+        pos = self._scanned.get(netns, 0)
+        while todo and pos < len(candidates):
+            other = candidates[pos]
+            pos += 1
+            if other == netns:
+                continue
+            try:
+                nsid = self.rtnl.nsid_of(netns, other)
+            except VirtnetError:
+                continue                  # namespace removed meanwhile
+            if nsid is not None and nsid not in mapping:
+                mapping[nsid] = other
+                todo.discard(nsid)
+        self._scanned[netns] = pos
+        return dict((n, mapping.get(n)) for n in nsids)

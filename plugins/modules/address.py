@@ -200,15 +200,16 @@ import errno
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import refuse_coerced_names
+from ansible_collections.virtnet.linux.plugins.module_utils._common import error_code, kernel_error, refuse_coerced_names
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, ObjectResult, batch_argument_spec, expand_batch, find_duplicates, require_pyroute2, run_objects,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    VirtnetError, get_link, netns_exists, ns_label, validate_ifname, validate_netns_name,
+    VirtnetError, netns_exists, ns_label, validate_ifname, validate_netns_name,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
-    AF_INET, address_list, cidr, error_code, kernel_error, parse_address_list, plan_addresses,
+    AF_INET, address_list, cidr, parse_address_list, plan_addresses,
     predict_addresses, prepare_socket, read_addresses, unusable_address,
 )
 
@@ -273,7 +274,7 @@ class AddressOps(object):
             try:
                 self.ipr.addr('add', **args)
             except Exception as exc:  # pylint: disable=broad-except
-                raise kernel_error(exc, 'adding %s to %s' % (text, self.dev), self.netns)
+                raise kernel_error(exc, 'adding %s to %s' % (text, self.dev), self.netns, kernel_first=True)
         return act
 
     def delete(self, args):
@@ -285,7 +286,7 @@ class AddressOps(object):
             except Exception as exc:  # pylint: disable=broad-except
                 if error_code(exc) == errno.EADDRNOTAVAIL:     # already gone
                     return
-                raise kernel_error(exc, 'removing %s from %s' % (text, self.dev), self.netns)
+                raise kernel_error(exc, 'removing %s from %s' % (text, self.dev), self.netns, kernel_first=True)
         return act
 
     def restore(self, before):
@@ -385,7 +386,7 @@ def resolve_links(ctx, items):
     errors = []
     for item in items:
         netns = item.get('netns') or ''
-        link = get_link(ctx.ipr(netns), ifname=item['dev'], netns=netns)
+        link = read_link(ctx, netns, ifname=item['dev'])
         if link is None and item['state'] == 'present':
             errors.append('link %s not found in %s' % (item['dev'], ns_label(netns)))
         item['_link'] = link

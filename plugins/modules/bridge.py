@@ -349,10 +349,10 @@ import math
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, check_master, link_module_args, normalise_mac, run_link_module,
+    LinkKind, check_master, link_module_args, normalise_mac, read_link, run_link_module,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    NetlinkError, VirtnetError, dump_ports, get_link, netlink_error, nl_call, ns_label, validate_ifname,
+    NetlinkError, VirtnetError, dump_ports, kernel_error, nl_call, ns_label, validate_ifname,
 )
 
 # option -> (IFLA_BR_* attribute read back, pyroute2 key sent, type)
@@ -555,11 +555,11 @@ def _set(ipr, netns, what, **args):
     return lambda: nl_call(what, netns, ipr.link, 'set', **args)
 
 
-def _restore_master(ipr, netns, what, port, index, master):
+def _restore_master(ctx, netns, what, port, index, master):
     """An undo that gives port #index its master #master again and reads it back."""
     def run():
-        nl_call(what, netns, ipr.link, 'set', index=index, master=master)
-        link = get_link(ipr, index=index, netns=netns)
+        nl_call(what, netns, ctx.ipr(netns).link, 'set', index=index, master=master)
+        link = read_link(ctx, netns, index=index)
         now = (link or {}).get('master_index') or 0
         if link is None or now != (master or 0):
             raise VirtnetError('read back, port %s in %s: master is #%s, not #%s'
@@ -609,10 +609,9 @@ class BridgeKind(LinkKind):
         netns = item.get('netns') or ''
         name = item['name']
         to_add, to_release = plan_ports(item.get('ports'), current, item.get('purge_ports'))
-        ipr = ctx.ipr(netns)
         adds = []
         for port in to_add:
-            link = get_link(ipr, ifname=port, netns=netns)
+            link = read_link(ctx, netns, ifname=port)
             if link is None:
                 raise VirtnetError('port %s of bridge %s not found in %s' % (port, name, ns_label(netns)))
             if link['kind'] == 'bridge':
@@ -621,7 +620,7 @@ class BridgeKind(LinkKind):
             old = link['master_index'] or 0
             old_name = None
             if old and old != bridge_index:
-                master = get_link(ipr, index=old, netns=netns)
+                master = read_link(ctx, netns, index=old)
                 old_name = master['ifname'] if master else '#%d' % old
                 if master is not None and master['kind'] != 'bridge':
                     raise VirtnetError('port %s of bridge %s in %s is enslaved to %s, a %s, not a bridge: '
@@ -676,11 +675,11 @@ class BridgeKind(LinkKind):
             except NetlinkError as exc:
                 if exc.code == errno.EOPNOTSUPP and item.get('vlan_filtering'):
                     raise VirtnetError(_vlan_unsupported(name, netns))
-                raise netlink_error(exc, 'creating bridge %s' % name, netns)
+                raise kernel_error(exc, 'creating bridge %s' % name, netns)
 
         def undo():
             nl_call('deleting %s' % name, netns, ipr.link, 'del', ifname=name)
-            if get_link(ipr, ifname=name, netns=netns) is not None:
+            if read_link(ctx, netns, ifname=name) is not None:
                 raise VirtnetError('read back, bridge %s is still in %s' % (name, ns_label(netns)))
 
         ctx.tx.run('create bridge %s' % name, act, undo)
@@ -688,7 +687,7 @@ class BridgeKind(LinkKind):
             # the kernel ignores IFLA_IFALIAS in a request that creates a link
             ctx.tx.run('set ifalias=%s on %s' % (item['alias'], name),
                        _set(ipr, netns, 'setting the alias of %s' % name, ifname=name, ifalias=item['alias']))
-        self._add_ports(ctx, item, adds, lambda: _index_of(ipr, name, netns))
+        self._add_ports(ctx, item, adds, lambda: _index_of(ctx, name, netns))
 
     def update(self, ctx, item, link, view, diffs):
         netns = item.get('netns') or ''
@@ -715,9 +714,9 @@ class BridgeKind(LinkKind):
                         except NetlinkError as exc:
                             if exc.code == errno.EOPNOTSUPP and 'br_vlan_filtering' in part:
                                 raise VirtnetError(_vlan_unsupported(name, netns))
-                            raise netlink_error(exc, what, netns)
+                            raise kernel_error(exc, what, netns)
                     if verify:
-                        self._verify_options(ipr, netns, name, index, verify)
+                        self._verify_options(ctx, netns, name, index, verify)
                 return run
 
             before = dict((d.key, d.before) for d in diffs.items if d.key in OPTIONS and d.before is not None)
@@ -729,12 +728,12 @@ class BridgeKind(LinkKind):
                 pidx = current[port]
                 ctx.tx.run('release port %s from %s' % (port, name),
                            _set(ipr, netns, 'releasing port %s from %s' % (port, name), index=pidx, master=0),
-                           _restore_master(ipr, netns, 'adding port %s to %s again' % (port, name), port, pidx, index))
+                           _restore_master(ctx, netns, 'adding port %s to %s again' % (port, name), port, pidx, index))
             self._add_ports(ctx, item, adds, lambda: index)
 
-    def _verify_options(self, ipr, netns, name, index, wanted):
+    def _verify_options(self, ctx, netns, name, index, wanted):
         """Read the bridge back after an undo: fail unless every option of `wanted` is as it was."""
-        link = get_link(ipr, index=index, netns=netns)
+        link = read_link(ctx, netns, index=index)
         data = (link or {}).get('info_data') or {}
         wrong = ['%s is %s, not %s' % (option, from_kernel(option, data.get(OPTIONS[option][0])), value)
                  for option, value in sorted(wanted.items())
@@ -757,7 +756,7 @@ class BridgeKind(LinkKind):
                         ipr.link, 'set', index=pidx, master=bridge_index())
 
             ctx.tx.run(description, act,
-                       _restore_master(ipr, netns, 'restoring the master of port %s' % port, port, pidx, old))
+                       _restore_master(ctx, netns, 'restoring the master of port %s' % port, port, pidx, old))
 
     # ----------------------------------------------------------------- check mode
     def predict(self, item, view):
@@ -790,8 +789,8 @@ def _vlan_unsupported(name, netns):
             'cannot turn it on for bridge %s in %s' % (name, ns_label(netns)))
 
 
-def _index_of(ipr, name, netns):
-    link = get_link(ipr, ifname=name, netns=netns)
+def _index_of(ctx, name, netns):
+    link = read_link(ctx, netns, ifname=name)
     if link is None:
         raise VirtnetError('bridge %s vanished from %s' % (name, ns_label(netns)))
     return link['index']

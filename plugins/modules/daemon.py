@@ -200,7 +200,7 @@ log_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError
+from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
 from ansible_collections.virtnet.linux.plugins.module_utils import _daemon, _netns
 
 

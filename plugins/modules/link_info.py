@@ -363,7 +363,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._info import Rtnl, link_info, unknown_kinds, validate_selection
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError, refuse_coerced_names
+from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, refuse_coerced_names
 
 
 def main():

@@ -174,7 +174,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, ObjectResult, batch_argument_spec, expand_batch, find_duplicates, run_objects,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     netns_exists, netns_path, refuse_coerced_names, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns

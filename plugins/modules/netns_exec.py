@@ -214,7 +214,7 @@ import threading
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError, refuse_coerced_names, validate_netns_name
+from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, refuse_coerced_names, validate_netns_name
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns
 
 

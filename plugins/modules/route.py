@@ -281,16 +281,18 @@ import errno
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import refuse_coerced_names
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    error_code, kernel_error, kernel_message, refuse_coerced_names,
+)
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Context, ObjectResult, batch_argument_spec, expand_batch, require_pyroute2, run_objects,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    VirtnetError, get_link, netns_exists, ns_label, validate_ifname, validate_netns_name,
+    VirtnetError, netns_exists, ns_label, validate_ifname, validate_netns_name,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
-    SCOPES, TABLES, USER_ROUTE_TYPES, error_code, kernel_error,
-    kernel_message, predict_route, prepare_socket, public_route, read_routes, read_rt_tables,
+    SCOPES, TABLES, USER_ROUTE_TYPES, predict_route, prepare_socket, public_route, read_routes, read_rt_tables,
     route_conflicts, route_differences, route_label, route_spec, route_target, route_view,
 )
 
@@ -340,7 +342,7 @@ class Routes(object):
     def link_name(self, netns, index):
         key = (netns, index)
         if key not in self.links:
-            link = get_link(self.ipr(netns), index=index, netns=netns)
+            link = read_link(self.ctx, netns, index=index)
             self.links[key] = link['ifname'] if link else None
         return self.links[key]
 
@@ -439,7 +441,7 @@ def _send(routes, netns, command, args, what, spec=None):
         except Exception as exc:  # pylint: disable=broad-except
             if command == 'del' and error_code(exc) == errno.ESRCH:    # already gone
                 return
-            raise kernel_error(exc, what, netns, _hint(exc, args, spec or {}))
+            raise kernel_error(exc, what, netns, _hint(exc, args, spec or {}), kernel_first=True)
     return act
 
 
@@ -555,7 +557,7 @@ def resolve_links(ctx, specs):
         spec['_oif'] = None
         if not spec['dev'] or spec['state'] != 'present':
             continue
-        link = get_link(ctx.ipr(spec['netns']), ifname=spec['dev'], netns=spec['netns'])
+        link = read_link(ctx, spec['netns'], ifname=spec['dev'])
         if link is None:
             errors.append('link %s not found in %s (dev of route %s)'
                           % (spec['dev'], ns_label(spec['netns']), route_label(spec, with_netns=False)))

@@ -346,18 +346,16 @@ results:
             "link": {"name": "tap-lab1", "netns": "", "kind": "tun", "mode": "tap", "user": null}}]
 '''
 
-import errno
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, link_module_args, read_link, resolve_master, run_link_module,
+    LinkKind, link_module_args, read_link, remove_link, resolve_master, run_link_module,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    VirtnetError, netlink_error, ns_label, open_netns_fd, setns,
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    VirtnetError, ns_label, open_netns_fd, setns,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import extack_reason
 from ansible_collections.virtnet.linux.plugins.module_utils._tuntap import (
     TUN_KEYS, TunError, find_holders, flags_for, holders_text, open_tun, resolve_id, tun_apply,
     tun_differences, tun_error_text, tun_view,
@@ -501,11 +499,7 @@ class TuntapKind(LinkKind):
                           want.get('multi_queue', False))
 
         def undo():
-            try:
-                ctx.rt.sock(netns).del_link(ifname=name)
-            except OSError as exc:
-                if getattr(exc, 'code', None) != errno.ENODEV:     # else already gone
-                    raise netlink_error(exc, 'deleting %s' % name, netns, reason=extack_reason(exc))
+            remove_link(ctx, netns, name)
             if read_link(ctx, netns, ifname=name, need_data=False) is not None:
                 raise VirtnetError('read back, %s is still in %s' % (name, ns_label(netns)))
 
@@ -553,11 +547,7 @@ class TuntapKind(LinkKind):
         name = view['name']
 
         def act():
-            try:
-                ctx.rt.sock(netns).del_link(ifname=name)
-            except OSError as exc:
-                if getattr(exc, 'code', None) != errno.ENODEV:
-                    raise netlink_error(exc, 'deleting %s' % name, netns, reason=extack_reason(exc))
+            remove_link(ctx, netns, name)
             flags = flags_for(view['mode'], view['pi'], view['vnet_hdr'], view['multi_queue'])
             self._attach(ctx, netns, name, flags, view['user'], view['group'], False)
             link = read_link(ctx, netns, ifname=name, need_data=False)

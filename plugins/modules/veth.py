@@ -318,15 +318,14 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, apply_common, check_master, common_view, compare_common, link_module_args, normalise_mac, read_link,
-    run_link_module, validate_common,
+    LinkKind, apply_common, check_master, common_view, compare_common, link_module_args, read_link, run_link_module,
+    validate_common,
 )
 # the keys of an item are COMMON_KEYS + KEYS (the unit tests build items from them)
 from ansible_collections.virtnet.linux.plugins.module_utils._link import COMMON_KEYS  # pylint: disable=unused-import
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import (
-    NetnsNotFound, ObjectExists, netlink_error, ns_label, open_netns_fd,
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    NetnsNotFound, ObjectExists, kernel_error, normalise_mac, ns_label, open_netns_fd,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import extack_reason
 
 PEER_KEYS = ['peer', 'peer_netns', 'peer_link_state', 'peer_mtu', 'peer_address', 'peer_master',
              'peer_txqueuelen', 'peer_alias']
@@ -450,7 +449,7 @@ class Veth(LinkKind):
         # the cheap path: is it the namespace the task wants? (one request, no scan of /run/netns)
         if want != netns:
             try:
-                if ctx.rt.nsid(netns, want) == nsid:       # cached after the first pair
+                if ctx.rt.nsid_of(netns, want) == nsid:       # cached after the first pair
                     return want
             except NetnsNotFound:
                 pass
@@ -573,8 +572,7 @@ class Veth(LinkKind):
                     self._refuse_taken_peer(ctx, item)
                     raise ObjectExists('creating veth %s with peer %s: one of the names already exists'
                                        % (where(name, netns), where(peer, peer_ns)))
-                raise netlink_error(exc, 'creating veth %s with peer %s' % (name, where(peer, peer_ns)), netns,
-                                    reason=extack_reason(exc))
+                raise kernel_error(exc, 'creating veth %s with peer %s' % (name, where(peer, peer_ns)), netns)
             finally:
                 if close:
                     os.close(fd)

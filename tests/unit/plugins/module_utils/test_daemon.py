@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon import (
     differences, normalise, plan, setpriv_prefix, unit_text,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import VirtnetError
+from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
 
 
 def params(**kw):

@@ -11,11 +11,12 @@ import errno
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
-    AF_INET, AF_INET6, Addr, IPError, address_list, kernel_error, kernel_message, parse_address_list,
+    AF_INET, AF_INET6, Addr, IPError, address_list, parse_address_list,
     parse_cidr, parse_ip, parse_proto, parse_route_dst, parse_rt_tables, parse_scope, parse_table,
     plan_addresses, predict_addresses, predict_route, public_route, route_conflicts, route_differences,
     route_key, route_label, route_spec, route_target, route_view, unusable_address,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._common import kernel_error, kernel_message
 
 
 def entry(text, family=None):
@@ -321,14 +322,16 @@ class FakeNetlinkError(Exception):
 def test_kernel_error_carries_the_kernel_message():
     exc = FakeNetlinkError(errno.ENETUNREACH, 'Nexthop has invalid gateway')
     assert kernel_message(exc) == 'Nexthop has invalid gateway'
-    err = kernel_error(exc, 'adding route 10.0.0.0/8', 'ns1', 'gateway 10.9.9.9 is not on a connected subnet')
+    err = kernel_error(exc, 'adding route 10.0.0.0/8', 'ns1', 'gateway 10.9.9.9 is not on a connected subnet',
+                       kernel_first=True)
     assert err.msg == ('adding route 10.0.0.0/8 in netns ns1: gateway 10.9.9.9 is not on a connected subnet '
                        '(kernel: Nexthop has invalid gateway)')
-    err = kernel_error(FakeNetlinkError(errno.EACCES, 'ipv6: IPv6 is disabled on this device'), 'adding x', 'n')
+    err = kernel_error(FakeNetlinkError(errno.EACCES, 'ipv6: IPv6 is disabled on this device'), 'adding x', 'n',
+                       kernel_first=True)
     assert err.msg == 'adding x in netns n: ipv6: IPv6 is disabled on this device (EACCES)'
     plain = FakeNetlinkError(errno.ESRCH, 'No such process')
     assert kernel_message(plain) is None
-    assert kernel_error(plain, 'x', '').msg == 'x in the default netns: no such object'
+    assert kernel_error(plain, 'x', '', kernel_first=True).msg == 'x in the default netns: no such object'
 
 
 @pytest.mark.parametrize('text,dev,part', [

@@ -11,10 +11,11 @@ import errno
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    LinkNotFound, ObjectExists, VirtnetError, netlink_error, to_plain, validate_ifname, validate_netns_name,
+    LinkNotFound, ObjectExists, VirtnetError, to_plain, validate_ifname, validate_netns_name,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._link import mac_error, normalise_mac
-from ansible_collections.virtnet.linux.plugins.module_utils._nlbase import coerced_names, coercion_error
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    coerced_names, coercion_error, kernel_error, mac_error, normalise_mac,
+)
 
 
 @pytest.mark.parametrize('name', ['a', 'qdhcp-42', 'x' * 255, 'with space', 'tenant_01.a'])
@@ -101,16 +102,16 @@ class _Err(Exception):
         self.code = code
 
 
-def test_netlink_error_mapping():
-    e = netlink_error(_Err(errno.ENODEV), 'setting mtu on x', 'ns1')
+def test_kernel_error_mapping():
+    e = kernel_error(_Err(errno.ENODEV), 'setting mtu on x', 'ns1')
     assert isinstance(e, LinkNotFound)
     assert e.msg == 'setting mtu on x in netns ns1: not found'
-    e = netlink_error(_Err(errno.EEXIST), 'creating x', None)
+    e = kernel_error(_Err(errno.EEXIST), 'creating x', None)
     assert isinstance(e, ObjectExists)
     assert e.msg == 'creating x in the default netns: already exists'
-    e = netlink_error(_Err(errno.EOPNOTSUPP), 'setting vlan_filtering on br0', None)
+    e = kernel_error(_Err(errno.EOPNOTSUPP), 'setting vlan_filtering on br0', None)
     assert isinstance(e, VirtnetError) and not isinstance(e, (LinkNotFound, ObjectExists)) and 'not supported by this kernel' in e.msg
-    assert 'CAP_NET_ADMIN' in netlink_error(_Err(errno.EPERM), 'x', None).msg
+    assert 'CAP_NET_ADMIN' in kernel_error(_Err(errno.EPERM), 'x', None).msg
 
 
 def test_to_plain():

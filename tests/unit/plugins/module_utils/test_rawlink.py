@@ -15,6 +15,7 @@ import struct
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils import _rawlink
+from ansible_collections.virtnet.linux.plugins.module_utils._common import kernel_reason
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import (
     FALLBACK, RawRtnl, RawSockets, RtnlError, get_request, parse_link, veth_body,
 )
@@ -228,7 +229,7 @@ def test_refusal_carries_errno_and_the_kernels_extended_ack():
     with pytest.raises(RtnlError) as info:
         RawRtnl(FakeSocket(reply)).add_veth('v0', 'p0')
     assert info.value.code == errno.EEXIST and info.value.extack == 'Link already exists'
-    assert _rawlink.extack_reason(info.value) == 'already exists (kernel: Link already exists)'
+    assert kernel_reason(info.value) == 'already exists (kernel: Link already exists)'
 
 
 def test_get_nsid_reads_the_answer_and_none():
@@ -260,9 +261,9 @@ def test_nsid_cache_keeps_ids_but_not_none():
     sock = _NsidSocket([None, 5])
     raw._socks['a'] = sock
     raw._home_fd = 0
-    assert raw.nsid('a', '') is None        # no id yet: asked again next time
-    assert raw.nsid('a', '') == 5
-    assert raw.nsid('a', '') == 5           # from the cache
+    assert raw.nsid_of('a', '') is None        # no id yet: asked again next time
+    assert raw.nsid_of('a', '') == 5
+    assert raw.nsid_of('a', '') == 5           # from the cache
     assert sock.calls == 2
     raw.forget('a')
     assert raw._nsids == {}

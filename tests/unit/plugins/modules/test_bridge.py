@@ -172,13 +172,13 @@ class _Ctx(object):
 
 
 def _fake_links(monkeypatch, links):
-    """links: {name: link dict}; get_link(ifname=) and get_link(index=) answer from it."""
-    def get_link(ipr, ifname=None, index=None, netns=None):
+    """links: {name: link dict}; read_link(ifname=) and read_link(index=) answer from it."""
+    def read_link(ctx, netns, ifname=None, index=None, need_data=True):
         for link in links.values():
             if (ifname is not None and link['ifname'] == ifname) or (index is not None and link['index'] == index):
                 return link
         return None
-    monkeypatch.setattr(bridge, 'get_link', get_link)
+    monkeypatch.setattr(bridge, 'read_link', read_link)
 
 
 def _bridge_link(**data):

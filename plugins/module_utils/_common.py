@@ -5,8 +5,9 @@
 
 # PRIVATE to the virtnet.linux collection: no compatibility promise outside it.
 
-"""What every module needs and that does not need pyroute2: the error type, names and their
-validation, namespaces by name (never created by a lookup), setns/unshare/mount, errno texts.
+"""What every module needs and that does not need pyroute2: the error classes, names and MAC addresses
+and their validation, namespaces by name (never created by a lookup), setns/unshare/mount, and the one
+translation of the kernel's refusals (errno and extended ack) into messages: kernel_error.
 
 Modules that do not talk to the kernel through pyroute2 (netns, netns_exec, link_info) import only
 this, so they do not pay pyroute2's import (about 0.1 s a task, BENCHMARKS.md). _netlink re-exports it.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 
 NETNS_RUN_DIR = '/run/netns'
 NETNS_ETC_DIR = '/etc/netns'
@@ -227,21 +229,80 @@ def errno_text(code):
     return _ERRNO_TEXT.get(code) or os.strerror(code)
 
 
-def netlink_error(exc, what, netns=None, reason=None):
-    """Translate a NetlinkError/OSError raised while doing `what` into a VirtnetError.
+def error_code(exc):
+    """The errno of a refusal: pyroute2's NetlinkError and the raw layer's RtnlError carry it as `code`,
+    an OSError as `errno`; 0 when there is none."""
+    return getattr(exc, 'code', None) or getattr(exc, 'errno', None) or 0
 
-    `reason` replaces the errno's text (e.g. with the kernel's extended-ack message)."""
-    code = getattr(exc, 'code', None) or getattr(exc, 'errno', None) or 0
-    where = ns_label(netns)
-    if reason is None:
-        reason = errno_text(code) if code else str(exc)
-    msg = '%s in %s: %s' % (what, where, reason)
+
+def kernel_message(exc):
+    """The extended-ack text pyroute2 put into a NetlinkError, when it says more than strerror."""
+    args = getattr(exc, 'args', ())
+    code = getattr(exc, 'code', None)
+    if len(args) > 1 and isinstance(args[1], str):
+        text = args[1].strip()
+        if text and (code is None or text != os.strerror(code)):
+            return text
+    return None
+
+
+def kernel_reason(exc, hint=None, kernel_first=False):
+    """Why the kernel refused a request, in words for the user.
+
+    The errno's text (errno_text), followed by the kernel's extended-ack message when it sent one:
+    'already exists (kernel: ...)'. The raw layer's RtnlError carries the message as `extack`.
+
+    `kernel_first` (address and route, through pyroute2, whose NetlinkError carries the message as
+    its second argument): the kernel's message is the reason and the errno's name follows it, as in
+    'IPv6 is disabled on this device (EACCES)'; it is more precise than the errno.
+
+    `hint` (what the module knows the errno means here) replaces the errno's text.
+    """
+    code = error_code(exc)
+    extack = kernel_message(exc) if kernel_first else getattr(exc, 'extack', None)
+    if hint:
+        return hint + (' (kernel: %s)' % extack if extack else '')
+    if extack and kernel_first:
+        return '%s (%s)' % (extack, errno.errorcode.get(code, code)) if code else extack
+    if extack:
+        return '%s (kernel: %s)' % (errno_text(code), extack)
+    return errno_text(code) if code else str(exc)
+
+
+def kernel_error(exc, what, netns=None, hint=None, kernel_first=False):
+    """The one translation of a kernel's refusal (errno and extended ack) raised while doing `what` in
+    `netns` into a VirtnetError: 'WHAT in NETNS: REASON' (see kernel_reason). LinkNotFound for ENODEV,
+    ObjectExists for EEXIST; the errno is in its details."""
+    code = error_code(exc)
+    msg = '%s in %s: %s' % (what, ns_label(netns), kernel_reason(exc, hint, kernel_first))
     cls = VirtnetError
     if code == errno.ENODEV:
         cls = LinkNotFound
     elif code == errno.EEXIST:
         cls = ObjectExists
     return cls(msg, errno=code)
+
+
+# --------------------------------------------------------------------------- MAC addresses
+
+_MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
+
+
+def normalise_mac(value):
+    if value is None:
+        return None
+    mac = str(value).strip().lower().replace('-', ':')
+    return mac
+
+
+def mac_error(value, what='address'):
+    if value is None:
+        return None
+    if not _MAC_RE.match(normalise_mac(value)):
+        return 'invalid %s %r: expected a MAC address like 02:00:00:00:00:01' % (what, value)
+    if int(normalise_mac(value)[:2], 16) & 1:
+        return 'invalid %s %r: a multicast MAC cannot be a device address' % (what, value)
+    return None
 
 
 # --------------------------------------------------------------------------- option types
