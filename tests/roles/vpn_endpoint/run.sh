@@ -4,7 +4,8 @@
 # vpn2 is a client of all three, vpn3 a client of site from the namespace vpnns (instances.yml).
 # Checks: apply -> changed, again -> changed=0, check mode reports and changes nothing, traffic both
 # ways through every tunnel with rising counters and pushed routes, a route change reloads only alt
-# (same PIDs), a restart-class change restarts only alt, a killed daemon is restarted, bad inputs fail
+# (same PIDs), a restart-class change restarts only alt (and its clients), a killed daemon is restarted
+# (and the clients of that server), bad inputs fail
 # naming the instance and change nothing, keys 0600 and owned right, never re-issued, no key material in
 # -vvv --diff output, daemons run as openvpn with CAP_NET_ADMIN only, absent -> changed, again -> not.
 # Exit 0 only if every check passes. Logs in $VPN_TEST_LOGS (default a temp dir, kept on failure).
@@ -42,7 +43,7 @@ play() {   # play NAME PLAYBOOK [ansible-playbook args...]: log in $logs/NN-NAME
   set +e; "$top/.venv/bin/ansible-playbook" -i "$inv" "$book" "$@" >"$log" 2>&1; rc=$?; set -e
 }
 # the instances whose daemon task changed, as HOST:NAME
-daemons_changed() { awk '/^TASK \[.*OpenVPN daemons\]/{t=1; next} /^(TASK|PLAY)/{t=0}
+daemons_changed() { awk '/^TASK \[.*OpenVPN daemons( - (servers|clients))?\]/{t=1; next} /^(TASK|PLAY)/{t=0}
   t && /^changed:/{h=$2; gsub(/[][]/, "", h); i=$0; sub(/.*item=/, "", i); sub(/\).*/, "", i); print h ":" i}' "$log" | sort | tr '\n' ' '; }
 changed() { awk '/PLAY RECAP/{r=1} r && /changed=/{for(i=1;i<=NF;i++) if($i ~ /^changed=/){split($i,a,"="); s+=a[2]}} END{print s+0}' "$log"; }
 on() { local h=$1; shift; ssh -i "$labdir/id_ed25519" -o UserKnownHostsFile="$labdir/known_hosts" \
@@ -102,16 +103,19 @@ check "route change: every PID unchanged, alt was reloaded by SIGHUP [$pids_befo
 play verify-reload verify.yml -e @variants/reload.yml
 check "after the reload: traffic, and the new route 10.22.0.0/24 pushed to vpn2 (rc=$rc)" test "$rc" = 0
 
-# ---- 4. a killed daemon and a restart-class change: site revived, alt restarted, nothing else -------
+# ---- 4. a killed daemon and a restart-class change: site revived, alt restarted, their clients too ----
 pids_before=$(pids)
 p=$(pid 1 site)
 on 1 "kill -KILL $p"
 play restart converge.yml -e @variants/restart.yml
 after=$(pids)
 check "converge after kill -9 of site's server and a new local address of alt's (rc=$rc)" test "$rc" = 0
-check "the daemon task touched site's and alt's servers and nothing else ($(daemons_changed))" test "$(daemons_changed)" = "vpn1:alt vpn1:site "
-check "only site's and alt's servers have new PIDs [$pids_before] [$after]" \
-  test "$(diff <(tr ' ' '\n' <<<"$pids_before") <(tr ' ' '\n' <<<"$after") | grep '^>' | cut -d= -f1 | tr '\n' ' ')" = "> site > alt "
+# a client of a server that is a new process is restarted too (else it sends into a session the new
+# server does not know until its ping-restart runs out); lan's server and client stay as they are
+check "the daemon tasks touched site's and alt's servers and their clients, nothing else ($(daemons_changed))" \
+  test "$(daemons_changed)" = "vpn1:alt vpn1:site vpn2:alt vpn2:site vpn3:site "
+check "only site's and alt's servers and clients have new PIDs [$pids_before] [$after]" \
+  test "$(diff <(tr ' ' '\n' <<<"$pids_before") <(tr ' ' '\n' <<<"$after") | grep '^>' | cut -d= -f1 | tr '\n' ' ')" = "> site > alt > c-site > c-alt > ns-site "
 check "site's server runs again ($p -> $(pid 1 site))" test "$(pid 1 site)" != "$p" -a "$(pid 1 site)" != none
 play verify-restart verify.yml -e @variants/restart.yml
 check "after revival and restart: traffic (rc=$rc)" test "$rc" = 0
