@@ -11,7 +11,7 @@ translation of the kernel's refusals (errno and extended ack) into messages: ker
 loop (hold_lock) of the host lock and the daemon locks.
 
 Modules that do not talk to the kernel through pyroute2 (netns, netns_exec, link_info) import only
-this, so they do not pay pyroute2's import (about 0.1 s a task, BENCHMARKS.md). _netlink re-exports it.
+this, so they do not pay pyroute2's import (about 0.1 s a task, BENCHMARKS.md). _pyroute2 (imported on first use) holds the rest.
 """
 
 from __future__ import annotations

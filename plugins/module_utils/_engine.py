@@ -321,11 +321,10 @@ def _fail(module, context, msg, results, details):
 class Context(object):
     """What one module run shares: the module, its netlink sockets and its transaction."""
 
-    def __init__(self, module, netlink=None):
+    def __init__(self, module):
         self.module = module
         self.check_mode = module.check_mode
         self.tx = Transaction(module.check_mode)
-        self._nl = netlink
         self._rt = None
         self._lock_fd = None
         self.lock_path = LOCK_DIR
@@ -360,26 +359,17 @@ class Context(object):
 
     @property
     def rt(self):
-        """The raw rtnetlink sockets of this run (`_rawlink.RawSockets`; no pyroute2)."""
+        """The netlink sockets of this run (`_rtnl.Rtnl`: one set per namespace)."""
         if self._rt is None:
-            from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import RawSockets
-            self._rt = RawSockets()
+            from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import Rtnl
+            self._rt = Rtnl()
         return self._rt
 
-    @property
-    def nl(self):
-        """pyroute2's sockets of this run (`_netlink.Netlink`), imported on first use only."""
-        if self._nl is None:
-            from ansible_collections.virtnet.linux.plugins.module_utils._netlink import Netlink
-            self._nl = Netlink(self.rt)
-        return self._nl
-
     def ipr(self, netns=None):
-        return self.nl.ipr(netns)
+        """pyroute2's IPRoute of `netns`, owned by the same socket set (pyroute2 imported on first use)."""
+        return self.rt.ipr(netns)
 
     def close(self):
-        if self._nl is not None:
-            self._nl.close()
         if self._rt is not None:
             self._rt.close()
         if self._lock_fd is not None:
@@ -391,6 +381,6 @@ class Context(object):
 def require_pyroute2(module):
     """Fail with Ansible's standard missing-library message when pyroute2 is absent."""
     from ansible.module_utils.basic import missing_required_lib
-    from ansible_collections.virtnet.linux.plugins.module_utils import _netlink
-    if not _netlink.HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=_netlink.PYROUTE2_IMPORT_ERROR)
+    from ansible_collections.virtnet.linux.plugins.module_utils import _pyroute2
+    if not _pyroute2.HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib('pyroute2'), exception=_pyroute2.PYROUTE2_IMPORT_ERROR)

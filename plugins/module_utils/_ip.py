@@ -18,9 +18,8 @@ import errno
 import ipaddress
 import os
 
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    dump_request, kernel_error, msg_get,
-)
+from ansible_collections.virtnet.linux.plugins.module_utils._common import kernel_error
+from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import dump_request, msg_get
 
 AF_INET = 2
 AF_INET6 = 10

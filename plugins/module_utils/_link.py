@@ -25,7 +25,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, error_code, kernel_error, mac_error, netns_exists, normalise_mac, ns_label, refuse_coerced_names,
     validate_ifname, validate_netns_name,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK
+from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import FALLBACK
 
 MAX_U32 = 2 ** 32 - 1
 
@@ -94,13 +94,13 @@ def validate_common(item, prefix=''):
 def read_link(ctx, netns, ifname=None, index=None, need_data=True):
     """The link `ifname` (or `index`) as a plain dict, None when it does not exist.
 
-    Read on the raw socket; only a link whose kind-specific data is needed (need_data) and present
-    (a bridge, a bridge port, a tun device) is read again through pyroute2 (`_netlink`), imported here
-    on first use.
+    Read on the hand-built socket (`_rtnl`); only a link whose kind-specific data is needed (need_data)
+    and not decoded there (a bridge, a bridge port) is read again through pyroute2 (`_pyroute2`),
+    imported here on first use.
     """
     link = ctx.rt.get_link(netns, ifname=ifname, index=index, need_data=need_data)
     if link is FALLBACK:
-        from ansible_collections.virtnet.linux.plugins.module_utils._netlink import get_link
+        from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import get_link
         link = get_link(ctx.ipr(netns), ifname=ifname, index=index, netns=netns)
     return link
 
@@ -349,9 +349,9 @@ class LinkKind(object):
     #: option names beyond COMMON_KEYS
     keys = []
     #: the kind-specific data view/compare read: True (IFLA_INFO_DATA and IFLA_INFO_SLAVE_DATA), 'info'
-    #: (IFLA_INFO_DATA only) or False (none); see _rawlink.parse_link
+    #: (IFLA_INFO_DATA only) or False (none); see _rtnl.parse_link
     needs_data = True
-    #: whether the module needs pyroute2 (False: everything it sends and reads goes over _rawlink)
+    #: whether the module needs pyroute2 (False: everything it sends and reads goes over _rtnl)
     needs_pyroute2 = True
 
     def batch_errors(self, items):

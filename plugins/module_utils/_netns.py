@@ -18,10 +18,10 @@ import errno
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
-    CLONE_NEWNET, CLONE_NEWNS, NETNS_ETC_DIR, NETNS_RUN_DIR, VirtnetError, call_in_netns, kernel_reason, mount,
+    CLONE_NEWNET, CLONE_NEWNS, NETNS_ETC_DIR, NETNS_RUN_DIR, VirtnetError, kernel_reason, mount,
     netns_exists, netns_path, open_netns_fd, setns, umount2, unshare, validate_netns_name,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawRtnl
+from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import FALLBACK, RtnlSocket
 
 MS_RDONLY = 0x1
 MS_BIND = 0x1000
@@ -86,20 +86,14 @@ def create_netns(name, inside=None):
 # --------------------------------------------------------------------------- the namespace's lo
 #
 # The netns module only ever reads and sets the flags of `lo`. One RTM_GETLINK / RTM_NEWLINK on the
-# engine's plain rtnetlink socket (_rawlink.RawRtnl) does that at kernel speed: no pyroute2 IPRoute per
+# collection's plain rtnetlink socket (_rtnl.RtnlSocket) does that at kernel speed: no pyroute2 IPRoute per
 # namespace (each one builds an asyncio loop and decodes every attribute of the reply into objects:
-# ~3-5 ms per namespace, where this takes ~0.1 ms).
+# ~3-5 ms per namespace, where this takes ~0.1 ms). The socket is opened by _rtnl's one opener, also
+# inside a namespace this thread has just created and entered (name None).
 
 def _rtnl_socket(name):
-    """A RawRtnl bound to netns `name` (None: the thread's current namespace)."""
-    home = os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        sock = call_in_netns(name, RawRtnl.open, home)
-    finally:
-        os.close(home)
-    if sock is None:
-        raise OSError(errno.EPROTONOSUPPORT, 'cannot open a netlink socket')
-    return sock
+    """An RtnlSocket bound to netns `name` (None: the thread's current namespace)."""
+    return RtnlSocket.open(name)
 
 
 def _lo(name, what, func):

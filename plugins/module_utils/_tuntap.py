@@ -10,7 +10,7 @@
 The kernel creates tun/tap devices only through ``open(/dev/net/tun)`` + ``TUNSETIFF``; the device
 is born in the network namespace the *opening* process was in. pyroute2 emulates an RTM_NEWLINK
 for them, but does the ioctl in the namespace the Python process is in, which is not the namespace
-of a socket made by entering one (see _netlink.Netlink): a device would land in the wrong netns.
+of a socket made by entering one (see _rtnl.in_netns): a device would land in the wrong netns.
 So this file does the ioctls itself: enter the namespace only to open the file, come back, then
 ``TUNSETIFF`` / ``TUNSETOWNER`` / ``TUNSETGROUP`` / ``TUNSETPERSIST``.
 

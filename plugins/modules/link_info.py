@@ -362,7 +362,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._info import Rtnl, link_info, unknown_kinds, validate_selection
+from ansible_collections.virtnet.linux.plugins.module_utils._info import link_info, unknown_kinds, validate_selection
+from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import Rtnl
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, refuse_coerced_names
 
 

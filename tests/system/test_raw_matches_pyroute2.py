@@ -2,7 +2,13 @@
 # Copyright (c) virtnet.linux contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The engine's raw link reader (_rawlink) against pyroute2 on the real kernel: the same dicts.
+"""The hand-built netlink layer (_rtnl) against pyroute2 on the real kernel: the same dicts.
+
+Every kind the collection reads is made with `ip` and read both ways, by get (each `need_data` level
+the modules use) and by dump (what link_info reads): veth ends in one namespace and across two (peer
+index and link-netnsid), tun and tap with owner, group and flags, a bridge with its attributes set,
+bridge ports, and kinds without a table of their own (dummy, vxlan: where the kernel has them).
+pyroute2's decode (`_pyroute2.link_to_dict`) is the oracle.
 
 Runs inside tools/sandbox.sh (tools/test.sh does that): it creates namespaces and links with `ip`.
 """
@@ -10,27 +16,40 @@ Runs inside tools/sandbox.sh (tools/test.sh does that): it creates namespaces an
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), 'build', 'collections'))
 
-from ansible_collections.virtnet.linux.plugins.module_utils import _netlink  # noqa: E402
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK, RawSockets  # noqa: E402
+from ansible_collections.virtnet.linux.plugins.module_utils import _pyroute2  # noqa: E402
+from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import FALLBACK, KIND_TABLES, Rtnl  # noqa: E402
 
 NS = 'rp-a'
 SETUP = [
     'ip netns add %s' % NS,
     'ip link add rp-v0 mtu 1400 address 02:00:00:00:0a:01 type veth peer name rp-v1 netns %s' % NS,
     'ip link set rp-v0 alias "raw vs pyroute2" group 7 txqueuelen 321 up',
+    'ip -n %s link set rp-v1 up' % NS,
+    'ip address add 10.91.0.1/24 dev rp-v0',
+    'ip address add 10.92.0.1 peer 10.92.0.2/32 dev rp-v0',
+    'ip address add fd00:91::1/64 dev rp-v0 nodad',
     'ip link add rp-v2 type veth peer name rp-v3',
-    'ip link add rp-br type bridge',
+    'ip link add rp-br type bridge stp_state 1 forward_delay 500 hello_time 300 max_age 1000 ageing_time 20000'
+    ' priority 4096 mcast_snooping 0 mcast_querier 1 group_fwd_mask 8',
     'ip link set rp-v2 master rp-br',
-    'ip tuntap add dev rp-tun mode tun user 4242 group 4343',
+    'ip tuntap add dev rp-tun mode tun user 4242 group 4343 pi',
     'ip tuntap add dev rp-tap mode tap vnet_hdr multi_queue',
     'ip link set rp-tap master rp-br',
-    'ip -n %s tuntap add dev rp-tap2 mode tap' % NS,
+    'ip -n %s tuntap add dev rp-tap2 mode tap user 4242' % NS,
+    'ip -n %s link add rp-br2 type bridge' % NS,
+    'ip -n %s link set rp-tap2 master rp-br2' % NS,
+]
+# kinds that this kernel may lack (not every build has dummy; vxlan needs its module)
+OPTIONAL = [
+    'ip link add rp-dummy type dummy',
+    'ip link add rp-vx type vxlan id 42 dstport 4789 local 10.91.0.1',
 ]
 
 
@@ -51,38 +70,85 @@ def names(netns):
     return [line.split(':')[1].strip().split('@')[0] for line in out.splitlines()]
 
 
+def expected(want, need):
+    """What _rtnl must give at `need` for the link pyroute2 decoded as `want` (None: FALLBACK allowed)."""
+    complete, table = KIND_TABLES.get(want['kind'], (False, None))
+    out = dict(want)
+    if need is not True and want['slave_data']:
+        out['slave_data'] = None                              # not read
+    if want['info_data']:
+        if need and not complete:
+            return None                                       # pyroute2 reads this one
+        if table is None:
+            out['info_data'] = None                           # not read
+        elif not complete:
+            names_ = set(n for n, _s in table.values())
+            out['info_data'] = dict((k, v) for k, v in want['info_data'].items() if k in names_)
+    if need is True and want['slave_data']:
+        return None
+    return out
+
+
+def addresses(ipr):
+    """(ifindex, 'address/prefixlen') of every address, decoded by pyroute2 (IFA_LOCAL wins)."""
+    out = []
+    for msg in ipr.get_addr():
+        local = msg.get_attr('IFA_LOCAL') or msg.get_attr('IFA_ADDRESS')
+        if msg['family'] in (socket.AF_INET, socket.AF_INET6) and local:
+            out.append((msg['index'], '%s/%d' % (local, msg['prefixlen'])))
+    return sorted(out)
+
+
 def test_raw_reader_gives_pyroute2s_dicts():
     assert sandboxed(), 'run this inside tools/sandbox.sh: it creates links and namespaces'
     for cmd in SETUP:
         subprocess.run(cmd, shell=True, check=True)
-    raw, nl = RawSockets(), _netlink.Netlink()
-    full = partial = 0
+    optional = [cmd for cmd in OPTIONAL if subprocess.run(cmd, shell=True).returncode == 0]
+    rt = Rtnl()
+    seen, compared, fell_back = set(), 0, 0
     try:
         for netns in ('', NS):
-            ipr = nl.ipr(netns)
+            ipr = rt.ipr(netns)
+            dumped = dict((link['index'], link) for link in rt.links(netns))
+            oracle = dict((m['index'], _pyroute2.link_to_dict(m)) for m in ipr.get_links())
+            assert sorted(dumped) == sorted(oracle), netns
+            for index, want in oracle.items():
+                # the dump (link_info) decodes what the tables know and never falls back
+                assert dumped[index] == expected(want, False), (netns, want['ifname'], dumped[index], want)
             for name in names(netns):
-                want = _netlink.link_to_dict(ipr.link('get', ifname=name)[0])
-                got = raw.get_link(netns, ifname=name, need_data=True)
-                if got is FALLBACK:
-                    # kind data decoded only by pyroute2 (a bridge, a bridge port): the rest must match
-                    assert want['kind'] == 'bridge' or want['slave_kind'] == 'bridge', name
-                    for need in ('info', False):
-                        got = raw.get_link(netns, ifname=name, need_data=need)
-                        if got is FALLBACK:
-                            continue
-                        for key in want:
-                            if key in ('info_data', 'slave_data') and got[key] is None:
-                                continue
-                            assert got[key] == want[key], (name, need, key, got[key], want[key])
-                        partial += 1
-                    continue
-                assert got == want, (name, got, want)
-                assert raw.get_link(netns, index=want['index']) == want, name
-                full += 1
+                want = _pyroute2.link_to_dict(ipr.link('get', ifname=name)[0])
+                seen.add((want['kind'], want['slave_kind'], bool(want['link_netnsid'] is not None)))
+                for need in (True, 'info', False):
+                    got = rt.get_link(netns, ifname=name, need_data=need)
+                    wanted = expected(want, need)
+                    if wanted is None:
+                        assert got is FALLBACK, (name, need, got)
+                        fell_back += 1
+                        continue
+                    assert got == wanted, (name, need, got, wanted)
+                    assert rt.get_link(netns, index=want['index'], need_data=need) == wanted, (name, need)
+                    compared += 1
+            assert sorted(rt.addresses(netns)) == addresses(ipr), netns
     finally:
-        nl.close()
-        raw.close()
-    # lo ×2, the veth ends, rp-tun, rp-tap2 (and rp-tap with 'info') are compared
-    assert full >= 6 and partial >= 3, (full, partial)
-    tun = RawSockets().get_link('', ifname='rp-tun')
-    assert tun['info_data']['IFLA_TUN_OWNER'] == 4242 and tun['info_data']['IFLA_TUN_TYPE'] == 1
+        rt.close()
+    # every kind the collection reads was there and compared
+    for kind in [('veth', None, False), ('veth', None, True), ('veth', 'bridge', False), ('tun', None, False),
+                 ('tun', 'bridge', False), ('bridge', None, False), (None, None, False)]:
+        assert kind in seen, (kind, seen)
+    assert fell_back >= 7 and compared >= 25, (fell_back, compared)     # bridges and ports fall back
+    rt = Rtnl()
+    try:
+        tun = rt.get_link('', ifname='rp-tun', need_data='info')
+        assert tun['info_data']['IFLA_TUN_OWNER'] == 4242 and tun['info_data']['IFLA_TUN_GROUP'] == 4343
+        assert tun['info_data']['IFLA_TUN_TYPE'] == 1 and tun['info_data']['IFLA_TUN_PI'] == 1
+        br = [link for link in rt.links('') if link['ifname'] == 'rp-br'][0]
+        assert br['info_data']['IFLA_BR_STP_STATE'] == 1 and br['info_data']['IFLA_BR_PRIORITY'] == 4096
+        assert br['info_data']['IFLA_BR_FORWARD_DELAY'] == 500 and br['info_data']['IFLA_BR_GROUP_FWD_MASK'] == 8
+        peer = rt.get_link('', ifname='rp-v0', need_data=False)
+        assert rt.nsid_to_netns('', peer['link_netnsid']) == NS
+        assert rt.get_link(NS, index=peer['link_index'], need_data=False)['ifname'] == 'rp-v1'
+        for cmd in optional:
+            name = cmd.split()[3]
+            assert rt.get_link('', ifname=name, need_data=False)['kind'] == cmd.split()[5], cmd
+    finally:
+        rt.close()

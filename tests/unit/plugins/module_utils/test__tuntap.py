@@ -14,7 +14,7 @@ import struct
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils import _tuntap as t
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import _data_dict
+from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import _data_dict
 
 
 def test_ioctl_numbers_match_the_kernel_headers():

@@ -14,7 +14,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Differences, Transaction, expand_batch, find_duplicates, lock_dir, merge_item,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import lock_holders
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import VirtnetError
+from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
 
 
 def test_compare_ignores_unmanaged_options():

@@ -10,12 +10,11 @@ import errno
 
 import pytest
 
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    LinkNotFound, ObjectExists, VirtnetError, to_plain, validate_ifname, validate_netns_name,
-)
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
-    coerced_names, coercion_error, kernel_error, mac_error, normalise_mac,
+    LinkNotFound, ObjectExists, VirtnetError, coerced_names, coercion_error, kernel_error, mac_error, normalise_mac,
+    validate_ifname, validate_netns_name,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import to_plain
 
 
 @pytest.mark.parametrize('name', ['a', 'qdhcp-42', 'x' * 255, 'with space', 'tenant_01.a'])

@@ -13,8 +13,8 @@ import struct
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import VirtnetError
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import RawRtnl
+from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
+from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import RtnlSocket
 
 HDR = struct.Struct('=IHHII')
 IFI = struct.Struct('=BxHiII')
@@ -50,10 +50,10 @@ def error(code, seq=1):
 
 
 # The request layout of the get (lo by name, without statistics) and its ENODEV / error answers are
-# the engine socket's, tested in test_rawlink.py; here: what the netns module makes of them.
+# the engine socket's, tested in test_rtnl.py; here: what the netns module makes of them.
 
 def _patched(monkeypatch, sock):
-    monkeypatch.setattr(_netns, '_rtnl_socket', lambda name: RawRtnl(sock))
+    monkeypatch.setattr(_netns, '_rtnl_socket', lambda name: RtnlSocket(sock))
 
 
 @pytest.mark.parametrize('flags, state', [(0x1, 'up'), (0x0, 'down'), (0x1002, 'down')])

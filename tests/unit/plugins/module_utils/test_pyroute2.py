@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The pyroute2 0.7 / 0.9 shims of _netlink: msg_get, dump_request, dump_ports.
+"""The pyroute2 0.7 / 0.9 shims of _pyroute2: msg_get, dump_request, dump_ports.
 
 Real pyroute2 messages (whatever version is installed) are encoded and decoded, so the same tests
 check the shims against 0.7 (Debian) and 0.9 (PyPI); small fakes reproduce the other version's quirk.
@@ -18,7 +18,7 @@ from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST
 from pyroute2.netlink.rtnl import RTM_GETLINK
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
+from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import (
     NetlinkError, VirtnetError, dump_ports, dump_request, link_to_dict, msg_get,
 )
 

@@ -3,22 +3,24 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Unit tests of the raw rtnetlink socket (no kernel: hand-built messages, a fake socket).
+"""Unit tests of the netlink layer _rtnl (no kernel: hand-built messages, a fake socket).
 
 The same requests are sent to the real kernel by the veth, tuntap and bridge integration targets."""
 
 from __future__ import annotations
 
 import errno
+import socket
 import struct
 
 import pytest
 
-from ansible_collections.virtnet.linux.plugins.module_utils import _rawlink
+from ansible_collections.virtnet.linux.plugins.module_utils import _rtnl
 from ansible_collections.virtnet.linux.plugins.module_utils._common import kernel_reason
-from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import (
-    FALLBACK, RawRtnl, RawSockets, RtnlError, get_request, parse_link, veth_body,
+from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import (
+    FALLBACK, DumpInterrupted, NsidResolver, Rtnl, RtnlError, RtnlSocket, get_request, parse_link, veth_body,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
 
 HDR = struct.Struct('=IHHII')
 IFI = struct.Struct('=BxHiII')
@@ -65,7 +67,7 @@ class FakeSocket(object):
 def test_get_request_by_name_asks_without_statistics():
     data = get_request(5, ifname='v1')
     length, mtype, flags, seq, _pid = HDR.unpack_from(data, 0)
-    assert (length, mtype, flags, seq) == (len(data), _rawlink.RTM_GETLINK, _rawlink.NLM_F_REQUEST, 5)
+    assert (length, mtype, flags, seq) == (len(data), _rtnl.RTM_GETLINK, _rtnl.NLM_F_REQUEST, 5)
     assert IFI.unpack_from(data, HDR.size)[2] == 0
     rest = data[HDR.size + IFI.size:]
     assert rest == attr(3, b'v1\0') + u32(29, 1 << 3)
@@ -113,9 +115,12 @@ def test_kind_specific_data_not_needed_is_none_not_empty():
     assert link['info_data'] == {} and link['slave_data'] is None     # no IFLA_INFO_DATA; slave data not read
     plain = link_payload(info=attr(1, b'veth\0'))
     assert parse_link(plain, 0, len(plain), need_data=False)['info_data'] == {}
-    bridge = link_payload(info=attr(1, b'bridge\0') + attr(2 | 0x8000, u32(5, 1)))
-    assert parse_link(bridge, 0, len(bridge), need_data=False)['info_data'] is None
-    assert parse_link(bridge, 0, len(bridge), need_data='info') is FALLBACK
+    vxlan = link_payload(info=attr(1, b'vxlan\0') + attr(2 | 0x8000, u32(1, 42)))
+    assert parse_link(vxlan, 0, len(vxlan), need_data=False)['info_data'] is None     # no table: not read
+    assert parse_link(vxlan, 0, len(vxlan), need_data='info') is FALLBACK
+    bridge = link_payload(info=attr(1, b'bridge\0') + attr(2 | 0x8000, u32(5, 1) + u32(40, 7)))
+    assert parse_link(bridge, 0, len(bridge), need_data=False)['info_data'] == {'IFLA_BR_STP_STATE': 1}
+    assert parse_link(bridge, 0, len(bridge), need_data='info') is FALLBACK          # table not complete
 
 
 def u8(kind, value):
@@ -139,24 +144,24 @@ def test_tun_data_is_decoded_with_pyroute2_names():
 
 def test_reader_answers_and_skips_other_sequence_numbers():
     payload = link_payload(info=attr(1, b'veth\0'))
-    sock = FakeSocket(message(99, _rawlink.RTM_NEWLINK, payload) + message(1, _rawlink.RTM_NEWLINK, payload))
-    link = RawRtnl(sock).get_link(ifname='v1')
+    sock = FakeSocket(message(99, _rtnl.RTM_NEWLINK, payload) + message(1, _rtnl.RTM_NEWLINK, payload))
+    link = RtnlSocket(sock).get_link(ifname='v1')
     assert link['ifname'] == 'v1' and link['kind'] == 'veth'
     assert len(sock.sent) == 1
 
 
 def test_reader_enodev_is_none_other_errors_raise():
     err = struct.pack('=i', -errno.ENODEV) + b'\0' * 16
-    assert RawRtnl(FakeSocket(message(1, _rawlink.NLMSG_ERROR, err))).get_link(index=3) is None
+    assert RtnlSocket(FakeSocket(message(1, _rtnl.NLMSG_ERROR, err))).get_link(index=3) is None
     err = struct.pack('=i', -errno.EPERM) + b'\0' * 16
     with pytest.raises(RtnlError) as info:
-        RawRtnl(FakeSocket(message(1, _rawlink.NLMSG_ERROR, err))).get_link(index=3)
+        RtnlSocket(FakeSocket(message(1, _rtnl.NLMSG_ERROR, err))).get_link(index=3)
     assert info.value.code == errno.EPERM and info.value.extack is None
 
 
 def test_reader_without_name_or_index_falls_back():
     sock = FakeSocket()
-    assert RawRtnl(sock).get_link() is FALLBACK
+    assert RtnlSocket(sock).get_link() is FALLBACK
     assert not sock.sent
 
 
@@ -173,7 +178,7 @@ def nested(data):
 
 
 def ack(seq):
-    return message(seq, _rawlink.NLMSG_ERROR, struct.pack('=i', 0) + HDR.pack(16, 16, 0, seq, 0))
+    return message(seq, _rtnl.NLMSG_ERROR, struct.pack('=i', 0) + HDR.pack(16, 16, 0, seq, 0))
 
 
 def test_veth_body_is_what_ip_link_add_sends():
@@ -193,31 +198,31 @@ def test_veth_body_is_what_ip_link_add_sends():
 
 def test_add_veth_asks_for_create_exclusive_and_an_ack():
     sock = FakeSocket(ack(1))
-    RawRtnl(sock).add_veth('v0', 'p0')
+    RtnlSocket(sock).add_veth('v0', 'p0')
     length, mtype, flags, seq, _pid = HDR.unpack_from(sock.sent[0], 0)
-    assert mtype == _rawlink.RTM_NEWLINK and seq == 1 and length == len(sock.sent[0])
-    assert flags == _rawlink.NLM_F_REQUEST | _rawlink.NLM_F_ACK | _rawlink.NLM_F_CREATE | _rawlink.NLM_F_EXCL
+    assert mtype == _rtnl.RTM_NEWLINK and seq == 1 and length == len(sock.sent[0])
+    assert flags == _rtnl.NLM_F_REQUEST | _rtnl.NLM_F_ACK | _rtnl.NLM_F_CREATE | _rtnl.NLM_F_EXCL
 
 
 def test_set_link_state_and_attributes():
     sock = FakeSocket(ack(1))
-    RawRtnl(sock).set_link(7, state='up', mtu=1300, ifalias='', master=0)
+    RtnlSocket(sock).set_link(7, state='up', mtu=1300, ifalias='', master=0)
     data = sock.sent[0]
     _len, mtype, flags, _seq, _pid = HDR.unpack_from(data, 0)
-    assert mtype == _rawlink.RTM_NEWLINK and not flags & _rawlink.NLM_F_CREATE
+    assert mtype == _rtnl.RTM_NEWLINK and not flags & _rtnl.NLM_F_CREATE
     assert IFI.unpack_from(data, HDR.size) == (0, 0, 7, 1, 1)
     attrs = nested(data[HDR.size + IFI.size:])
     assert struct.unpack('=I', attrs[4])[0] == 1300 and attrs[20] == b'' and struct.unpack('=I', attrs[10])[0] == 0
     sock = FakeSocket(ack(1))
-    RawRtnl(sock).set_link(7, state='down')
+    RtnlSocket(sock).set_link(7, state='down')
     assert IFI.unpack_from(sock.sent[0], HDR.size) == (0, 0, 7, 0, 1)
 
 
 def test_del_link_by_group_sends_no_index():
     sock = FakeSocket(ack(1))
-    RawRtnl(sock).del_link(group=0x40000001)
+    RtnlSocket(sock).del_link(group=0x40000001)
     data = sock.sent[0]
-    assert HDR.unpack_from(data, 0)[1] == _rawlink.RTM_DELLINK
+    assert HDR.unpack_from(data, 0)[1] == _rtnl.RTM_DELLINK
     assert IFI.unpack_from(data, HDR.size)[2] == 0
     assert struct.unpack('=I', nested(data[HDR.size + IFI.size:])[27])[0] == 0x40000001
 
@@ -225,21 +230,21 @@ def test_del_link_by_group_sends_no_index():
 def test_refusal_carries_errno_and_the_kernels_extended_ack():
     echoed = HDR.pack(40, 16, 5, 1, 0)
     payload = struct.pack('=i', -errno.EEXIST) + echoed + attr(1, b'Link already exists\0')
-    reply = HDR.pack(HDR.size + len(payload), _rawlink.NLMSG_ERROR, 0x100 | 0x200, 1, 0) + payload
+    reply = HDR.pack(HDR.size + len(payload), _rtnl.NLMSG_ERROR, 0x100 | 0x200, 1, 0) + payload
     with pytest.raises(RtnlError) as info:
-        RawRtnl(FakeSocket(reply)).add_veth('v0', 'p0')
+        RtnlSocket(FakeSocket(reply)).add_veth('v0', 'p0')
     assert info.value.code == errno.EEXIST and info.value.extack == 'Link already exists'
     assert kernel_reason(info.value) == 'already exists (kernel: Link already exists)'
 
 
 def test_get_nsid_reads_the_answer_and_none():
     def answer(seq, nsid):
-        return message(seq, _rawlink.RTM_NEWNSID, struct.pack('=Bxxx', 0) + attr(1, struct.pack('=i', nsid)))
-    rt = RawRtnl(FakeSocket(answer(1, 4), answer(2, -1)))
+        return message(seq, _rtnl.RTM_NEWNSID, struct.pack('=Bxxx', 0) + attr(1, struct.pack('=i', nsid)))
+    rt = RtnlSocket(FakeSocket(answer(1, 4), answer(2, -1)))
     assert rt.get_nsid(5) == 4
     assert rt.get_nsid(5) is None
     data = rt.sock.sent[0]
-    assert HDR.unpack_from(data, 0)[1] == _rawlink.RTM_GETNSID
+    assert HDR.unpack_from(data, 0)[1] == _rtnl.RTM_GETNSID
     assert nested(data[HDR.size + 4:])[3] == struct.pack('=I', 5)
 
 
@@ -257,7 +262,7 @@ class _NsidSocket(object):
 
 
 def test_nsid_cache_keeps_ids_but_not_none():
-    raw = RawSockets()
+    raw = Rtnl()
     sock = _NsidSocket([None, 5])
     raw._socks['a'] = sock
     raw._home_fd = 0
@@ -267,3 +272,144 @@ def test_nsid_cache_keeps_ids_but_not_none():
     assert sock.calls == 2
     raw.forget('a')
     assert raw._nsids == {}
+
+
+# ------------------------------------------------------------------ link_info's parsing (dumps)
+
+def nla(kind, payload):
+    return attr(kind, payload)
+
+
+def nest(kind, *attrs):
+    return nla(kind | 0x8000, b''.join(attrs))
+
+
+def b8(v):
+    return struct.pack('=B', v)
+
+
+def b16(v):
+    return struct.pack('=H', v)
+
+
+def b32(v):
+    return struct.pack('=I', v)
+
+
+def s32(v):
+    return struct.pack('=i', v)
+
+
+def sz(text):
+    return text.encode() + b'\0'
+
+
+def ifinfo(index, flags, *attrs, ifi_type=1):
+    return struct.pack('=BxHiII', 0, ifi_type, index, flags, 0) + b''.join(attrs)
+
+
+def dump_message(mtype, payload, seq=7, flags=2):
+    return struct.pack('=IHHII', 16 + len(payload), mtype, flags, seq, 0) + payload
+
+
+def parse_one_link(payload):
+    data = dump_message(16, payload)
+    return _rtnl.parse_inventory_link(data, 16, len(data))
+
+
+def test_parse_tap_link():
+    payload = ifinfo(
+        7, 0x1003,
+        nla(3, sz('tap0')), nla(4, b32(1400)), nla(1, b'\x02\x00\x00\x00\x00\x01'), nla(10, b32(3)),
+        nla(13, b32(500)), nla(16, b8(6)), nla(20, sz('vm one')), nla(27, b32(0)),
+        nla(23, b'\xff' * 64),                                   # an attribute we do not read
+        nest(18, nla(1, sz('tun')), nest(2, nla(3, b8(2)), nla(1, b32(1000)), nla(4, b8(0)), nla(5, b8(1)),
+                                         nla(6, b8(1)), nla(7, b8(0))),
+             nla(4, sz('bridge'))),
+    )
+    rec = parse_one_link(payload)
+    assert rec['ifname'] == 'tap0' and rec['index'] == 7 and rec['link_state'] == 'up'
+    assert rec['mtu'] == 1400 and rec['address'] == '02:00:00:00:00:01' and rec['master_index'] == 3
+    assert rec['txqueuelen'] == 500 and rec['operstate'] == 'UP' and rec['alias'] == 'vm one'
+    assert rec['kind'] == 'tun' and rec['slave_kind'] == 'bridge'
+    assert rec['info_data'] == {'IFLA_TUN_TYPE': 2, 'IFLA_TUN_OWNER': 1000, 'IFLA_TUN_PI': 0,
+                                'IFLA_TUN_VNET_HDR': 1, 'IFLA_TUN_PERSIST': 1, 'IFLA_TUN_MULTI_QUEUE': 0}
+
+
+def test_parse_veth_and_bridge_links():
+    veth = parse_one_link(ifinfo(4, 0, nla(3, sz('v0')), nla(5, b32(9)), nla(37, s32(2)),
+                                 nest(18, nla(1, sz('veth')))))
+    assert veth['kind'] == 'veth' and veth['link_index'] == 9 and veth['link_netnsid'] == 2
+    assert veth['link_state'] == 'down' and veth['info_data'] == {}
+    br = parse_one_link(ifinfo(5, 1, nla(3, sz('br0')), nest(18, nla(1, sz('bridge')), nest(
+        2, nla(1, b32(400)), nla(2, b32(200)), nla(3, b32(2000)), nla(4, b32(30000)), nla(5, b32(1)),
+        nla(6, b16(4096)), nla(7, b8(0)), nla(23, b8(1))))))
+    assert br['info_data'] == {'IFLA_BR_FORWARD_DELAY': 400, 'IFLA_BR_HELLO_TIME': 200, 'IFLA_BR_MAX_AGE': 2000,
+                               'IFLA_BR_AGEING_TIME': 30000, 'IFLA_BR_STP_STATE': 1, 'IFLA_BR_PRIORITY': 4096,
+                               'IFLA_BR_VLAN_FILTERING': 0, 'IFLA_BR_MCAST_SNOOPING': 1}
+
+
+def test_parse_truncated_attribute_stops():
+    payload = ifinfo(1, 0, nla(3, sz('lo'))) + struct.pack('=HH', 40, 4) + b'\0\0'
+    rec = parse_one_link(payload)
+    assert rec['ifname'] == 'lo' and rec['mtu'] is None
+
+
+def test_parse_addresses():
+    v4 = struct.pack('=BBBBI', socket.AF_INET, 32, 0, 0, 3) + nla(1, socket.inet_pton(socket.AF_INET, '10.8.0.2')) \
+        + nla(2, socket.inet_pton(socket.AF_INET, '10.8.0.1')) + nla(3, sz('tun0'))
+    v6 = struct.pack('=BBBBI', socket.AF_INET6, 64, 0, 0, 3) + nla(1, socket.inet_pton(socket.AF_INET6, 'fd00::1'))
+    data = dump_message(20, v4)
+    assert _rtnl.parse_addr(data, 16, len(data)) == (3, '10.8.0.1/32')          # IFA_LOCAL wins (point-to-point)
+    data = dump_message(20, v6)
+    assert _rtnl.parse_addr(data, 16, len(data)) == (3, 'fd00::1/64')
+
+
+def test_messages_filters_sequence():
+    data = dump_message(16, ifinfo(1, 0), seq=7) + dump_message(16, ifinfo(2, 0), seq=8) + dump_message(3, s32(0), seq=7)
+    got = [(t, end - start) for t, _f, start, end in _rtnl.messages(data, 7)]
+    assert got == [(16, 16), (3, 4)]
+
+
+def test_dump_reads_every_datagram_until_done():
+    one = dump_message(16, ifinfo(1, 1, nla(3, sz('lo'))), seq=1)
+    two = dump_message(16, ifinfo(2, 0, nla(3, sz('v0'))), seq=1) + dump_message(3, s32(0), seq=1)
+    sock = FakeSocket(one, two)
+    links = RtnlSocket(sock).dump_links()
+    assert [l['ifname'] for l in links] == ['lo', 'v0']
+    _len, mtype, flags, _seq, _pid = HDR.unpack_from(sock.sent[0], 0)
+    assert mtype == _rtnl.RTM_GETLINK and flags == _rtnl.NLM_F_REQUEST | _rtnl.NLM_F_DUMP
+
+
+def test_interrupted_dump_is_read_again_then_given_up():
+    def interrupted(seq):
+        return dump_message(16, ifinfo(1, 1, nla(3, sz('lo'))), seq=seq, flags=2 | 0x10) + dump_message(3, s32(0), seq=seq)
+    with pytest.raises(DumpInterrupted):
+        RtnlSocket(FakeSocket(interrupted(1))).dump_links()
+    good = dump_message(16, ifinfo(1, 1, nla(3, sz('lo'))), seq=2) + dump_message(3, s32(0), seq=2)
+    rt = Rtnl()
+    rt._socks[''] = RtnlSocket(FakeSocket(interrupted(1), good))
+    assert [l['ifname'] for l in rt.links('')] == ['lo']
+    rt._socks[''] = RtnlSocket(FakeSocket(*[interrupted(n) for n in range(1, 6)]))
+    rt._socks[''].seq = 0
+    with pytest.raises(VirtnetError) as err:
+        rt.links('')
+    assert 'listing links in the default netns: the kernel kept changing it' in err.value.msg
+
+
+def test_dump_refusal_is_worded_for_the_user():
+    rt = Rtnl()
+    rt._socks['x'] = RtnlSocket(FakeSocket(dump_message(2, s32(-errno.EPERM) + HDR.pack(16, 22, 0x301, 1, 0), seq=1)))
+    with pytest.raises(VirtnetError) as err:
+        rt.addresses('x')
+    assert err.value.msg.startswith('listing addresses in netns x: ') and err.value.details['errno'] == errno.EPERM
+
+
+def test_nsid_resolver_skips_vanished_namespace():
+    class Flaky(object):
+        def nsid_of(self, netns, other):
+            if other == 'gone':
+                raise VirtnetError('netns gone not found')
+            return {'b': 2}.get(other)
+    resolver = NsidResolver(Flaky(), ['', 'gone', 'b'])
+    assert resolver.resolve('a', {2, 9}) == {2: 'b', 9: None}

@@ -5,22 +5,28 @@
 
 # PRIVATE to the virtnet.linux collection: no compatibility promise outside it.
 
-"""The common link work of every device module on a plain rtnetlink socket (no pyroute2).
+"""THE netlink layer of the collection: plain rtnetlink sockets (no pyroute2), one set per namespace.
 
-pyroute2 spends about 0.3 ms decoding one link message into its message objects and about 0.5 ms
-encoding one request; a `struct`-built request and parse take about 0.015 ms, which leaves the kernel's
-own work. This module carries everything that the shared device path (`_link`) and `veth` send and
-read: link gets, creating a veth pair, setting the common attributes (mtu, address, queue length,
-alias, master, group, up/down), deleting by index, name or link group, and namespace ids.
+Everything that talks to the kernel goes through one :class:`Rtnl` per module run (the engine's
+``ctx.rt``, link_info's reader): one plain socket per namespace for what is hand-built here, and, on
+first use only, one pyroute2 IPRoute per namespace for what stays with pyroute2 (`_pyroute2`: bridge
+IFLA_BR_* attributes, addresses, routes, port dumps). Both are opened the same way, by
+:func:`in_netns`: enter /run/netns/NAME with setns(2), create the socket (it stays bound to that
+namespace), come back. No fork; a namespace is never created by opening it.
 
-`parse_link` builds the same plain dict as `_netlink.link_to_dict`. For a link whose answer carries
-kind-specific data (IFLA_INFO_DATA, IFLA_INFO_SLAVE_DATA: bridges, bridge ports, tun devices) it says
-FALLBACK unless the caller asked for no kind data (`need_data=False`); then `info_data` and
-`slave_data` are None (not read), never a silently empty dict. Kind-specific attributes stay with
-pyroute2 (`_netlink`), which the modules that need them import.
+Hand-built, because it is measured to matter (BENCHMARKS.md): pyroute2 spends about 0.3 ms decoding
+one link message into its objects and about 0.5 ms encoding one request, and ~65 ms to import; a
+`struct`-built request and parse take about 0.015 ms, and a dump of 5000 links in 50 namespaces that
+skips statistics (RTEXT_FILTER_SKIP_STATS) is read in well under 0.2 s. So this module carries: link
+get/add(veth)/set/delete (by index, name or group), namespace ids, and the link and address dumps of
+link_info (one function per kernel operation; dumps are read again when the kernel flags them
+NLM_F_DUMP_INTR).
 
-Sockets are opened per namespace by entering it with setns(2) (no fork, never O_CREAT), like
-`_netlink.Netlink`, which shares these sockets for its own raw reads.
+ONE parser of RTM_NEWLINK (:func:`parse_link`) gives plain dicts with pyroute2's key names, the same
+dict as `_pyroute2.link_to_dict` (tests/system/test_raw_matches_pyroute2.py holds them equal on the real
+kernel). Kind-specific data (IFLA_INFO_DATA) is decoded by one table per kind (KIND_TABLES: tun
+complete, bridge for the attributes the collection reads); what a caller needs and the tables do not
+decode is FALLBACK: read that link through pyroute2 instead.
 """
 
 from __future__ import annotations
@@ -31,18 +37,20 @@ import socket
 import struct
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
-    IFF_UP, VirtnetError, call_in_netns, kernel_error, list_netns, open_netns_fd,
+    IFF_UP, VirtnetError, call_in_netns, kernel_error, list_netns, ns_label, open_netns_fd,
 )
 
 # --------------------------------------------------------------------------- the wire format
-# (link_info's reader, _info, shares these)
 
 NETLINK_ROUTE = 0
-NLMSG_ERROR = 2
-NLM_F_REQUEST = 0x1
-NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x4, 0x200, 0x400
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_REQUEST, NLM_F_MULTI = 0x1, 0x2
+NLM_F_ACK, NLM_F_DUMP_INTR = 0x4, 0x10
+NLM_F_DUMP = 0x300
+NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
 NLM_F_CAPPED, NLM_F_ACK_TLVS = 0x100, 0x200      # flags of an NLMSG_ERROR answer
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+RTM_NEWADDR, RTM_GETADDR = 20, 22
 RTM_NEWNSID, RTM_GETNSID = 88, 90
 IFLA_EXT_MASK = 29
 RTEXT_FILTER_SKIP_STATS = 1 << 3
@@ -53,6 +61,7 @@ IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_N
 IFLA_CARRIER = 33
 IFLA_LINK_NETNSID = 37
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
+IFA_ADDRESS, IFA_LOCAL = 1, 2
 VETH_INFO_PEER = 1
 NLMSGERR_ATTR_MSG = 1
 SOL_NETLINK, NETLINK_CAP_ACK, NETLINK_EXT_ACK = 270, 10, 11
@@ -61,27 +70,38 @@ OPERSTATES = ('UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DOR
 
 _NLMSGHDR = struct.Struct('=IHHII')  # len, type, flags, seq, pid
 _IFINFOMSG = struct.Struct('=BxHiII')  # family, type, index, flags, change
+_IFADDRMSG = struct.Struct('=BBBBI')  # family, prefixlen, flags, scope, index
 _RTA = struct.Struct('=HH')
 _U8 = struct.Struct('=B')
+_U16 = struct.Struct('=H')
 _U32 = struct.Struct('=I')
 _S32 = struct.Struct('=i')
-_ERR = _S32
 _RTGEN = struct.Struct('=Bxxx')                 # struct rtgenmsg, padded to 4 bytes
 
-RECV_SIZE = 65536
+RECV_SIZE = 65536                  # an answer to one request
+DUMP_RECV_SIZE = 1 << 18           # one datagram of a dump
+RCVBUF = 1 << 20                   # the socket's receive buffer (dumps of thousands of links)
 TIMEOUT = 30                       # seconds without an answer from the kernel before giving up
+DUMP_ATTEMPTS = 5                  # reads of a dump the kernel keeps flagging NLM_F_DUMP_INTR
 
 # an answer that is not a plain link: read the link through pyroute2 instead
 FALLBACK = object()
 
-# IFLA_INFO_DATA read here, with pyroute2's names and values, per kind (the rest falls back to pyroute2)
-INFO_DATA_TABLES = {
-    'tun': {
+# IFLA_INFO_DATA decoded here, per kind: (complete, {type: (pyroute2's name, struct)}). A complete table
+# decodes every attribute pyroute2 knows of the kind; the others only what the collection reads.
+KIND_TABLES = {
+    'tun': (True, {
         1: ('IFLA_TUN_OWNER', _U32), 2: ('IFLA_TUN_GROUP', _U32), 3: ('IFLA_TUN_TYPE', _U8),
         4: ('IFLA_TUN_PI', _U8), 5: ('IFLA_TUN_VNET_HDR', _U8), 6: ('IFLA_TUN_PERSIST', _U8),
         7: ('IFLA_TUN_MULTI_QUEUE', _U8), 8: ('IFLA_TUN_NUM_QUEUES', _U32),
         9: ('IFLA_TUN_NUM_DISABLED_QUEUES', _U32),
-    },
+    }),
+    'bridge': (False, {
+        1: ('IFLA_BR_FORWARD_DELAY', _U32), 2: ('IFLA_BR_HELLO_TIME', _U32), 3: ('IFLA_BR_MAX_AGE', _U32),
+        4: ('IFLA_BR_AGEING_TIME', _U32), 5: ('IFLA_BR_STP_STATE', _U32), 6: ('IFLA_BR_PRIORITY', _U16),
+        7: ('IFLA_BR_VLAN_FILTERING', _U8), 9: ('IFLA_BR_GROUP_FWD_MASK', _U16),
+        23: ('IFLA_BR_MCAST_SNOOPING', _U8), 25: ('IFLA_BR_MCAST_QUERIER', _U8),
+    }),
 }
 
 
@@ -92,6 +112,10 @@ class RtnlError(OSError):
         super(RtnlError, self).__init__(code, os.strerror(code))
         self.code = code
         self.extack = extack
+
+
+class DumpInterrupted(Exception):
+    """The kernel flagged a dump as inconsistent (NLM_F_DUMP_INTR): read it again."""
 
 
 # --------------------------------------------------------------------------- parsing
@@ -130,17 +154,20 @@ def _table(data, span, table):
 
 
 def parse_link(data, pos, end, need_data=True):
-    """The plain dict of one RTM_NEWLINK payload (data[pos:end]), as link_to_dict makes it.
+    """The plain dict of one RTM_NEWLINK payload (data[pos:end]), as `_pyroute2.link_to_dict` makes it.
 
-    Kind-specific data: IFLA_INFO_DATA of the kinds in INFO_DATA_TABLES is decoded here. `need_data`
-    says what else the caller reads: True, every kind's data (FALLBACK for data not decoded here and for
-    IFLA_INFO_SLAVE_DATA); 'info', IFLA_INFO_DATA only (slave_data is None, not read); False, neither
-    (info_data and slave_data not decoded here are None). FALLBACK also for anything unexpected.
+    `need_data` says which kind-specific data the caller reads: True, all of it (FALLBACK unless the
+    kind's table is complete and there is no IFLA_INFO_SLAVE_DATA); 'info', IFLA_INFO_DATA only (FALLBACK
+    unless the table is complete; slave_data is None, not read); False, none that the tables do not
+    decode (info_data is what the kind's table decodes, or None when it has none; slave_data None).
+    A link without kind data has {} for both, never None. FALLBACK also for an answer without a name.
     """
     if end - pos < _IFINFOMSG.size:
         return FALLBACK
     _family, ifi_type, index, flags, _change = _IFINFOMSG.unpack_from(data, pos)
     attrs = _attrs(data, pos + _IFINFOMSG.size, end)
+    if IFLA_IFNAME not in attrs:
+        return FALLBACK
     kind = slave_kind = None
     info_data, slave_data = {}, {}
     span = attrs.get(IFLA_LINKINFO)
@@ -151,19 +178,14 @@ def parse_link(data, pos, end, need_data=True):
         if IFLA_INFO_SLAVE_KIND in info:
             slave_kind = _str(data, info[IFLA_INFO_SLAVE_KIND])
         if IFLA_INFO_DATA in info:
-            table = INFO_DATA_TABLES.get(kind)
-            if table is not None:
-                info_data = _table(data, info[IFLA_INFO_DATA], table)
-            elif need_data:
+            complete, table = KIND_TABLES.get(kind, (False, None))
+            if need_data and not complete:
                 return FALLBACK
-            else:
-                info_data = None
+            info_data = _table(data, info[IFLA_INFO_DATA], table) if table is not None else None
         if IFLA_INFO_SLAVE_DATA in info:
             if need_data is True:
                 return FALLBACK
             slave_data = None
-    if IFLA_IFNAME not in attrs:
-        return FALLBACK
     span = attrs.get(IFLA_ADDRESS)
     address = None
     if span is not None:
@@ -172,9 +194,7 @@ def parse_link(data, pos, end, need_data=True):
     operstate = None
     if span is not None and span[1] > span[0]:
         value = data[span[0]]
-        if value >= len(OPERSTATES):
-            return FALLBACK
-        operstate = OPERSTATES[value]
+        operstate = OPERSTATES[value] if value < len(OPERSTATES) else str(value)
     span = attrs.get(IFLA_LINK_NETNSID)
     netnsid = _S32.unpack_from(data, span[0])[0] if span is not None and span[1] - span[0] >= 4 else None
     span = attrs.get(IFLA_IFALIAS)
@@ -202,9 +222,25 @@ def parse_link(data, pos, end, need_data=True):
     }
 
 
+def parse_inventory_link(data, pos, end):
+    """A link of a dump for link_info: every kind's table decoded, nothing else (None when unnamed)."""
+    link = parse_link(data, pos, end, need_data=False)
+    return None if link is FALLBACK else link
+
+
+def parse_addr(data, pos, end):
+    """(ifindex, 'address/prefixlen') of one RTM_NEWADDR payload (IFA_LOCAL wins, as in `ip addr`)."""
+    family, prefixlen, _flags, _scope, index = _IFADDRMSG.unpack_from(data, pos)
+    attrs = _attrs(data, pos + _IFADDRMSG.size, end)
+    span = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+    if span is None or family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    return index, '%s/%d' % (socket.inet_ntop(family, bytes(data[span[0]:span[1]])), prefixlen)
+
+
 def parse_error(data, start, end, flags):
     """(errno, extended-ack text or None) of an NLMSG_ERROR payload; errno 0 is an acknowledgement."""
-    code = -_ERR.unpack_from(data, start)[0] if end - start >= 4 else 0
+    code = -_S32.unpack_from(data, start)[0] if end - start >= 4 else 0
     extack = None
     if code and flags & NLM_F_ACK_TLVS and end - start >= 4 + _NLMSGHDR.size:
         echoed = _NLMSGHDR.unpack_from(data, start + 4)[0]
@@ -213,6 +249,21 @@ def parse_error(data, start, end, flags):
         if span is not None:
             extack = _str(data, span) or None
     return code, extack
+
+
+def messages(data, seq):
+    """Split one datagram: yields (type, flags, payload start, payload end) of the messages of `seq`.
+
+    Raises RtnlError(EBADMSG) for a message that does not fit the datagram.
+    """
+    pos, size = 0, len(data)
+    while pos + _NLMSGHDR.size <= size:
+        length, mtype, flags, mseq, _pid = _NLMSGHDR.unpack_from(data, pos)
+        if length < _NLMSGHDR.size or pos + length > size:
+            raise RtnlError(errno.EBADMSG)
+        if mseq == seq:
+            yield mtype, flags, pos + _NLMSGHDR.size, pos + length
+        pos += (length + 3) & ~3
 
 
 # --------------------------------------------------------------------------- building
@@ -266,18 +317,39 @@ def veth_body(name, peer, peer_ns_fd=None, local=None, remote=None):
     return _ifinfo() + link_attrs(ifname=name, **(local or {})) + _attr(IFLA_LINKINFO, info)
 
 
+_SKIP_STATS = _attr(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_SKIP_STATS))
+
+
 def get_request(seq, ifname=None, index=None):
     """The bytes of one RTM_GETLINK request for `index` (if given) or `ifname`, without statistics."""
     body = _IFINFOMSG.pack(0, 0, index or 0, 0, 0)
     if index is None:
         body += _attr(IFLA_IFNAME, ifname.encode() + b'\0')
-    body += _attr(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_SKIP_STATS))
+    body += _SKIP_STATS
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETLINK, NLM_F_REQUEST, seq, 0) + body
 
 
 # --------------------------------------------------------------------------- one socket
 
-class RawRtnl(object):
+def in_netns(netns, func, home_fd=None):
+    """func() run inside namespace `netns` (None or '': where this thread is), then back home.
+
+    THE way a socket of this collection is opened in a namespace (a socket stays bound to the namespace
+    it was created in): setns there, create, setns back to `home_fd` (opened here when not given). A
+    missing namespace is NetnsNotFound; nothing is created.
+    """
+    if not netns:
+        return func()
+    if home_fd is not None:
+        return call_in_netns(netns, func, home_fd)
+    home = os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return call_in_netns(netns, func, home)
+    finally:
+        os.close(home)
+
+
+class RtnlSocket(object):
     """A plain NETLINK_ROUTE socket in one namespace (the one it was opened in)."""
 
     def __init__(self, sock):
@@ -285,20 +357,25 @@ class RawRtnl(object):
         self.seq = 0
 
     @classmethod
-    def open(cls):
-        """A socket in the calling thread's namespace, asking for extended acks; None if none opens."""
-        try:
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
-        except (OSError, AttributeError):
-            return None
+    def open(cls, netns=None, home_fd=None):
+        """A socket in `netns` (None: the calling thread's namespace), asking for extended acks.
+
+        Raises OSError when none opens, NetnsNotFound when the namespace does not exist.
+        """
+        return in_netns(netns, cls._open_here, home_fd)
+
+    @classmethod
+    def _open_here(cls):
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
         try:
             sock.bind((0, 0))
         except OSError:
             sock.close()
-            return None
-        for opt in (NETLINK_EXT_ACK, NETLINK_CAP_ACK):
+            raise
+        for level, opt, value in ((SOL_NETLINK, NETLINK_EXT_ACK, 1), (SOL_NETLINK, NETLINK_CAP_ACK, 1),
+                                  (socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)):
             try:
-                sock.setsockopt(SOL_NETLINK, opt, 1)
+                sock.setsockopt(level, opt, value)
             except OSError:
                 pass
         sock.settimeout(TIMEOUT)      # an answer that never comes is an error, not a hung task
@@ -322,21 +399,14 @@ class RawRtnl(object):
         self.sock.send(data)
         while True:
             buf = self.sock.recv(RECV_SIZE)
-            pos, size = 0, len(buf)
-            while pos + _NLMSGHDR.size <= size:
-                length, mtype, flags, mseq, _pid = _NLMSGHDR.unpack_from(buf, pos)
-                if length < _NLMSGHDR.size or pos + length > size:
-                    raise RtnlError(errno.EBADMSG)
-                if mseq == seq:
-                    start, end = pos + _NLMSGHDR.size, pos + length
-                    if mtype == NLMSG_ERROR:
-                        code, extack = parse_error(buf, start, end, flags)
-                        if code:
-                            raise RtnlError(code, extack)
-                        return None
-                    if answer is not None and mtype == answer:
-                        return buf, start, end
-                pos += (length + 3) & ~3
+            for mtype, flags, start, end in messages(buf, seq):
+                if mtype == NLMSG_ERROR:
+                    code, extack = parse_error(buf, start, end, flags)
+                    if code:
+                        raise RtnlError(code, extack)
+                    return None
+                if answer is not None and mtype == answer:
+                    return buf, start, end
 
     def request(self, msg_type, body, flags=0):
         """Send a request that the kernel acknowledges (RTM_NEWLINK, RTM_DELLINK, ...)."""
@@ -344,7 +414,32 @@ class RawRtnl(object):
         head = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK | flags, seq, 0)
         self.transact(head + body, seq)
 
-    # ----------------------------------------------------------------- links
+    def dump(self, msg_type, body, parse):
+        """parse(data, start, end) of every message of one NLM_F_DUMP request (None results dropped).
+
+        Raises DumpInterrupted when the kernel flags the dump NLM_F_DUMP_INTR, RtnlError when it refuses it.
+        """
+        seq = self._next_seq()
+        self.sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
+                       + body)
+        out, interrupted = [], False
+        while True:
+            buf = self.sock.recv(DUMP_RECV_SIZE)
+            for mtype, flags, start, end in messages(buf, seq):
+                if mtype in (NLMSG_DONE, NLMSG_ERROR):
+                    code = -_S32.unpack_from(buf, start)[0] if end - start >= 4 else 0
+                    if code > 0:
+                        raise RtnlError(code, parse_error(buf, start, end, flags)[1]
+                                        if mtype == NLMSG_ERROR else None)
+                    if interrupted or flags & NLM_F_DUMP_INTR:
+                        raise DumpInterrupted()
+                    return out
+                interrupted = interrupted or bool(flags & NLM_F_DUMP_INTR)
+                item = parse(buf, start, end)
+                if item is not None:
+                    out.append(item)
+
+    # ----------------------------------------------------------------- one function per kernel operation
     def get_link(self, ifname=None, index=None, need_data=True):
         """The link as a plain dict, None when it does not exist (ENODEV), or FALLBACK.
 
@@ -366,6 +461,15 @@ class RawRtnl(object):
         if got is None:
             return FALLBACK
         return parse_link(got[0], got[1], got[2], need_data)
+
+    def dump_links(self):
+        """Every link of the namespace (parse_inventory_link's dicts), without statistics."""
+        return self.dump(RTM_GETLINK, _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _SKIP_STATS,
+                         parse_inventory_link)
+
+    def dump_addresses(self):
+        """Every address of the namespace as (ifindex, 'address/prefixlen')."""
+        return self.dump(RTM_GETADDR, _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), parse_addr)
 
     def add_veth(self, name, peer, peer_ns_fd=None, local=None, remote=None):
         """Create a veth pair (fails with EEXIST if either name is taken)."""
@@ -398,13 +502,15 @@ class RawRtnl(object):
         return None if nsid == NSID_NONE else nsid
 
 
-# --------------------------------------------------------------------------- one socket per namespace
+# --------------------------------------------------------------------------- one socket set per namespace
 
-class RawSockets(object):
-    """The raw sockets of a module run, one per namespace, opened by entering the namespace."""
+class Rtnl(object):
+    """The netlink sockets of one module run: per namespace one RtnlSocket and, on first use, one
+    pyroute2 IPRoute (`_pyroute2` is imported only then); both opened by entering the namespace."""
 
     def __init__(self):
         self._socks = {}
+        self._iprs = {}
         self._home_fd = None
         self._nsids = {}
         self._names = NsidResolver(self, lambda: [''] + list_netns())
@@ -416,27 +522,49 @@ class RawSockets(object):
         return self._home_fd
 
     def sock(self, netns=None):
-        """The RawRtnl of `netns` ('' or None: the module's own namespace)."""
+        """The RtnlSocket of `netns` ('' or None: the module's own namespace)."""
         key = netns or ''
         sock = self._socks.get(key)
         if sock is not None:
             return sock
-        sock = call_in_netns(key, RawRtnl.open, self.home_fd())
-        if sock is None:
-            raise VirtnetError('cannot open a netlink socket in %s' % (('netns %s' % key) if key else 'the default netns'))
+        try:
+            sock = RtnlSocket.open(key, self.home_fd())
+        except OSError:
+            raise VirtnetError('cannot open a netlink socket in %s' % ns_label(key))
         self._socks[key] = sock
         return sock
 
+    def ipr(self, netns=None):
+        """pyroute2's IPRoute of `netns` ('' or None: the module's own namespace), opened on first use."""
+        key = netns or ''
+        ipr = self._iprs.get(key)
+        if ipr is None:
+            from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import open_ipr
+            ipr = self._iprs[key] = in_netns(key, open_ipr, self.home_fd())
+        return ipr
+
     def forget(self, netns):
-        """Close the socket of a namespace that is about to be removed."""
-        sock = self._socks.pop(netns or '', None)
+        """Close the sockets of a namespace that is about to be removed."""
+        key = netns or ''
+        sock = self._socks.pop(key, None)
         if sock is not None:
             sock.close()
-        self._names.forget(netns)
-        gone = netns or ''
-        self._nsids = dict((k, v) for k, v in self._nsids.items() if gone not in k)
+        self._close_ipr(self._iprs.pop(key, None))
+        self._names.forget(key)
+        self._nsids = dict((k, v) for k, v in self._nsids.items() if key not in k)
+
+    @staticmethod
+    def _close_ipr(ipr):
+        if ipr is not None:
+            try:
+                ipr.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
 
     def close(self):
+        for ipr in self._iprs.values():
+            self._close_ipr(ipr)
+        self._iprs = {}
         for sock in self._socks.values():
             sock.close()
         self._socks = {}
@@ -444,20 +572,41 @@ class RawSockets(object):
             os.close(self._home_fd)
             self._home_fd = None
 
-    # ----------------------------------------------------------------- requests with messages
-    def get_link(self, netns, ifname=None, index=None, need_data=True):
-        """The link as a plain dict, None when it does not exist, or FALLBACK (read it with pyroute2)."""
-        try:
-            return self.sock(netns).get_link(ifname=ifname, index=index, need_data=need_data)
-        except OSError as exc:
-            raise kernel_error(exc, 'reading link %s' % (ifname or index), netns)
+    def __enter__(self):
+        return self
 
+    def __exit__(self, *exc):
+        self.close()
+
+    # ----------------------------------------------------------------- requests, refusals worded for the user
     def call(self, what, netns, method, *args, **kwargs):
-        """Run RawRtnl.<method> on this namespace's socket, its refusal worded for the user."""
+        """Run RtnlSocket.<method> on this namespace's socket, its refusal worded for the user."""
         try:
             return getattr(self.sock(netns), method)(*args, **kwargs)
         except OSError as exc:
             raise kernel_error(exc, what, netns)
+
+    def get_link(self, netns, ifname=None, index=None, need_data=True):
+        """The link as a plain dict, None when it does not exist, or FALLBACK (read it with pyroute2)."""
+        return self.call('reading link %s' % (ifname or index), netns, 'get_link', ifname=ifname, index=index,
+                         need_data=need_data)
+
+    def dump(self, netns, what, method):
+        """A dump read again while the kernel flags it interrupted (NLM_F_DUMP_INTR)."""
+        for _attempt in range(DUMP_ATTEMPTS):
+            try:
+                return self.call(what, netns, method)
+            except DumpInterrupted:
+                pass
+        raise VirtnetError('%s in %s: the kernel kept changing it while it was read' % (what, ns_label(netns)))
+
+    def links(self, netns):
+        """Every link of `netns` (dicts of parse_link, the kinds' tables decoded)."""
+        return self.dump(netns, 'listing links', 'dump_links')
+
+    def addresses(self, netns):
+        """Every address of `netns` as (ifindex, 'address/prefixlen')."""
+        return self.dump(netns, 'listing addresses', 'dump_addresses')
 
     # ----------------------------------------------------------------- namespace ids
     def nsid_of(self, netns, other):
@@ -472,8 +621,7 @@ class RawSockets(object):
             return cached
         fd, close = (self.home_fd(), False) if not other else (open_netns_fd(other), True)
         try:
-            got = self.call('reading the nsid of %s' % ('netns %s' % other if other else 'the default netns'),
-                            netns, 'get_nsid', fd)
+            got = self.call('reading the nsid of %s' % ns_label(other), netns, 'get_nsid', fd)
         finally:
             if close:
                 os.close(fd)
@@ -492,10 +640,10 @@ class RawSockets(object):
 class NsidResolver(object):
     """link-netnsid (as seen from one namespace) -> namespace name, with as few queries as possible.
 
-    The one resolver of the collection (the modules' RawSockets and link_info's reader). `rtnl.nsid_of
-    (netns, other)` gives the id that `netns` gives namespace `other` (None: none yet; VirtnetError:
-    `other` is gone); `candidates` is '' (the module's own) and every named namespace, or a function
-    that lists them.
+    The one resolver of the collection (Rtnl's, and link_info's over the namespaces it lists).
+    `rtnl.nsid_of(netns, other)` gives the id that `netns` gives namespace `other` (None: none yet;
+    VirtnetError: `other` is gone); `candidates` is '' (the module's own) and every named namespace, or
+    a function that lists them.
     """
 
     def __init__(self, rtnl, candidates):
