@@ -31,8 +31,8 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, list_netns, netns_exists, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import FALLBACK, NsidResolver
+from ansible_collections.virtnet.linux.plugins.module_utils._tuntap import tun_view
 
-TUN_TYPES = {1: 'tun', 2: 'tap'}
 NO_ID = 0xFFFFFFFF          # an unset tun owner/group, should a kernel ever report it
 
 # how many peers in one unreported namespace are looked up one by one before dumping it instead
@@ -81,23 +81,22 @@ class NameCache(object):
 
 
 def tun_details(data, names=None):
-    """The tun/tap part of a link (its IFLA_INFO_DATA: IFLA_TUN_* attributes) as plain values."""
-    data = data or {}
-    owner = data.get('IFLA_TUN_OWNER')
-    group = data.get('IFLA_TUN_GROUP')
-    owner = None if owner is None or owner == NO_ID else owner
-    group = None if group is None or group == NO_ID else group
+    """The tun/tap part of a link (its IFLA_INFO_DATA: IFLA_TUN_* attributes) as plain values: the tuntap
+    module's view (`_tuntap.tun_view`) with owner and group named and the number of queues."""
+    view = tun_view(data)
+    owner = None if view['user'] == NO_ID else view['user']
+    group = None if view['group'] == NO_ID else view['group']
     return {
-        'mode': TUN_TYPES.get(data.get('IFLA_TUN_TYPE')),
+        'mode': view['mode'],
         'owner': owner,
         'owner_name': names.user(owner) if names else None,
         'group': group,
         'group_name': names.group(group) if names else None,
-        'pi': _bool(data.get('IFLA_TUN_PI')),
-        'vnet_hdr': _bool(data.get('IFLA_TUN_VNET_HDR')),
-        'multi_queue': _bool(data.get('IFLA_TUN_MULTI_QUEUE')),
-        'persist': _bool(data.get('IFLA_TUN_PERSIST')),
-        'num_queues': data.get('IFLA_TUN_NUM_QUEUES'),
+        'pi': view['pi'],
+        'vnet_hdr': view['vnet_hdr'],
+        'multi_queue': view['multi_queue'],
+        'persist': view['persist'],
+        'num_queues': (data or {}).get('IFLA_TUN_NUM_QUEUES'),
     }
 
 
