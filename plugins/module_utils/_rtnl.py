@@ -120,15 +120,18 @@ class DumpInterrupted(Exception):
 
 # --------------------------------------------------------------------------- parsing
 
-def _attrs(data, pos, end):
-    """{attribute type: (start, end)} of data[pos:end]; the first of a type wins."""
+def _attrs(data, pos, end, wanted=None):
+    """{attribute type: (start, end)} of data[pos:end] (only the types in `wanted`, if given); the first
+    of a type wins."""
     out = {}
     unpack = _RTA.unpack_from
     while pos + 4 <= end:
         length, kind = unpack(data, pos)
         if length < 4 or pos + length > end:
             break
-        out.setdefault(kind & NLA_TYPE_MASK, (pos + 4, pos + length))
+        kind &= NLA_TYPE_MASK
+        if (wanted is None or kind in wanted) and kind not in out:
+            out[kind] = (pos + 4, pos + length)
         pos += (length + 3) & ~3
     return out
 
@@ -153,6 +156,11 @@ def _table(data, span, table):
     return out
 
 
+# the top-level attributes parse_link reads (a link answer carries about 40)
+_LINK_ATTRS = frozenset((IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_TXQLEN, IFLA_OPERSTATE,
+                         IFLA_LINKINFO, IFLA_IFALIAS, IFLA_GROUP, IFLA_CARRIER, IFLA_LINK_NETNSID))
+
+
 def parse_link(data, pos, end, need_data=True):
     """The plain dict of one RTM_NEWLINK payload (data[pos:end]), as `_pyroute2.link_to_dict` makes it.
 
@@ -165,7 +173,7 @@ def parse_link(data, pos, end, need_data=True):
     if end - pos < _IFINFOMSG.size:
         return FALLBACK
     _family, ifi_type, index, flags, _change = _IFINFOMSG.unpack_from(data, pos)
-    attrs = _attrs(data, pos + _IFINFOMSG.size, end)
+    attrs = _attrs(data, pos + _IFINFOMSG.size, end, _LINK_ATTRS)
     if IFLA_IFNAME not in attrs:
         return FALLBACK
     kind = slave_kind = None
@@ -187,9 +195,7 @@ def parse_link(data, pos, end, need_data=True):
                 return FALLBACK
             slave_data = None
     span = attrs.get(IFLA_ADDRESS)
-    address = None
-    if span is not None:
-        address = ':'.join('%02x' % b for b in bytes(data[span[0]:span[1]]))
+    address = None if span is None else bytes(data[span[0]:span[1]]).hex(':')
     span = attrs.get(IFLA_OPERSTATE)
     operstate = None
     if span is not None and span[1] > span[0]:
