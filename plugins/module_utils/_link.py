@@ -7,10 +7,11 @@
 
 """The shared path of every device module (tuntap, veth, bridge).
 
-A device module describes its kind with a :class:`LinkKind` subclass and calls
-:func:`run_link_module`. Everything common lives here once: name validation, the common
-link options (link_state, mtu, address, master, txqueuelen, alias), kind checks,
-create / update / recreate / delete through the transaction, and the public view of a link.
+Each device describes its kind with a :class:`LinkKind` subclass in its spec file
+(`_spec/veth`, `_spec/tuntap`, `_spec/bridge`); its module calls :func:`run_link_module` with it.
+Everything common lives here once: name validation, the common link options (link_state, mtu,
+address, master, txqueuelen, alias), kind checks, create / update / recreate / delete through the
+transaction, and the public view of a link.
 """
 
 from __future__ import annotations
