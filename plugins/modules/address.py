@@ -198,11 +198,8 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, refuse_coerced_names
-from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Context, batch_argument_spec, expand_batch, require_pyroute2, run_objects,
-)
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.address import KEYS, ensure, resolve_links, validate
+from ansible_collections.virtnet.linux.plugins.module_utils._engine import batch_argument_spec, run
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.address import Address
 
 
 def main():
@@ -217,21 +214,7 @@ def main():
         required_one_of=[('dev', 'batch'), ('address', 'batch')],
         supports_check_mode=True,
     )
-    refuse_coerced_names(module)
-    require_pyroute2(module)
-    items, batch = expand_batch(module.params, KEYS)
-    errors = validate(items, batch)
-    if errors:
-        module.fail_json(msg='; '.join(errors))
-    ctx = Context(module)
-    try:
-        errors = resolve_links(ctx, items)
-    except VirtnetError as exc:
-        errors = [exc.msg]
-    if errors:
-        ctx.close()
-        module.fail_json(msg='; '.join(errors))
-    run_objects(module, items, ensure, ctx, batch=batch)
+    run(module, Address())
 
 
 if __name__ == '__main__':

@@ -345,7 +345,8 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._link import link_module_args, run_link_module
+from ansible_collections.virtnet.linux.plugins.module_utils._engine import run
+from ansible_collections.virtnet.linux.plugins.module_utils._link import link_module_args
 from ansible_collections.virtnet.linux.plugins.module_utils._spec.bridge import BridgeKind
 
 
@@ -364,7 +365,7 @@ def main():
         ports=dict(type='list', elements='str'),
         purge_ports=dict(type='bool', default=False),
     )))
-    run_link_module(module, BridgeKind())
+    run(module, BridgeKind())
 
 
 if __name__ == '__main__':

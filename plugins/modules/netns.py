@@ -169,9 +169,8 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._common import refuse_coerced_names
-from ansible_collections.virtnet.linux.plugins.module_utils._engine import Context, batch_argument_spec, expand_batch, run_objects
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.netns import KEYS, _validate, ensure
+from ansible_collections.virtnet.linux.plugins.module_utils._engine import batch_argument_spec, run
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.netns import Netns
 
 
 def main():
@@ -187,14 +186,7 @@ def main():
         mutually_exclusive=[('name', 'names', 'batch')],
         supports_check_mode=True,
     )
-    refuse_coerced_names(module)
-    if module.params['names'] is not None:
-        module.params['batch'] = [{'name': n} for n in module.params['names']]
-    items, batch = expand_batch(module.params, KEYS)
-    errors = _validate(items, batch)
-    if errors:
-        module.fail_json(msg='; '.join(errors))
-    run_objects(module, items, ensure, Context(module), batch=batch)
+    run(module, Netns())
 
 
 if __name__ == '__main__':

@@ -279,14 +279,9 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, refuse_coerced_names
-from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Context, batch_argument_spec, expand_batch, require_pyroute2, run_objects,
-)
+from ansible_collections.virtnet.linux.plugins.module_utils._engine import batch_argument_spec, run
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import USER_ROUTE_TYPES
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.route import (
-    KEYS, Routes, ensure, resolve_links, validate,
-)
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.route import Route
 
 
 def main():
@@ -307,24 +302,7 @@ def main():
         required_one_of=[('dst', 'batch')],
         supports_check_mode=True,
     )
-    refuse_coerced_names(module)
-    require_pyroute2(module)
-    items, batch = expand_batch(module.params, KEYS)
-    specs, errors = validate(items, batch)
-    if errors:
-        module.fail_json(msg='; '.join(errors))
-    ctx = Context(module)
-    ctx.routes = Routes(ctx)
-    try:
-        errors = resolve_links(ctx, specs)
-    except VirtnetError as exc:
-        errors = [exc.msg]
-    if errors:
-        ctx.close()
-        module.fail_json(msg='; '.join(errors))
-    if specs:
-        specs[-1]['_last'] = True
-    run_objects(module, specs, ensure, ctx, batch=batch)
+    run(module, Route())
 
 
 if __name__ == '__main__':

@@ -348,7 +348,8 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._link import link_module_args, run_link_module
+from ansible_collections.virtnet.linux.plugins.module_utils._engine import run
+from ansible_collections.virtnet.linux.plugins.module_utils._link import link_module_args
 from ansible_collections.virtnet.linux.plugins.module_utils._spec.tuntap import TuntapKind
 
 
@@ -362,7 +363,7 @@ def main():
         multi_queue=dict(type='bool', default=False),
         recreate=dict(type='bool', default=True),
     )))
-    run_link_module(module, TuntapKind())
+    run(module, TuntapKind())
 
 
 if __name__ == '__main__':

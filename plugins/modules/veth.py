@@ -314,7 +314,8 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.linux.plugins.module_utils._link import link_module_args, run_link_module
+from ansible_collections.virtnet.linux.plugins.module_utils._engine import run
+from ansible_collections.virtnet.linux.plugins.module_utils._link import link_module_args
 from ansible_collections.virtnet.linux.plugins.module_utils._spec.veth import Veth
 
 
@@ -330,7 +331,7 @@ def main():
         peer_alias=dict(type='str'),
         recreate=dict(type='bool', default=False),
     )))
-    run_link_module(module, Veth())
+    run(module, Veth())
 
 
 if __name__ == '__main__':

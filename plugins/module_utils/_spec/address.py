@@ -13,7 +13,7 @@ import errno
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import error_code, kernel_error
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult, find_duplicates,
+    ObjectResult, Spec, find_duplicates,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
     netns_exists, ns_label, validate_ifname, validate_netns_name,
@@ -202,3 +202,19 @@ def resolve_links(ctx, items):
             errors.append('link %s not found in %s' % (item['dev'], ns_label(netns)))
         item['_link'] = link
     return errors
+
+
+class Address(Spec):
+    """The addresses of one link per object (the module virtnet.linux.address)."""
+
+    keys = KEYS
+    needs_pyroute2 = True
+
+    def validate_all(self, items, batch):
+        return items, validate(items, batch)
+
+    def resolve_all(self, ctx, items):
+        return resolve_links(ctx, items)
+
+    def ensure(self, ctx, item):
+        return ensure(ctx, item)

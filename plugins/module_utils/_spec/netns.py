@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult, find_duplicates,
+    ObjectResult, Spec, expand_batch, find_duplicates,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     netns_exists, netns_path, validate_netns_name,
@@ -122,3 +122,20 @@ def _validate(items, batch):
         if dups:
             errors.append('duplicate namespaces in batch: %s' % ', '.join(dups))
     return errors
+
+
+class Netns(Spec):
+    """One named namespace per object (the module virtnet.linux.netns)."""
+
+    keys = KEYS
+
+    def expand(self, params):
+        if params['names'] is not None:
+            params['batch'] = [{'name': n} for n in params['names']]
+        return expand_batch(params, self.keys)
+
+    def validate_all(self, items, batch):
+        return items, _validate(items, batch)
+
+    def ensure(self, ctx, item):
+        return ensure(ctx, item)

@@ -15,7 +15,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     error_code, kernel_error, kernel_message,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult,
+    ObjectResult, Spec,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
     VirtnetError, netns_exists, ns_label, validate_ifname, validate_netns_name,
@@ -294,3 +294,23 @@ def resolve_links(ctx, specs):
         else:
             spec['_oif'] = link['index']
     return errors
+
+
+class Route(Spec):
+    """One route per object (the module virtnet.linux.route); validate_all turns items into route specs."""
+
+    keys = KEYS
+    needs_pyroute2 = True
+
+    def validate_all(self, items, batch):
+        return validate(items, batch)
+
+    def resolve_all(self, ctx, items):
+        ctx.routes = Routes(ctx)
+        errors = resolve_links(ctx, items)
+        if items and not errors:
+            items[-1]['_last'] = True       # ensure reads back every changed table after the last route
+        return errors
+
+    def ensure(self, ctx, item):
+        return ensure(ctx, item)
