@@ -34,7 +34,9 @@ from __future__ import annotations
 import copy
 import traceback
 
-from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, hold_lock, refuse_coerced_names
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    VirtnetError, hold_lock, netns_exists, refuse_coerced_names,
+)
 
 
 LOCK_DIR = '/run/virtnet.linux'
@@ -226,6 +228,20 @@ def find_duplicates(items, keyfunc):
             dups.append(key)
         seen.add(key)
     return dups
+
+
+def netns_errors(items, needs):
+    """'netns X not found (why)' for each namespace the objects need that does not exist.
+
+    `needs(item)` lists (netns, why) pairs; '' (the namespace of the task) is never looked up."""
+    seen, errors = {}, []
+    for item in items:
+        for ns, why in needs(item):
+            if ns and ns not in seen:
+                seen[ns] = netns_exists(ns)
+            if ns and not seen[ns]:
+                errors.append('netns %s not found (%s)' % (ns, why))
+    return errors
 
 
 class Spec(object):

@@ -20,10 +20,10 @@ import errno
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Differences, ObjectResult, Spec, batch_argument_spec, expand_batch, find_duplicates,
+    Differences, ObjectResult, Spec, batch_argument_spec, expand_batch, find_duplicates, netns_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
-    VirtnetError, error_code, kernel_error, mac_error, netns_exists, normalise_mac, ns_label, validate_ifname,
+    VirtnetError, error_code, kernel_error, mac_error, normalise_mac, ns_label, validate_ifname,
     validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rawlink import FALLBACK
@@ -377,13 +377,7 @@ class LinkKind(Spec):
             if dups:
                 errors.append('duplicate devices in batch: %s' % ', '.join(dups))
         if not errors:
-            seen = {}
-            for item in items:
-                for ns in self.netns_needed(item):
-                    if ns and ns not in seen:
-                        seen[ns] = netns_exists(ns)
-                    if ns and not seen[ns]:
-                        errors.append('netns %s not found (needed by %s)' % (ns, item['name']))
+            errors = netns_errors(items, lambda i: [(ns, 'needed by %s' % i['name']) for ns in self.netns_needed(i)])
         return items, sorted(set(errors), key=errors.index)
 
     def order(self, items):

@@ -13,10 +13,10 @@ import errno
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import error_code, kernel_error
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult, Spec, find_duplicates,
+    ObjectResult, Spec, find_duplicates, netns_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    netns_exists, ns_label, validate_ifname, validate_netns_name,
+    ns_label, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
@@ -185,10 +185,7 @@ def validate(items, batch):
         if dups:
             errors.append('links listed more than once in batch: %s' % ', '.join(dups))
     if not errors:
-        for item in items:
-            ns = item.get('netns') or ''
-            if ns and not netns_exists(ns):
-                errors.append('netns %s not found (needed for the addresses of %s)' % (ns, item['dev']))
+        errors = netns_errors(items, lambda i: [(i.get('netns'), 'needed for the addresses of %s' % i['dev'])])
     return errors
 
 

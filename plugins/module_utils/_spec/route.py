@@ -15,10 +15,10 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     error_code, kernel_error, kernel_message,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult, Spec,
+    ObjectResult, Spec, netns_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    VirtnetError, netns_exists, ns_label, validate_ifname, validate_netns_name,
+    VirtnetError, ns_label, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
@@ -274,9 +274,7 @@ def validate(items, batch):
         if dups:
             errors.append('routes listed more than once in batch: %s' % ', '.join(dups))
     if not errors:
-        for spec in specs:
-            if spec['netns'] and not netns_exists(spec['netns']):
-                errors.append('netns %s not found (needed by route %s)' % (spec['netns'], route_label(spec, False)))
+        errors = netns_errors(specs, lambda s: [(s['netns'], 'needed by route %s' % route_label(s, False))])
     return specs, errors
 
 
