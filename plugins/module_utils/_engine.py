@@ -5,13 +5,26 @@
 
 # PRIVATE to the virtnet.linux collection: no compatibility promise outside it.
 
-"""The module engine: differences, a transaction that undoes itself, and the batch runner.
+"""The module engine: differences, a transaction that undoes itself, and the one loop of every module.
 
     params --normalise--> desired spec
     kernel --read--> current state (plain dicts)
     compare --> Differences (each "in place" or "needs recreate")
     plan/apply through a Transaction (mutations skipped in check mode, undone on failure)
     --> result: changed, diff {before, after}, the object as it is now
+
+A module is its documentation, its argument spec and ``run(module, spec)``. Everything one needs to
+know about a kind of object is its :class:`Spec`, in ``_spec/<device>`` (devices add the common link
+options and path of ``_link.LinkKind``). :func:`run` drives every module the same way:
+
+    expand        the task's objects: its batch, or the task itself (spec.expand)
+    validate      every input error of every object, before anything is read (spec.validate_all)
+    resolve       read-only lookups before the lock, e.g. the links an address names (spec.resolve_all)
+    lock          the host lock (Context.lock)
+    prepare       read-only checks under the lock, before the first change (spec.prepare)
+    ensure        each object in spec.order, one ObjectResult each, in one transaction (spec.ensure)
+    finish        work carried out together once every object is ensured (spec.finish)
+    --> exit_json, or on failure: rollback of the whole task and fail_json naming the object
 
 Nothing here imports pyroute2: it is pure logic, covered by unit tests.
 """
@@ -21,7 +34,9 @@ from __future__ import annotations
 import copy
 import traceback
 
-from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, hold_lock
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    VirtnetError, hold_lock, netns_exists, refuse_coerced_names,
+)
 
 
 LOCK_DIR = '/run/virtnet.linux'
@@ -213,6 +228,83 @@ def find_duplicates(items, keyfunc):
             dups.append(key)
         seen.add(key)
     return dups
+
+
+def netns_errors(items, needs):
+    """'netns X not found (why)' for each namespace the objects need that does not exist.
+
+    `needs(item)` lists (netns, why) pairs; '' (the namespace of the task) is never looked up."""
+    seen, errors = {}, []
+    for item in items:
+        for ns, why in needs(item):
+            if ns and ns not in seen:
+                seen[ns] = netns_exists(ns)
+            if ns and not seen[ns]:
+                errors.append('netns %s not found (%s)' % (ns, why))
+    return errors
+
+
+class Spec(object):
+    """What a module tells the engine about its objects: one instance per module run, driven by :func:`run`.
+
+    Every hook but ensure has a default that does nothing; `items` are the per-object parameter dicts.
+    """
+
+    #: the option names of one object (the keys of each item)
+    keys = ()
+    #: whether the module needs pyroute2 (Ansible's missing-library message when it is absent)
+    needs_pyroute2 = False
+
+    def expand(self, params):
+        """(items, batch): the task's objects and whether they came from its batch option."""
+        return expand_batch(params, self.keys)
+
+    def validate_all(self, items, batch):
+        """(items, errors): every input error of the task's objects (strings, naming the object when
+        `batch`), found before the kernel is read; the items ensure gets (normalised if need be)."""
+        return items, []
+
+    def resolve_all(self, ctx, items):
+        """Errors of read-only lookups before the lock (a link an object names is missing...)."""
+        return []
+
+    def order(self, items):
+        """The positions of `items` in the order to ensure them; None: the task's order."""
+        return None
+
+    def prepare(self, ctx, items):
+        """Read-only checks under the lock before the first change (raise VirtnetError)."""
+
+    def ensure(self, ctx, item):
+        """Bring one object to its wanted state through ctx.tx: an ObjectResult."""
+        raise NotImplementedError
+
+    def finish(self, ctx):
+        """Work done once after the last object (inside the transaction)."""
+
+
+def run(module, spec):
+    """The whole run of a module: expand, validate, resolve, then ensure every object in one transaction."""
+    refuse_coerced_names(module)
+    if spec.needs_pyroute2:
+        require_pyroute2(module)
+    items, batch = spec.expand(module.params)
+    items, errors = spec.validate_all(items, batch)
+    if errors:
+        module.fail_json(msg='; '.join(errors))
+    ctx = Context(module)
+    try:
+        errors = spec.resolve_all(ctx, items)
+    except VirtnetError as exc:
+        errors = [exc.msg]
+    if errors:
+        ctx.close()
+        module.fail_json(msg='; '.join(errors))
+    order = spec.order(items)
+    if order is not None:
+        items = [items[n] for n in order]
+    run_objects(module, items, spec.ensure, ctx, batch=batch, finish=spec.finish, order=order,
+                prepare=lambda c: spec.prepare(c, items))
 
 
 class ObjectResult(object):

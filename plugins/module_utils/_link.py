@@ -7,10 +7,11 @@
 
 """The shared path of every device module (tuntap, veth, bridge).
 
-A device module describes its kind with a :class:`LinkKind` subclass and calls
-:func:`run_link_module`. Everything common lives here once: name validation, the common
-link options (link_state, mtu, address, master, txqueuelen, alias), kind checks,
-create / update / recreate / delete through the transaction, and the public view of a link.
+Each device describes its kind with a :class:`LinkKind` subclass in its spec file
+(`_spec/veth`, `_spec/tuntap`, `_spec/bridge`); its module calls ``_engine.run(module, kind)``.
+Everything common lives here once: name validation, the common link options (link_state, mtu,
+address, master, txqueuelen, alias), kind checks, create / update / recreate / delete through the
+transaction, and the public view of a link.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import errno
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Context, Differences, ObjectResult, batch_argument_spec, expand_batch, find_duplicates, require_pyroute2, run_objects,
+    Differences, ObjectResult, Spec, batch_argument_spec, expand_batch, find_duplicates, netns_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
-    VirtnetError, error_code, kernel_error, mac_error, netns_exists, normalise_mac, ns_label, refuse_coerced_names,
-    validate_ifname, validate_netns_name,
+    VirtnetError, error_code, kernel_error, mac_error, normalise_mac, ns_label, validate_ifname,
+    validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import FALLBACK
 
@@ -339,8 +340,10 @@ def flush_deletes(ctx):
         ctx.tx.done.pop()
 
 
-class LinkKind(object):
-    """What a device module tells the shared path about its kind of link."""
+class LinkKind(Spec):
+    """What a device module tells the engine about its kind of link: a :class:`_engine.Spec` whose
+    hooks (validate_all, order, prepare, ensure, finish) are the shared path of every device; a kind
+    fills in the methods below."""
 
     #: the module's kind, as the user thinks of it (also the kind=... used to create it)
     kind = None
@@ -353,6 +356,49 @@ class LinkKind(object):
     needs_data = True
     #: whether the module needs pyroute2 (False: everything it sends and reads goes over _rtnl)
     needs_pyroute2 = True
+
+    # ------------------------------------------------------------------ the engine's Spec hooks
+
+    def expand(self, params):
+        return expand_batch(params, COMMON_KEYS + list(self.keys))
+
+    def validate_all(self, items, batch):
+        """Every input error: the task's objects together, then each object's options, duplicates and
+        the namespaces they need."""
+        errors = self.batch_errors(items)
+        if errors:
+            return items, errors
+        for item in items:
+            label = item.get('name') or '(unnamed)'
+            for err in validate_common(item) + self.validate(item):
+                errors.append('%s: %s' % (label, err) if batch else err)
+        if not errors:
+            dups = find_duplicates(items, _object_key)
+            if dups:
+                errors.append('duplicate devices in batch: %s' % ', '.join(dups))
+        if not errors:
+            errors = netns_errors(items, lambda i: [(ns, 'needed by %s' % i['name']) for ns in self.netns_needed(i)])
+        return items, sorted(set(errors), key=errors.index)
+
+    def order(self, items):
+        """Deletions first (carried out together, by link group), then creations and updates."""
+        return [n for n, i in enumerate(items) if i['state'] == 'absent'] + \
+            [n for n, i in enumerate(items) if i['state'] != 'absent']
+
+    def prepare(self, ctx, items):
+        preflight(ctx, self, items)
+
+    def ensure(self, ctx, item):
+        if item['state'] != 'absent' and not ctx.deferred.get('flushed'):
+            ctx.deferred['flushed'] = True
+            flush_deletes(ctx)
+        return ensure_link(ctx, self, item)
+
+    def finish(self, ctx):
+        if not ctx.deferred.get('flushed'):
+            flush_deletes(ctx)
+
+    # ------------------------------------------------------------------ what a kind fills in
 
     def batch_errors(self, items):
         """Errors of the task's objects taken together, found before each is validated (list of strings)."""
@@ -521,48 +567,3 @@ def ensure_link(ctx, kind, item):
         after = _view(ctx, kind, item, link)
     changed = len(ctx.tx.done) > start
     return ObjectResult(key, before, after, changed, ctx.tx.done[start:], {'link': after})
-
-
-def run_link_module(module, kind):
-    """The whole run of a device module: validate every object, then apply them in one transaction."""
-    refuse_coerced_names(module)
-    if kind.needs_pyroute2:
-        require_pyroute2(module)
-    keys = COMMON_KEYS + list(kind.keys)
-    items, batch = expand_batch(module.params, keys)
-    errors = kind.batch_errors(items)
-    if errors:
-        module.fail_json(msg='; '.join(errors))
-    for item in items:
-        label = item.get('name') or '(unnamed)'
-        for err in validate_common(item) + kind.validate(item):
-            errors.append('%s: %s' % (label, err) if batch else err)
-    if not errors:
-        dups = find_duplicates(items, _object_key)
-        if dups:
-            errors.append('duplicate devices in batch: %s' % ', '.join(dups))
-    if not errors:
-        seen = {}
-        for item in items:
-            for ns in kind.netns_needed(item):
-                if ns and ns not in seen:
-                    seen[ns] = netns_exists(ns)
-                if ns and not seen[ns]:
-                    errors.append('netns %s not found (needed by %s)' % (ns, item['name']))
-    if errors:
-        module.fail_json(msg='; '.join(sorted(set(errors), key=errors.index)))
-    # deletions first (carried out together, by link group), then creations and updates
-    order = [n for n, i in enumerate(items) if i['state'] == 'absent'] + \
-        [n for n, i in enumerate(items) if i['state'] != 'absent']
-    items = [items[n] for n in order]
-    ctx = Context(module)
-    flushed = []
-
-    def ensure(c, item):
-        if item['state'] != 'absent' and not flushed:
-            flushed.append(True)
-            flush_deletes(c)
-        return ensure_link(c, kind, item)
-
-    run_objects(module, items, ensure, ctx, batch=batch, finish=lambda c: flushed or flush_deletes(c), order=order,
-                prepare=lambda c: preflight(c, kind, items))

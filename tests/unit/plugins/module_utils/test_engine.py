@@ -11,7 +11,7 @@ import os
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Differences, Transaction, expand_batch, find_duplicates, lock_dir, merge_item,
+    Differences, Spec, Transaction, expand_batch, find_duplicates, lock_dir, merge_item, netns_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import lock_holders
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
@@ -124,6 +124,26 @@ def test_merge_item_false_is_kept():
 def test_find_duplicates():
     assert find_duplicates(['a', 'b', 'a', 'c', 'a', 'b'], lambda x: x) == ['a', 'b']
     assert find_duplicates([], lambda x: x) == []
+
+
+def test_netns_errors_name_each_object_and_skip_the_task_namespace():
+    missing = 'virtnet-unit-no-such-netns'
+    items = [{'name': 'a', 'netns': missing}, {'name': 'b', 'netns': ''}, {'name': 'c', 'netns': missing}]
+    errors = netns_errors(items, lambda i: [(i['netns'], 'needed by %s' % i['name'])])
+    assert errors == ['netns %s not found (needed by a)' % missing, 'netns %s not found (needed by c)' % missing]
+
+
+def test_spec_defaults_expand_the_batch_and_find_nothing_wrong():
+    class One(Spec):
+        keys = ('name', 'state')
+    spec = One()
+    items, batch = spec.expand({'name': None, 'state': 'present', 'batch': [{'name': 'x'}]})
+    assert (items, batch) == ([{'name': 'x', 'state': 'present'}], True)
+    assert spec.validate_all(items, batch) == (items, [])
+    assert spec.resolve_all(None, items) == []
+    assert spec.order(items) is None
+    with pytest.raises(NotImplementedError):
+        spec.ensure(None, items[0])
 
 
 # --------------------------------------------------------------------------- the host lock

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.virtnet.linux.plugins.modules import bridge
+from ansible_collections.virtnet.linux.plugins.module_utils._spec import bridge
 
 
 @pytest.mark.parametrize('seconds, cs', [

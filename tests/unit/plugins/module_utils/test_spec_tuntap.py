@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import Differences
 from ansible_collections.virtnet.linux.plugins.module_utils._link import COMMON_KEYS
-from ansible_collections.virtnet.linux.plugins.modules.tuntap import KEYS, TuntapKind
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.tuntap import KEYS, TuntapKind
 
 
 def item(**kw):

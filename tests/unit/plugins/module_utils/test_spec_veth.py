@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import Differences
-from ansible_collections.virtnet.linux.plugins.modules import veth
+from ansible_collections.virtnet.linux.plugins.module_utils._spec import veth
 
 
 def item(**kw):
