@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import errno
 
-from ansible_collections.virtnet.linux.plugins.module_utils._common import error_code, kernel_error
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    error_code, kernel_error, ns_label, validate_ifname, validate_netns_name,
+)
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     ObjectResult, Spec, find_duplicates, netns_errors,
-)
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    ns_label, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (

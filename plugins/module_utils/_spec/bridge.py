@@ -15,9 +15,10 @@ import math
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
     LinkKind, check_master, normalise_mac, read_link,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    NetlinkError, VirtnetError, dump_ports, kernel_error, nl_call, ns_label, validate_ifname,
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    VirtnetError, kernel_error, ns_label, validate_ifname,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import NetlinkError, dump_ports, nl_call
 
 # option -> (IFLA_BR_* attribute read back, pyroute2 key sent, type)
 OPTIONS = {

@@ -12,13 +12,10 @@ from __future__ import annotations
 import errno
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
-    error_code, kernel_error, kernel_message,
+    VirtnetError, error_code, kernel_error, kernel_message, ns_label, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     ObjectResult, Spec, netns_errors,
-)
-from ansible_collections.virtnet.linux.plugins.module_utils._netlink import (
-    VirtnetError, ns_label, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (

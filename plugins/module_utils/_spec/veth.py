@@ -112,7 +112,7 @@ class Veth(LinkKind):
     read_kinds = ('veth',)
     keys = KEYS
 
-    # everything veth reads and sends goes over the raw socket (_rawlink): it needs no pyroute2
+    # everything veth reads and sends goes over the hand-built socket (_rtnl): it needs no pyroute2
     needs_data = False
     needs_pyroute2 = False
 
