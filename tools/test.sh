@@ -5,9 +5,8 @@
 #         a throwaway network/mount namespace sandbox, the interrupted-run (SIGKILL) trials, the lab's own
 #         test (tests/lab/run.sh), every molecule
 #         scenario (molecule/*/molecule.yml, each on a lab of SSH hosts in its own sandbox, one at a time)
-#         and every role test script tests/roles/*/run.sh (each starts its own sandbox), and - from the start,
-#         beside all of the above and legs 2 and 3 - the site test tests/site/run.sh (packaging,
-#         ansible-runner, -vvv secrets, faults, SIGKILL trials) on its own lab;
+#         and every role test script tests/roles/*/run.sh (each starts its own sandbox), and the site test
+#         tests/site/run.sh (packaging, ansible-runner, -vvv secrets, faults, SIGKILL trials);
 #   leg 2 (Debian's python3-pyroute2 0.7, ansible-core 2.19): the integration targets of the modules that use
 #         pyroute2 (address, bridge, route, engine);
 #   leg 3 (ansible-core 2.21 on Python 3.13, pyroute2 0.9): sanity and units (the integration targets run
@@ -18,20 +17,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 bash tools/setup.sh
 bash tools/setup-legs.sh
-
-# The site test (tests/site/run.sh, ~30 min alone) runs beside everything else from the start: in its own
-# sandbox and lab, in its own process group, its output in build/site-test.log (shown when it ends). Its
-# lab's hosts and the controller take turns (SSH, one task after another), so alone it leaves part of the
-# 2 cores idle; beside the other tests the two lanes share them instead of running one after the other.
-mkdir -p build
-site_log=$top/build/site-test.log site_rc=$top/build/site-test.rc
-rm -f "$site_log" "$site_rc"
-echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] tests/site/run.sh started beside the rest (log: build/site-test.log)"
-# shellcheck disable=SC2016  # $1 and $2 are the inner shell's
-setsid bash -c 'bash tests/site/run.sh > "$1" 2>&1; echo $? > "$2"' _ "$site_log" "$site_rc" &
-site_pid=$!
-# if this script ends early (a failure), the site lane goes too: its process group, by the PID we started
-trap 'kill -TERM -- "-$site_pid" 2>/dev/null || true' EXIT
 
 echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] leg 1: ansible-core $(.venv/bin/python -c 'import ansible; print(ansible.__version__)'), pyroute2 $(.venv/bin/python -c 'import pyroute2; print(pyroute2.__version__)')"
 # every module's documentation renders, with examples
@@ -65,6 +50,10 @@ for t in tests/roles/*/run.sh; do
   echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] $t"
   bash "$t" || failed+=("$t")
 done
+# the site as operators meet it: built and installed, through ansible-runner, -vvv, faults, SIGKILL trials
+echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] tests/site/run.sh"
+bash tests/site/run.sh || failed+=("tests/site/run.sh")
+[ ${#failed[@]} = 0 ] || { printf 'FAILED: %s\n' "${failed[@]}"; exit 1; }
 
 # leg 2: the targets whose modules use pyroute2 (bridge, address, route; engine mixes them with the others).
 # The modules that speak rtnetlink themselves do not depend on its version, and every lab-based test above
@@ -78,13 +67,4 @@ if [ -x .venv-new/bin/python ]; then
 else
   echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] leg 3 NOT RUN: this machine has no Python 3.13 interpreter for ansible-core 2.21"
 fi
-# the site as operators meet it (built and installed, through ansible-runner, -vvv, faults, SIGKILL trials):
-# wait for the lane started at the top
-echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] waiting for tests/site/run.sh"
-wait "$site_pid" || true
-trap - EXIT
-cat "$site_log"
-echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] tests/site/run.sh ended: exit code $(cat "$site_rc" 2>/dev/null || echo none)"
-[ "$(cat "$site_rc" 2>/dev/null)" = 0 ] || failed+=("tests/site/run.sh")
-[ ${#failed[@]} = 0 ] || { printf 'FAILED: %s\n' "${failed[@]}"; exit 1; }
 echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] all tests passed"

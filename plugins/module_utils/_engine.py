@@ -244,6 +244,16 @@ def netns_errors(items, needs):
     return errors
 
 
+def task_errors(items, key, listed_twice, needs=None):
+    """Errors of the task's objects taken together, once each is valid on its own: objects listed twice
+    (by `key(item)`: '<listed_twice>: a, b'), else the namespaces they need that do not exist (`needs`:
+    see netns_errors)."""
+    dups = find_duplicates(items, key)
+    if dups:
+        return ['%s: %s' % (listed_twice, ', '.join(dups))]
+    return netns_errors(items, needs) if needs is not None else []
+
+
 class Spec(object):
     """What a module tells the engine about its objects: one instance per module run, driven by :func:`run`.
 

@@ -20,7 +20,7 @@ import errno
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Differences, ObjectResult, Spec, batch_argument_spec, expand_batch, find_duplicates, netns_errors,
+    Differences, ObjectResult, Spec, batch_argument_spec, expand_batch, task_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, error_code, kernel_error, mac_error, normalise_mac, ns_label, validate_ifname,
@@ -373,11 +373,8 @@ class LinkKind(Spec):
             for err in validate_common(item) + self.validate(item):
                 errors.append('%s: %s' % (label, err) if batch else err)
         if not errors:
-            dups = find_duplicates(items, _object_key)
-            if dups:
-                errors.append('duplicate devices in batch: %s' % ', '.join(dups))
-        if not errors:
-            errors = netns_errors(items, lambda i: [(ns, 'needed by %s' % i['name']) for ns in self.netns_needed(i)])
+            errors = task_errors(items, _object_key, 'duplicate devices in batch',
+                                 lambda i: [(ns, 'needed by %s' % i['name']) for ns in self.netns_needed(i)])
         return items, sorted(set(errors), key=errors.index)
 
     def order(self, items):

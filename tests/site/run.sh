@@ -237,8 +237,8 @@ for i in $(seq 1 "$trials"); do
   want_hosts=$(wc -w <<< "$target") check_recap "$out/trial-$i-next.log" > /dev/null
   t=$SECONDS
   site "$out/trial-$i-after.log" "${limit[@]}" || fail "trial $i ($target): the converge after failed"
-  # the next kill of this host falls within the shorter of its last two converges: the machine's load
-  # changes while other tests run beside this one, and a moment past the end of the run kills nothing
+  # the next kill of this host falls within the shorter of its last two converges (a moment past the end
+  # of the run kills nothing)
   [ $((SECONDS - t)) -ge "${took[$target]}" ] || took[$target]=$((SECONDS - t))
   want_hosts=$(wc -w <<< "$target") check_recap "$out/trial-$i-after.log" changed0 > /dev/null
   now=$(inventory_line)

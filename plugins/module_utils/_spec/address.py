@@ -15,7 +15,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     error_code, kernel_error, ns_label, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult, Spec, find_duplicates, netns_errors,
+    ObjectResult, Spec, task_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
@@ -180,11 +180,8 @@ def validate(items, batch):
         item['_wanted'] = wanted
         errors.extend('%s: %s' % (label, e) for e in own)
     if not errors:
-        dups = find_duplicates(items, _key)
-        if dups:
-            errors.append('links listed more than once in batch: %s' % ', '.join(dups))
-    if not errors:
-        errors = netns_errors(items, lambda i: [(i.get('netns'), 'needed for the addresses of %s' % i['dev'])])
+        errors = task_errors(items, _key, 'links listed more than once in batch',
+                             lambda i: [(i.get('netns'), 'needed for the addresses of %s' % i['dev'])])
     return errors
 
 

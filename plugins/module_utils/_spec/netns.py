@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult, Spec, expand_batch, find_duplicates,
+    ObjectResult, Spec, expand_batch, task_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     netns_exists, netns_path, validate_netns_name,
@@ -118,9 +118,7 @@ def _validate(items, batch):
             if value is not None and not isinstance(value, str):
                 errors.append('%s: content of etc file %s must be a string or null' % (item.get('name'), fname))
     if not errors:
-        dups = find_duplicates(items, lambda i: i['name'])
-        if dups:
-            errors.append('duplicate namespaces in batch: %s' % ', '.join(dups))
+        errors = task_errors(items, lambda i: i['name'], 'duplicate namespaces in batch')
     return errors
 
 

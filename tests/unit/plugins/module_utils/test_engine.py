@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     Differences, Spec, Transaction, expand_batch, find_duplicates, lock_dir, merge_item, netns_errors,
+    task_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import lock_holders
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
@@ -131,6 +132,21 @@ def test_netns_errors_name_each_object_and_skip_the_task_namespace():
     items = [{'name': 'a', 'netns': missing}, {'name': 'b', 'netns': ''}, {'name': 'c', 'netns': missing}]
     errors = netns_errors(items, lambda i: [(i['netns'], 'needed by %s' % i['name'])])
     assert errors == ['netns %s not found (needed by a)' % missing, 'netns %s not found (needed by c)' % missing]
+
+
+def test_task_errors_duplicates_first_then_namespaces():
+    missing = 'virtnet-unit-no-such-netns'
+
+    def needs(item):
+        return [(item['netns'], 'needed by %s' % item['name'])]
+
+    twice = [{'name': 'a', 'netns': missing}, {'name': 'a', 'netns': missing}]
+    assert task_errors(twice, lambda i: i['name'], 'duplicate devices in batch', needs) == \
+        ['duplicate devices in batch: a']
+    once = [{'name': 'a', 'netns': missing}, {'name': 'b', 'netns': ''}]
+    assert task_errors(once, lambda i: i['name'], 'duplicate devices in batch', needs) == \
+        ['netns %s not found (needed by a)' % missing]
+    assert task_errors(once, lambda i: i['name'], 'duplicate devices in batch') == []
 
 
 def test_spec_defaults_expand_the_batch_and_find_nothing_wrong():
