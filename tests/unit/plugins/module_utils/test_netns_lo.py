@@ -15,28 +15,10 @@ import pytest
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
 from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import RtnlSocket
+from ansible_collections.virtnet.linux.tests.unit.plugins.module_utils.test_rtnl import FakeSocket
 
 HDR = struct.Struct('=IHHII')
 IFI = struct.Struct('=BxHiII')
-
-
-class FakeSocket(object):
-    """Records what is sent and answers with the queued replies."""
-
-    def __init__(self, *replies):
-        self.sent = []
-        self.replies = list(replies)
-        self.closed = False
-
-    def send(self, data):
-        self.sent.append(data)
-        return len(data)
-
-    def recv(self, size):
-        return self.replies.pop(0)
-
-    def close(self):
-        self.closed = True
 
 
 def newlink(index, flags, seq=1):
