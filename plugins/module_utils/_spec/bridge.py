@@ -249,6 +249,9 @@ class BridgeKind(LinkKind):
     kind = 'bridge'
     read_kinds = ('bridge',)
     keys = KEYS
+    # every IFLA_BR_* attribute read here (OPTIONS, and the VLAN protocol and default PVID that tell whether
+    # the kernel has VLAN filtering) is in _rtnl's bridge table: one raw get, no pyroute2 re-read
+    needs_data = 'table'
 
     # ----------------------------------------------------------------- validation
     def validate(self, item):
@@ -410,7 +413,7 @@ class BridgeKind(LinkKind):
 
     def _verify_options(self, ctx, netns, name, index, wanted):
         """Read the bridge back after an undo: fail unless every option of `wanted` is as it was."""
-        link = read_link(ctx, netns, index=index)
+        link = read_link(ctx, netns, index=index, need_data=self.needs_data)
         data = (link or {}).get('info_data') or {}
         wrong = ['%s is %s, not %s' % (option, from_kernel(option, data.get(OPTIONS[option][0])), value)
                  for option, value in sorted(wanted.items())
