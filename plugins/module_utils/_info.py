@@ -17,8 +17,10 @@ the address parser, dumps read again on NLM_F_DUMP_INTR, the nsid resolver) is `
 every other module: decoding a link dump into pyroute2 message objects costs about 250 us per link,
 _rtnl's struct walk keeps 5000 links in 50 namespaces well under 0.2 s. What stays here is link_info's
 own: which namespaces and links are selected, and how a link record becomes link_info's public dict
-(tun and bridge details, ports, addresses, veth peers across namespaces). It is pure except for
-:func:`link_info`, which drives an `_rtnl.Rtnl` and is covered by unit tests with a fake one.
+(ports, addresses, veth peers across namespaces, batched). What a device's part of that dict shows is the
+device's own view, from its spec file: a bridge's options `_spec.bridge.options_view`, a veth's peer
+`_spec.veth.peer_of`, a tun's settings `_tuntap.tun_view` (none of them imports pyroute2). It is pure
+except for :func:`link_info`, which drives an `_rtnl.Rtnl` and is covered by unit tests with a fake one.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import FALLBACK, NsidResolver
 from ansible_collections.virtnet.linux.plugins.module_utils._tuntap import tun_view
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.bridge import options_view
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.veth import peer_of
 
 NO_ID = 0xFFFFFFFF          # an unset tun owner/group, should a kernel ever report it
 
@@ -42,15 +46,6 @@ _WILDCARD = frozenset('*?[')
 
 
 # --------------------------------------------------------------------------- pure assembly
-
-def _seconds(centiseconds):
-    """Bridge timers: kernel centiseconds (USER_HZ) -> seconds."""
-    return None if centiseconds is None else centiseconds / 100.0
-
-
-def _bool(value):
-    return None if value is None else bool(value)
-
 
 class NameCache(object):
     """uid/gid -> name, looked up once per id (None when the id has no name)."""
@@ -101,19 +96,11 @@ def tun_details(data, names=None):
 
 
 def bridge_details(data, ports):
-    """The bridge part of a link (its IFLA_INFO_DATA: IFLA_BR_* attributes, timers in seconds) and its ports."""
-    data = data or {}
-    return {
-        'stp': _bool(data.get('IFLA_BR_STP_STATE')),
-        'forward_delay': _seconds(data.get('IFLA_BR_FORWARD_DELAY')),
-        'hello_time': _seconds(data.get('IFLA_BR_HELLO_TIME')),
-        'max_age': _seconds(data.get('IFLA_BR_MAX_AGE')),
-        'ageing_time': _seconds(data.get('IFLA_BR_AGEING_TIME')),
-        'priority': data.get('IFLA_BR_PRIORITY'),
-        'mcast_snooping': _bool(data.get('IFLA_BR_MCAST_SNOOPING')),
-        'vlan_filtering': _bool(data.get('IFLA_BR_VLAN_FILTERING')),
-        'ports': ports,
-    }
+    """The bridge part of a link: the bridge module's view of its IFLA_INFO_DATA (`_spec.bridge.options_view`,
+    timers in seconds) and its ports."""
+    out = options_view(data)
+    out['ports'] = ports
+    return out
 
 
 def name_matcher(patterns):
@@ -181,14 +168,13 @@ def assemble(netns, records, addrs, names=None, want_link=None, want_kind=None):
             'tun': tun,
             'bridge': bridge,
         }
-        if kind == 'veth' and rec.get('link_index'):
-            nsid = rec.get('link_netnsid')
+        where = peer_of(rec) if kind == 'veth' else None
+        if where is not None:
+            index, nsid = where
             if nsid is None:           # the peer is in this namespace
-                peer = {'name': by_index.get(rec['link_index']), 'netns': netns,
-                        'ifindex': rec['link_index'], 'netnsid': None}
+                peer = {'name': by_index.get(index), 'netns': netns, 'ifindex': index, 'netnsid': None}
             else:
-                peer = {'name': None, 'netns': None, 'ifindex': rec['link_index'],
-                        'netnsid': nsid if nsid >= 0 else None}
+                peer = {'name': None, 'netns': None, 'ifindex': index, 'netnsid': nsid if nsid >= 0 else None}
                 if nsid >= 0:
                     pending.append(peer)
             link['peer'] = peer

@@ -96,8 +96,8 @@ def read_link(ctx, netns, ifname=None, index=None, need_data=True):
     """The link `ifname` (or `index`) as a plain dict, None when it does not exist.
 
     Read on the hand-built socket (`_rtnl`); only a link whose kind-specific data is needed (need_data)
-    and not decoded there (a bridge, a bridge port) is read again through pyroute2 (`_pyroute2`),
-    imported here on first use.
+    and not decoded there (a bridge port's slave data, a kind without a table) is read again through
+    pyroute2 (`_pyroute2`), imported here on first use.
     """
     link = ctx.rt.get_link(netns, ifname=ifname, index=index, need_data=need_data)
     if link is FALLBACK:
@@ -352,7 +352,8 @@ class LinkKind(Spec):
     #: option names beyond COMMON_KEYS
     keys = []
     #: the kind-specific data view/compare read: True (IFLA_INFO_DATA and IFLA_INFO_SLAVE_DATA), 'info'
-    #: (IFLA_INFO_DATA only) or False (none); see _rtnl.parse_link
+    #: (IFLA_INFO_DATA only), 'table' (the IFLA_INFO_DATA attributes _rtnl's table of the kind decodes)
+    #: or False (none); see _rtnl.parse_link
     needs_data = True
     #: whether the module needs pyroute2 (False: everything it sends and reads goes over _rtnl)
     needs_pyroute2 = True

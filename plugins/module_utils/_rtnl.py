@@ -74,6 +74,7 @@ _IFADDRMSG = struct.Struct('=BBBBI')  # family, prefixlen, flags, scope, index
 _RTA = struct.Struct('=HH')
 _U8 = struct.Struct('=B')
 _U16 = struct.Struct('=H')
+_BE16 = struct.Struct('>H')                     # network byte order (pyroute2's be16)
 _U32 = struct.Struct('=I')
 _S32 = struct.Struct('=i')
 _RTGEN = struct.Struct('=Bxxx')                 # struct rtgenmsg, padded to 4 bytes
@@ -88,7 +89,8 @@ DUMP_ATTEMPTS = 5                  # reads of a dump the kernel keeps flagging N
 FALLBACK = object()
 
 # IFLA_INFO_DATA decoded here, per kind: (complete, {type: (pyroute2's name, struct)}). A complete table
-# decodes every attribute pyroute2 knows of the kind; the others only what the collection reads.
+# decodes every attribute pyroute2 knows of the kind; the others only what the collection reads (the bridge
+# module reads its bridges with need_data='table': every attribute it looks at is in the bridge table).
 KIND_TABLES = {
     'tun': (True, {
         1: ('IFLA_TUN_OWNER', _U32), 2: ('IFLA_TUN_GROUP', _U32), 3: ('IFLA_TUN_TYPE', _U8),
@@ -99,8 +101,9 @@ KIND_TABLES = {
     'bridge': (False, {
         1: ('IFLA_BR_FORWARD_DELAY', _U32), 2: ('IFLA_BR_HELLO_TIME', _U32), 3: ('IFLA_BR_MAX_AGE', _U32),
         4: ('IFLA_BR_AGEING_TIME', _U32), 5: ('IFLA_BR_STP_STATE', _U32), 6: ('IFLA_BR_PRIORITY', _U16),
-        7: ('IFLA_BR_VLAN_FILTERING', _U8), 9: ('IFLA_BR_GROUP_FWD_MASK', _U16),
+        7: ('IFLA_BR_VLAN_FILTERING', _U8), 8: ('IFLA_BR_VLAN_PROTOCOL', _BE16), 9: ('IFLA_BR_GROUP_FWD_MASK', _U16),
         23: ('IFLA_BR_MCAST_SNOOPING', _U8), 25: ('IFLA_BR_MCAST_QUERIER', _U8),
+        39: ('IFLA_BR_VLAN_DEFAULT_PVID', _U16),
     }),
 }
 
@@ -166,8 +169,10 @@ def parse_link(data, pos, end, need_data=True):
 
     `need_data` says which kind-specific data the caller reads: True, all of it (FALLBACK unless the
     kind's table is complete and there is no IFLA_INFO_SLAVE_DATA); 'info', IFLA_INFO_DATA only (FALLBACK
-    unless the table is complete; slave_data is None, not read); False, none that the tables do not
-    decode (info_data is what the kind's table decodes, or None when it has none; slave_data None).
+    unless the table is complete; slave_data is None, not read); 'table', the IFLA_INFO_DATA attributes
+    the kind's table decodes (FALLBACK when the kind has IFLA_INFO_DATA and no table; slave_data None);
+    False, none that the tables do not decode (info_data is what the kind's table decodes, or None when
+    it has none; slave_data None).
     A link without kind data has {} for both, never None. FALLBACK also for an answer without a name.
     """
     if end - pos < _IFINFOMSG.size:
@@ -187,7 +192,7 @@ def parse_link(data, pos, end, need_data=True):
             slave_kind = _str(data, info[IFLA_INFO_SLAVE_KIND])
         if IFLA_INFO_DATA in info:
             complete, table = KIND_TABLES.get(kind, (False, None))
-            if need_data and not complete:
+            if need_data and not complete and (need_data != 'table' or table is None):
                 return FALLBACK
             info_data = _table(data, info[IFLA_INFO_DATA], table) if table is not None else None
         if IFLA_INFO_SLAVE_DATA in info:

@@ -299,6 +299,14 @@ links:
           description: Whether multicast snooping is on.
           type: bool
           sample: true
+        mcast_querier:
+          description: Whether the bridge sends IGMP/MLD queries itself.
+          type: bool
+          sample: false
+        group_fwd_mask:
+          description: Bit mask of link-local group addresses 01:80:C2:00:00:0X that the bridge forwards.
+          type: int
+          sample: 0
         vlan_filtering:
           description: Whether VLAN filtering is on.
           type: bool

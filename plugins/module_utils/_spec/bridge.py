@@ -18,7 +18,6 @@ from ansible_collections.virtnet.linux.plugins.module_utils._link import (
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, kernel_error, ns_label, validate_ifname,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import NetlinkError, dump_ports, nl_call
 
 # option -> (IFLA_BR_* attribute read back, pyroute2 key sent, type)
 OPTIONS = {
@@ -93,6 +92,13 @@ def from_kernel(option, value):
     if kind == 'bool':
         return bool(value)
     return value
+
+
+def options_view(info_data):
+    """Every option of OPTIONS in the module's units, from a bridge's IFLA_INFO_DATA (`_rtnl.parse_link`'s
+    or `_pyroute2`'s info_data; None when the kernel reports none): the bridge module's view and link_info's."""
+    data = info_data or {}
+    return dict((option, from_kernel(option, data.get(attr))) for option, (attr, _key, _t) in OPTIONS.items())
 
 
 def normalise(option, value):
@@ -207,23 +213,30 @@ def describe(values):
 
 # --------------------------------------------------------------------------- kernel
 
+def _pyroute2():
+    """The `_pyroute2` module, imported on first use: link_info shows bridges through options_view and
+    imports this module, but never pyroute2."""
+    from ansible_collections.virtnet.linux.plugins.module_utils import _pyroute2 as module
+    return module
+
+
 def read_ports(ipr, index, netns):
     """{port name: ifindex} of the bridge with `index`.
 
     The kernel filters a link dump by IFLA_MASTER itself, so this costs about as much as one
     `link get` however many links exist (a plain dump filtered in Python costs 0.3 s per 1000 links).
     """
-    return dict((link['ifname'], link['index']) for link in dump_ports(ipr, index, netns))
+    return dict((link['ifname'], link['index']) for link in _pyroute2().dump_ports(ipr, index, netns))
 
 
 def _set(ipr, netns, what, **args):
-    return lambda: nl_call(what, netns, ipr.link, 'set', **args)
+    return lambda: _pyroute2().nl_call(what, netns, ipr.link, 'set', **args)
 
 
 def _restore_master(ctx, netns, what, port, index, master):
     """An undo that gives port #index its master #master again and reads it back."""
     def run():
-        nl_call(what, netns, ctx.ipr(netns).link, 'set', index=index, master=master)
+        _pyroute2().nl_call(what, netns, ctx.ipr(netns).link, 'set', index=index, master=master)
         link = read_link(ctx, netns, index=index)
         now = (link or {}).get('master_index') or 0
         if link is None or now != (master or 0):
@@ -236,6 +249,9 @@ class BridgeKind(LinkKind):
     kind = 'bridge'
     read_kinds = ('bridge',)
     keys = KEYS
+    # every IFLA_BR_* attribute read here (OPTIONS, and the VLAN protocol and default PVID that tell whether
+    # the kernel has VLAN filtering) is in _rtnl's bridge table: one raw get, no pyroute2 re-read
+    needs_data = 'table'
 
     # ----------------------------------------------------------------- validation
     def validate(self, item):
@@ -259,8 +275,7 @@ class BridgeKind(LinkKind):
 
     # ----------------------------------------------------------------- reading
     def view(self, ctx, item, link):
-        data = link.get('info_data') or {}
-        out = dict((option, from_kernel(option, data.get(attr))) for option, (attr, _key, _t) in OPTIONS.items())
+        out = options_view(link.get('info_data'))
         netns = item.get('netns') or ''
         out['ports'] = sorted(read_ports(ctx.ipr(netns), link['index'], netns))
         return out
@@ -337,13 +352,13 @@ class BridgeKind(LinkKind):
         def act():
             try:
                 ipr.link('add', **args)
-            except NetlinkError as exc:
+            except _pyroute2().NetlinkError as exc:
                 if exc.code == errno.EOPNOTSUPP and item.get('vlan_filtering'):
                     raise VirtnetError(_vlan_unsupported(name, netns))
                 raise kernel_error(exc, 'creating bridge %s' % name, netns)
 
         def undo():
-            nl_call('deleting %s' % name, netns, ipr.link, 'del', ifname=name)
+            _pyroute2().nl_call('deleting %s' % name, netns, ipr.link, 'del', ifname=name)
             if read_link(ctx, netns, ifname=name) is not None:
                 raise VirtnetError('read back, bridge %s is still in %s' % (name, ns_label(netns)))
 
@@ -376,7 +391,7 @@ class BridgeKind(LinkKind):
                     for part in split_stp(args):
                         try:
                             ipr.link('set', index=index, kind='bridge', **part)
-                        except NetlinkError as exc:
+                        except _pyroute2().NetlinkError as exc:
                             if exc.code == errno.EOPNOTSUPP and 'br_vlan_filtering' in part:
                                 raise VirtnetError(_vlan_unsupported(name, netns))
                             raise kernel_error(exc, what, netns)
@@ -398,7 +413,7 @@ class BridgeKind(LinkKind):
 
     def _verify_options(self, ctx, netns, name, index, wanted):
         """Read the bridge back after an undo: fail unless every option of `wanted` is as it was."""
-        link = read_link(ctx, netns, index=index)
+        link = read_link(ctx, netns, index=index, need_data=self.needs_data)
         data = (link or {}).get('info_data') or {}
         wrong = ['%s is %s, not %s' % (option, from_kernel(option, data.get(OPTIONS[option][0])), value)
                  for option, value in sorted(wanted.items())
@@ -417,8 +432,8 @@ class BridgeKind(LinkKind):
                 description = 'add port %s to %s' % (port, name)
 
             def act(pidx=pidx, port=port):
-                nl_call('adding port %s to bridge %s' % (port, name), netns,
-                        ipr.link, 'set', index=pidx, master=bridge_index())
+                _pyroute2().nl_call('adding port %s to bridge %s' % (port, name), netns,
+                                    ipr.link, 'set', index=pidx, master=bridge_index())
 
             ctx.tx.run(description, act,
                        _restore_master(ctx, netns, 'restoring the master of port %s' % port, port, pidx, old))

@@ -102,6 +102,19 @@ def predict_end(item, prefix, name, netns):
     return out
 
 
+def peer_of(link):
+    """Where the peer of veth `link` (a `_rtnl.parse_link` record) is, as its own namespace's kernel says:
+    (peer ifindex, None) when the peer is in the same namespace; (peer ifindex, nsid) when it is in the
+    namespace that the link's namespace knows by link-netnsid `nsid` (negative: the kernel gave that namespace
+    no id, so it cannot be named); None when the kernel names no peer (IFLA_LINK absent or 0: the pair is
+    going away). The veth module's view and link_info both start from it; naming the namespace and
+    the peer is theirs (one link at a time here, batched over every namespace there)."""
+    index = link.get('link_index')
+    if not index:
+        return None
+    return index, link.get('link_netnsid')
+
+
 def describe_link(link):
     """'a bridge' / 'a veth' / 'a device without kind' for messages."""
     return 'a %s' % (link.get('kind') or 'device without kind')
@@ -152,20 +165,18 @@ class Veth(LinkKind):
 
     def view(self, ctx, item, link):
         netns = item.get('netns') or ''
-        nsid = link.get('link_netnsid')
         out = {'peer': None, 'peer_netns': None, 'peer_link': {}}
-        if nsid is None:
-            peer_ns = netns
-        else:
-            peer_ns = self._peer_netns(ctx, item, netns, nsid)
-        if peer_ns is None:
-            out['peer_nsid'] = nsid
+        where_peer = peer_of(link)
+        if where_peer is None:
+            out['peer_nsid'] = link.get('link_netnsid')
             out['peer_ifindex'] = link.get('link_index')
             return out
-        peer = read_link(ctx, peer_ns, index=link.get('link_index'), need_data=False)
+        index, nsid = where_peer
+        peer_ns = netns if nsid is None else self._peer_netns(ctx, item, netns, nsid)
+        peer = None if peer_ns is None else read_link(ctx, peer_ns, index=index, need_data=False)
         if peer is None:
             out['peer_nsid'] = nsid
-            out['peer_ifindex'] = link.get('link_index')
+            out['peer_ifindex'] = index
             return out
         out['peer'] = peer['ifname']
         out['peer_netns'] = peer_ns

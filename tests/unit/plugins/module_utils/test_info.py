@@ -7,9 +7,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils import _info
+from ansible_collections.virtnet.linux.plugins.module_utils._spec import bridge
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
 
 
@@ -56,6 +61,7 @@ def test_assemble_kinds_masters_ports_peers_addresses():
                                       'persist': True, 'num_queues': None}
     assert by_name['br0']['bridge'] == {'stp': False, 'forward_delay': 15.0, 'hello_time': 2.0, 'max_age': 20.0,
                                         'ageing_time': 300.0, 'priority': 32768, 'mcast_snooping': True,
+                                        'mcast_querier': None, 'group_fwd_mask': None,
                                         'vlan_filtering': False, 'ports': ['tap0', 'v0']}
     assert by_name['br0']['addresses'] == ['10.0.0.1/24', 'fd00::1/64']
     assert by_name['lo']['kind'] is None and by_name['lo']['master'] == '' and by_name['lo']['alias'] == ''
@@ -65,6 +71,38 @@ def test_assemble_kinds_masters_ports_peers_addresses():
     assert by_name['y0']['peer'] == {'name': None, 'netns': None, 'ifindex': 2, 'netnsid': None}
     assert pending == [by_name['x0']['peer']]              # same object: filled in by the caller
     assert by_name['tap0']['peer'] is None and by_name['br0']['tun'] is None
+
+
+def test_bridge_details_are_the_bridge_modules_view():
+    data = {'IFLA_BR_STP_STATE': 2, 'IFLA_BR_FORWARD_DELAY': 401, 'IFLA_BR_HELLO_TIME': 200,
+            'IFLA_BR_MAX_AGE': 2000, 'IFLA_BR_AGEING_TIME': 30000, 'IFLA_BR_PRIORITY': 0,
+            'IFLA_BR_MCAST_SNOOPING': 0, 'IFLA_BR_MCAST_QUERIER': 1, 'IFLA_BR_GROUP_FWD_MASK': 0x4000,
+            'IFLA_BR_VLAN_FILTERING': 1}
+    details = _info.bridge_details(data, ['p0'])
+    assert details == {'stp': True, 'forward_delay': 4.01, 'hello_time': 2.0, 'max_age': 20.0, 'ageing_time': 300.0,
+                       'priority': 0, 'mcast_snooping': False, 'mcast_querier': True, 'group_fwd_mask': 0x4000,
+                       'vlan_filtering': True, 'ports': ['p0']}
+    assert dict((k, v) for k, v in details.items() if k != 'ports') == bridge.options_view(data)
+    assert set(details) == set(bridge.OPTIONS) | {'ports'}
+    assert _info.bridge_details(None, []) == dict([(option, None) for option in bridge.OPTIONS] + [('ports', [])])
+
+
+def test_timers_as_before_for_every_kernel_value():
+    """link_info showed a timer as cs / 100.0; the bridge view rounds to centiseconds: the same float."""
+    values = list(range(0, 200000)) + [0xFFFFFFFF - n for n in range(100000)] + [7 ** n for n in range(12)]
+    for cs in values:
+        assert bridge.options_view({'IFLA_BR_FORWARD_DELAY': cs})['forward_delay'] == cs / 100.0
+
+
+def test_link_info_imports_no_pyroute2():
+    """link_info shows devices through the specs' views; neither they nor link_info import pyroute2."""
+    code = ('import sys\n'
+            'from ansible_collections.virtnet.linux.plugins.module_utils import _info\n'
+            'from ansible_collections.virtnet.linux.plugins.module_utils._spec import bridge, tuntap, veth\n'
+            'print(sorted(m for m in sys.modules if m.split(".")[0] == "pyroute2"))\n')
+    out = subprocess.run([sys.executable, '-c', code], env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True)
+    assert out.stdout.strip() == '[]', out.stderr
 
 
 def test_assemble_filters_keep_ports_complete():

@@ -121,6 +121,14 @@ def test_kind_specific_data_not_needed_is_none_not_empty():
     bridge = link_payload(info=attr(1, b'bridge\0') + attr(2 | 0x8000, u32(5, 1) + u32(40, 7)))
     assert parse_link(bridge, 0, len(bridge), need_data=False)['info_data'] == {'IFLA_BR_STP_STATE': 1}
     assert parse_link(bridge, 0, len(bridge), need_data='info') is FALLBACK          # table not complete
+    # 'table': what the kind's table decodes is enough (the bridge module); no table at all falls back
+    assert parse_link(bridge, 0, len(bridge), need_data='table')['info_data'] == {'IFLA_BR_STP_STATE': 1}
+    assert parse_link(vxlan, 0, len(vxlan), need_data='table') is FALLBACK
+    bridged = link_payload(info=attr(1, b'bridge\0') + attr(2 | 0x8000, u32(5, 1)) + attr(4, b'vrf\0')
+                           + attr(5 | 0x8000, u32(1, 1)))
+    link = parse_link(bridged, 0, len(bridged), need_data='table')
+    assert link['info_data'] == {'IFLA_BR_STP_STATE': 1} and link['slave_data'] is None    # not read
+    assert parse_link(bridged, 0, len(bridged), need_data=True) is FALLBACK
 
 
 def u8(kind, value):
@@ -347,6 +355,11 @@ def test_parse_veth_and_bridge_links():
     assert br['info_data'] == {'IFLA_BR_FORWARD_DELAY': 400, 'IFLA_BR_HELLO_TIME': 200, 'IFLA_BR_MAX_AGE': 2000,
                                'IFLA_BR_AGEING_TIME': 30000, 'IFLA_BR_STP_STATE': 1, 'IFLA_BR_PRIORITY': 4096,
                                'IFLA_BR_VLAN_FILTERING': 0, 'IFLA_BR_MCAST_SNOOPING': 1}
+    br = parse_one_link(ifinfo(5, 1, nla(3, sz('br0')), nest(18, nla(1, sz('bridge')), nest(
+        2, nla(7, b8(1)), nla(8, b'\x81\x00'), nla(39, b16(1)), nla(9, b16(0x4000)), nla(25, b8(1))))))
+    assert br['info_data'] == {'IFLA_BR_VLAN_FILTERING': 1, 'IFLA_BR_VLAN_PROTOCOL': 0x8100,     # 802.1Q, big-endian
+                               'IFLA_BR_VLAN_DEFAULT_PVID': 1, 'IFLA_BR_GROUP_FWD_MASK': 0x4000,
+                               'IFLA_BR_MCAST_QUERIER': 1}
 
 
 def test_parse_truncated_attribute_stops():

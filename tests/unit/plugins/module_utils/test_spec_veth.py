@@ -211,3 +211,49 @@ def test_predict_update_recreate():
     assert after['peer'] == 'v9' and after['peer_netns'] == 'ns2'
     assert after['peer_link'] == {'name': 'v9', 'netns': 'ns2', 'kind': 'veth', 'mtu': 1300}
     assert after['mtu'] == 1400
+
+
+@pytest.mark.parametrize('link, where', [
+    ({'link_index': 7, 'link_netnsid': None}, (7, None)),        # the peer is in the same namespace
+    ({'link_index': 2, 'link_netnsid': 4}, (2, 4)),              # in the namespace known by nsid 4
+    ({'link_index': 2, 'link_netnsid': -1}, (2, -1)),            # in a namespace without an id
+    ({'link_index': 0, 'link_netnsid': None}, None),             # the kernel names no peer
+    ({}, None),
+])
+def test_peer_of(link, where):
+    assert veth.peer_of(link) == where
+
+
+class _PeerCtx(object):
+    """ctx.rt answering nsid questions; read_link answers from `links` {(netns, index): link}."""
+
+    def __init__(self, nsids):
+        self.rt = self
+        self.nsids = nsids
+
+    def nsid_of(self, netns, other):
+        return dict((v, k) for k, v in self.nsids.items()).get(other)
+
+    def nsid_to_netns(self, netns, nsid):
+        return self.nsids.get(nsid)
+
+
+def _view(monkeypatch, link, links, nsids, **kw):
+    monkeypatch.setattr(veth, 'read_link', lambda ctx, netns, index=None, need_data=True, **_kw: links.get((netns, index)))
+    monkeypatch.setattr(veth, 'common_view', lambda ctx, netns, peer: {'name': peer['ifname'], 'netns': netns})
+    return veth.Veth().view(_PeerCtx(nsids), item(**kw), link)
+
+
+def test_view_follows_peer_of(monkeypatch):
+    links = {('', 7): {'ifname': 'v1', 'index': 7}, ('b', 2): {'ifname': 'v9', 'index': 2}}
+    view = _view(monkeypatch, {'link_index': 7, 'link_netnsid': None}, links, {})
+    assert view == {'peer': 'v1', 'peer_netns': '', 'peer_link': {'name': 'v1', 'netns': ''}}
+    view = _view(monkeypatch, {'link_index': 2, 'link_netnsid': 3}, links, {3: 'b'}, peer_netns='b')
+    assert view['peer'] == 'v9' and view['peer_netns'] == 'b'
+    # a namespace without a name, a peer that is gone, no peer at all
+    view = _view(monkeypatch, {'link_index': 2, 'link_netnsid': 5}, links, {3: 'b'})
+    assert view == {'peer': None, 'peer_netns': None, 'peer_link': {}, 'peer_nsid': 5, 'peer_ifindex': 2}
+    view = _view(monkeypatch, {'link_index': 9, 'link_netnsid': None}, links, {})
+    assert view == {'peer': None, 'peer_netns': None, 'peer_link': {}, 'peer_nsid': None, 'peer_ifindex': 9}
+    view = _view(monkeypatch, {'link_index': 0, 'link_netnsid': None}, links, {})
+    assert view == {'peer': None, 'peer_netns': None, 'peer_link': {}, 'peer_nsid': None, 'peer_ifindex': 0}
