@@ -73,16 +73,16 @@ verify() {  # LOG
     || { tail -30 "$1"; fail "verify: $1"; }
   check_recap "$1"
 }
-adhoc() {  # PATTERN SHELL-COMMAND
-  ANSIBLE_DEPRECATION_WARNINGS=0 ansible -i "$inv" "$1" -m ansible.builtin.shell -a "$2" -o 2>&1
+adhoc() {  # PATTERN SHELL-COMMAND (the minimal callback: "HOST | CHANGED | rc=0 >>", then the output as it is)
+  ansible -i "$inv" "$1" -m ansible.builtin.shell -a "$2" 2>&1
 }
 
 # per host, the site's daemons by process name and count, and the namespaces: nothing duplicated or orphaned
 # when it equals what the first converge made
 # shellcheck disable=SC2016  # expanded on the host
 inventory_line() {
-  adhoc all 'echo "daemons: $(ps -eo comm= | grep -xE "openvpn|dnsmasq|busybox" | sort | uniq -c | awk "{ printf \"%s=%s \", \$2, \$1 }")namespaces: $(ip netns list | cut -d" " -f1 | sort | tr "\n" " ")"' \
-    | sed -n 's/^\([a-z0-9]*\) | CHANGED | rc=0 | (stdout) /\1 /p' | sort
+  adhoc all 'echo "@inventory {{ inventory_hostname }} daemons: $(ps -eo comm= | grep -xE "openvpn|dnsmasq|busybox" | sort | uniq -c | awk "{ printf \"%s=%s \", \$2, \$1 }")namespaces: $(ip netns list | cut -d" " -f1 | sort | tr "\n" " ")"' \
+    | sed -n 's/^@inventory //p' | sort
 }
 
 step "packaging: ansible-galaxy collection build, install into a clean path"
