@@ -22,9 +22,11 @@ collection's netlink work that pyroute2 does for it, behind plain-dict readers:
 from __future__ import annotations
 
 import errno
+import ipaddress
 import traceback
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import IFF_UP, VirtnetError, kernel_error
+from ansible_collections.virtnet.linux.plugins.module_utils._ip import AF_INET, AF_INET6, sort_addresses
 
 try:
     from pyroute2 import IPRoute
@@ -206,3 +208,153 @@ def nl_call(what, netns, func, *args, **kwargs):
         return func(*args, **kwargs)
     except (NetlinkError, OSError) as exc:
         raise kernel_error(exc, what, netns)
+
+
+# --------------------------------------------------------------------------- addresses and routes
+# Read over an existing socket with kernel-side filtering (NETLINK_GET_STRICT_CHK), so reading the
+# addresses of one link or the routes of one table does not parse the whole namespace.
+
+def _sockopt(ipr, option, value):
+    from pyroute2.netlink import SOL_NETLINK
+    try:
+        ipr.setsockopt(SOL_NETLINK, option, value)
+        return True
+    except Exception:  # pylint: disable=broad-except
+        return False
+
+
+def prepare_socket(ipr):
+    """Ask the kernel for extended error messages on this socket (harmless if unsupported)."""
+    from pyroute2.netlink import NETLINK_EXT_ACK
+    _sockopt(ipr, NETLINK_EXT_ACK, 1)
+
+
+def strict_dump(ipr, msg, msg_type):
+    """One dump request filtered by the kernel (NETLINK_GET_STRICT_CHK), or None if unavailable.
+
+    The socket goes back to non-strict mode afterwards, so other requests on it are unaffected.
+    """
+    from pyroute2.netlink import NETLINK_GET_STRICT_CHK
+    if not hasattr(ipr, 'nlm_request') or not _sockopt(ipr, NETLINK_GET_STRICT_CHK, 1):
+        return None
+    from pyroute2.netlink.exceptions import NetlinkError
+    try:
+        return dump_request(ipr, msg, msg_type)
+    except NetlinkError as exc:
+        if exc.code in (errno.EINVAL, errno.EOPNOTSUPP):    # a kernel that does not filter this dump
+            return None
+        raise
+    finally:
+        _sockopt(ipr, NETLINK_GET_STRICT_CHK, 0)
+
+
+def _get(msg, key, default=None):
+    return msg_get(msg, key, default)
+
+
+def address_from_msg(msg):
+    """A plain dict of one RTM_NEWADDR message."""
+    family = msg['family']
+    local = _get(msg, 'IFA_LOCAL')
+    address = _get(msg, 'IFA_ADDRESS')
+    mine = local or address
+    if family == AF_INET6 and mine:
+        mine = ipaddress.ip_address(mine).compressed
+    entry = {
+        'family': family,
+        'address': mine,
+        'prefixlen': msg['prefixlen'],
+        'index': msg['index'],
+        'flags': _get(msg, 'IFA_FLAGS', msg['flags']),
+        'scope': msg['scope'],
+        'peer': address if local and address and address != local else None,
+        'broadcast': _get(msg, 'IFA_BROADCAST'),
+        'label': _get(msg, 'IFA_LABEL'),
+    }
+    return entry
+
+
+def read_addresses(ipr, index, netns=None):
+    """The addresses of link `index` (plain dicts), read with one kernel-filtered dump."""
+    from pyroute2.netlink.rtnl import RTM_GETADDR
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.exceptions import NetlinkError
+    try:
+        msg = ifaddrmsg()
+        msg['family'] = 0
+        msg['index'] = index
+        msgs = strict_dump(ipr, msg, RTM_GETADDR)
+        if msgs is None:
+            msgs = ipr.addr('dump', index=index)
+    except NetlinkError as exc:
+        raise kernel_error(exc, 'reading the addresses of link %s' % index, netns, kernel_first=True)
+    out = []
+    for m in msgs:
+        if m.get('event') not in (None, 'RTM_NEWADDR') or m['index'] != index:
+            continue
+        if m['family'] not in (AF_INET, AF_INET6):
+            continue
+        out.append(address_from_msg(m))
+    return sort_addresses(out)
+
+
+def route_from_msg(msg):
+    """A plain dict of one RTM_NEWROUTE message (identity fields, next hop, attributes)."""
+    family = msg['family']
+    dst = _get(msg, 'RTA_DST') or ('0.0.0.0' if family == AF_INET else '::')
+    gateway = _get(msg, 'RTA_GATEWAY')
+    prefsrc = _get(msg, 'RTA_PREFSRC')
+    if family == AF_INET6:
+        dst = ipaddress.ip_address(dst).compressed
+        gateway = ipaddress.ip_address(gateway).compressed if gateway else None
+        prefsrc = ipaddress.ip_address(prefsrc).compressed if prefsrc else None
+    hops = []
+    for nh in _get(msg, 'RTA_MULTIPATH') or []:
+        hop_gw = _get(nh, 'RTA_GATEWAY')
+        if family == AF_INET6 and hop_gw:
+            hop_gw = ipaddress.ip_address(hop_gw).compressed
+        hops.append({'gateway': hop_gw, 'oif': _get(nh, 'oif'), 'flags': _get(nh, 'flags', 0),
+                     'hops': _get(nh, 'hops', 0)})
+    return {
+        'family': family,
+        'dst': dst,
+        'dst_len': msg['dst_len'],
+        'src_len': msg['src_len'],
+        'tos': msg['tos'],
+        'table': _get(msg, 'RTA_TABLE', msg['table']),
+        'metric': _get(msg, 'RTA_PRIORITY', 0),
+        'type_num': msg['type'],
+        'scope_num': msg['scope'],
+        'proto_num': msg['proto'],
+        'flags': msg['flags'],
+        'gateway': gateway,
+        'oif': _get(msg, 'RTA_OIF'),
+        'prefsrc': prefsrc,
+        'multipath': hops,
+    }
+
+
+def read_routes(ipr, family, table, netns=None):
+    """The routes of one table and family (plain dicts), read with one kernel-filtered dump."""
+    from pyroute2.netlink.rtnl import RTM_GETROUTE
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+    from pyroute2.netlink.exceptions import NetlinkError
+    try:
+        msg = rtmsg()
+        msg['family'] = family
+        msg['attrs'] = [('RTA_TABLE', table)]
+        msgs = strict_dump(ipr, msg, RTM_GETROUTE)
+        if msgs is None:
+            msgs = ipr.route('dump', family=family, table=table)
+    except NetlinkError as exc:
+        if exc.code in (errno.ENOENT, errno.ESRCH):    # a table that does not exist (yet)
+            return []
+        raise kernel_error(exc, 'reading routing table %s' % table, netns, kernel_first=True)
+    out = []
+    for m in msgs:
+        if m.get('event') not in (None, 'RTM_NEWROUTE') or m['family'] != family:
+            continue
+        r = route_from_msg(m)
+        if r['table'] == table:
+            out.append(r)
+    return out

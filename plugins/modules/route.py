@@ -280,8 +280,7 @@ results:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import batch_argument_spec, run
-from ansible_collections.virtnet.linux.plugins.module_utils._ip import USER_ROUTE_TYPES
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.route import Route
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.route import USER_ROUTE_TYPES, Route
 
 
 def main():

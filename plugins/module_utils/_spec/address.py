@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     error_code, kernel_error, ns_label, validate_ifname, validate_netns_name,
@@ -19,12 +20,117 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
-    AF_INET, address_list, cidr, parse_address_list, plan_addresses,
-    predict_addresses, prepare_socket, read_addresses, unusable_address,
+    AF_INET, AF_INET6, IPError, cidr, is_ipv6_link_local, parse_cidr, sort_addresses,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import prepare_socket, read_addresses
 
 KEYS = ['dev', 'address', 'state', 'purge', 'netns']
 
+
+# --------------------------------------------------------------------------- checks and lists
+
+def unusable_address(addr, dev=None):
+    """Why the kernel would never keep `addr` (an Addr) on link `dev`, or None.
+
+    IPv6 refuses multicast, the unspecified address and ::1 outside lo (but only after it has set up
+    the link for IPv6, e.g. its ff00::/8 route); IPv4 takes multicast addresses, and drops 0.0.0.0
+    without an error: neither can be a link's address.
+    """
+    ip = ipaddress.ip_address(addr.address)
+    if ip.is_multicast:
+        return 'a multicast address cannot be assigned to a link'
+    if ip.is_unspecified:
+        return 'the unspecified address cannot be assigned to a link'
+    if addr.family == AF_INET6 and ip.is_loopback and dev != 'lo':
+        return 'the loopback address ::1 can be assigned to lo only'
+    return None
+
+
+def address_list(entries):
+    """The public list of CIDR strings of address entries, sorted (IPv4 first)."""
+    return [cidr(e['address'], e['prefixlen']) if isinstance(e, dict) else e.cidr for e in sort_addresses(entries)]
+
+
+def parse_address_list(values, what='address'):
+    """Parse a list of CIDR strings -> (list of Addr, list of error messages)."""
+    parsed, errors = [], []
+    seen = {}
+    for value in values or []:
+        try:
+            a = parse_cidr(value, what)
+        except IPError as exc:
+            errors.append(str(exc))
+            continue
+        if a.key in seen:
+            errors.append('%s %s is listed twice' % (what, a.cidr))
+            continue
+        if a.family == AF_INET6:
+            other = [b for b in parsed if b.family == AF_INET6 and b.address == a.address]
+            if other:
+                errors.append('%s %s conflicts with %s: an IPv6 address can have only one prefix length on a link'
+                              % (what, a.cidr, other[0].cidr))
+                continue
+        seen[a.key] = a
+        parsed.append(a)
+    return parsed, errors
+
+
+# --------------------------------------------------------------------------- plans
+
+def plan_addresses(current, wanted, state, purge=False):
+    """What to remove and what to add so that a link's addresses match the task.
+
+    current: dicts with family, address, prefixlen (as the kernel reports them)
+    wanted:  Addr objects from the task
+    Returns (remove, add): remove is a list of `current` entries, add a list of Addr.
+
+    present: every wanted address with its prefix length; the same address with another prefix
+             length is replaced. With purge, every other address of a family that is listed goes,
+             except IPv6 link-local (fe80::/10) addresses that are not listed.
+    absent:  each listed address goes; one written without a prefix goes whatever its prefix length.
+    """
+    current = list(current)
+    have = set((c['family'], c['address'], c['prefixlen']) for c in current)
+    remove, add = [], []
+    if state == 'absent':
+        for c in current:
+            for w in wanted:
+                if c['family'] != w.family or c['address'] != w.address:
+                    continue
+                if w.host_only or c['prefixlen'] == w.prefixlen:
+                    remove.append(c)
+                    break
+        return remove, add
+
+    want_keys = set(w.key for w in wanted)
+    want_addrs = set((w.family, w.address) for w in wanted)
+    families = set(w.family for w in wanted)
+    for c in current:
+        key = (c['family'], c['address'], c['prefixlen'])
+        if key in want_keys:
+            continue
+        if (c['family'], c['address']) in want_addrs:
+            remove.append(c)            # the same address with another prefix length: replaced
+        elif purge and c['family'] in families:
+            if c['family'] == AF_INET6 and is_ipv6_link_local(c['address']):
+                continue
+            remove.append(c)
+    for w in wanted:
+        if w.key not in have:
+            add.append(w)
+    return remove, add
+
+
+def predict_addresses(current, remove, add):
+    """The address entries after removing `remove` and adding `add` (check mode)."""
+    gone = set((r['family'], r['address'], r['prefixlen']) for r in remove)
+    out = [dict(c) for c in current if (c['family'], c['address'], c['prefixlen']) not in gone]
+    for a in add:
+        out.append({'family': a.family, 'address': a.address, 'prefixlen': a.prefixlen})
+    return sort_addresses(out)
+
+
+# --------------------------------------------------------------------------- the spec
 
 def _key(item):
     netns = item.get('netns') or ''

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
+import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, error_code, kernel_error, kernel_message, ns_label, validate_ifname, validate_netns_name,
@@ -19,13 +21,385 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
-    SCOPES, TABLES, predict_route, prepare_socket, public_route, read_routes, read_rt_tables,
-    route_conflicts, route_differences, route_label, route_spec, route_target, route_view,
+    AF_INET, AF_INET6, FAMILY_NAMES, IPError, _text, cidr, is_ipv6_link_local, parse_ip,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import prepare_socket, read_routes
+
+#: the metric the kernel gives a route that does not set one (RTA_PRIORITY absent)
+DEFAULT_METRIC = {AF_INET: 0, AF_INET6: 1024}
+
+TABLES = {'main': 254, 'local': 255, 'default': 253}
+SCOPES = {'universe': 0, 'site': 200, 'link': 253, 'host': 254, 'nowhere': 255}
+ROUTE_TYPES = {'unspec': 0, 'unicast': 1, 'local': 2, 'broadcast': 3, 'anycast': 4, 'multicast': 5,
+               'blackhole': 6, 'unreachable': 7, 'prohibit': 8, 'throw': 9, 'nat': 10, 'xresolve': 11}
+#: route types a user can ask for (the others are made by the kernel)
+USER_ROUTE_TYPES = ['unicast', 'blackhole', 'unreachable', 'prohibit', 'throw']
+PROTOS = {'unspec': 0, 'redirect': 1, 'kernel': 2, 'boot': 3, 'static': 4, 'gated': 8, 'ra': 9,
+          'mrt': 10, 'zebra': 11, 'bird': 12, 'dnrouted': 13, 'xorp': 14, 'ntk': 15, 'dhcp': 16,
+          'keepalived': 18, 'babel': 42, 'openr': 99, 'bgp': 186, 'isis': 187, 'ospf': 188,
+          'rip': 189, 'eigrp': 192}
+DEFAULT_PROTO = 'static'
+RT_TABLES_FILES = ('/usr/share/iproute2/rt_tables', '/etc/iproute2/rt_tables')
+RT_TABLES_DIRS = ('/usr/share/iproute2/rt_tables.d', '/etc/iproute2/rt_tables.d')
 
 KEYS = ['dst', 'gateway', 'dev', 'metric', 'table', 'scope', 'proto', 'src', 'type', 'state', 'netns']
 RTNH_F_ONLINK = 4
 
+
+# --------------------------------------------------------------------------- parsing
+
+def read_rt_tables(files=RT_TABLES_FILES, dirs=RT_TABLES_DIRS):
+    """Table names from iproute2's rt_tables files (later files win); missing files are fine."""
+    names = {}
+    paths = list(files)
+    for d in dirs:
+        try:
+            paths.extend(os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith('.conf'))
+        except OSError:
+            continue
+    for path in paths:
+        try:
+            with open(path) as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        names.update(parse_rt_tables(text))
+    return names
+
+
+def parse_rt_tables(text):
+    names = {}
+    for line in text.splitlines():
+        line = line.split('#', 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) < 2:
+            continue
+        try:
+            num = int(parts[0], 0)
+        except ValueError:
+            continue
+        names[parts[1]] = num
+    return names
+
+
+def _int_in(text, lo, hi):
+    try:
+        num = int(str(text).strip(), 0)
+    except ValueError:
+        return None
+    return num if lo <= num <= hi else None
+
+
+def parse_table(value, names=None):
+    """A routing table name or number -> its number (1..2**32-1). None -> main (254)."""
+    if value is None or str(value).strip() == '':
+        return TABLES['main']
+    text = str(value).strip()
+    if text in TABLES:
+        return TABLES[text]
+    if names and text in names and 0 < names[text] < 2 ** 32:
+        return names[text]
+    num = _int_in(text, 1, 2 ** 32 - 1)
+    if num is None:
+        raise IPError('invalid table %r: expected main, local, default, a name from rt_tables or a number '
+                      '1..4294967295' % (value,))
+    return num
+
+
+def parse_scope(value):
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text in SCOPES:
+        return SCOPES[text]
+    if text == 'global':
+        return 0
+    num = _int_in(text, 0, 255)
+    if num is None:
+        raise IPError('invalid scope %r: expected universe, site, link, host, nowhere or 0..255' % (value,))
+    return num
+
+
+def parse_proto(value):
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text in PROTOS:
+        return PROTOS[text]
+    num = _int_in(text, 0, 255)
+    if num is None:
+        raise IPError('invalid proto %r: expected a name such as static, boot, dhcp or a number 0..255' % (value,))
+    return num
+
+
+def name_of(mapping, num):
+    """The name of `num` in a name->number mapping, else the number itself."""
+    for name, value in mapping.items():
+        if value == num:
+            return name
+    return num
+
+
+def scope_name(num):
+    return name_of(SCOPES, num)
+
+
+def proto_name(num):
+    return name_of(PROTOS, num)
+
+
+def type_name(num):
+    return name_of(ROUTE_TYPES, num)
+
+
+def parse_route_dst(value, family_hint=None):
+    """dst: ``default``, a network in CIDR form or a host address -> (family, network, prefixlen).
+
+    ``default`` is IPv4 unless `family_hint` says IPv6. Host bits set in a network are an error
+    (as with ``ip route``), naming the network the user probably meant.
+    """
+    text = _text(value, 'dst')
+    if text == 'default':
+        family = family_hint or AF_INET
+        return family, ('0.0.0.0' if family == AF_INET else '::'), 0
+    if '%' in text:
+        raise IPError('invalid dst %r: zone indexes (%%...) are not supported' % (value,))
+    try:
+        if '/' in text:
+            iface = ipaddress.ip_interface(text)
+        else:
+            ip = ipaddress.ip_address(text)
+            iface = ipaddress.ip_interface('%s/%d' % (ip, ip.max_prefixlen))
+    except ValueError:
+        raise IPError('invalid dst %r: expected default, a network like 10.43.0.0/24 or fd00:43::/64, '
+                      'or a host address' % (value,))
+    family = AF_INET if iface.version == 4 else AF_INET6
+    if iface.ip != iface.network.network_address:
+        raise IPError('invalid dst %r: host bits set (did you mean %s?)' % (value, iface.network.compressed))
+    return family, iface.network.network_address.compressed, iface.network.prefixlen
+
+
+def dst_text(family, dst, dst_len):
+    """How a route's destination is shown: ``default`` or a CIDR network."""
+    if dst_len == 0:
+        return 'default'
+    return cidr(dst, dst_len)
+
+
+def route_spec(item, table_names=None):
+    """Normalise one route of the task -> (spec dict, list of errors)."""
+    errors = []
+    spec = {'netns': item.get('netns') or '', 'state': item.get('state') or 'present'}
+
+    def parse(func, key, *args):
+        if item.get(key) is None:
+            return None
+        try:
+            return func(item[key], *args)
+        except IPError as exc:
+            errors.append(str(exc))
+            return None
+
+    gw = parse(parse_ip, 'gateway', 'gateway')
+    src = parse(parse_ip, 'src', 'src')
+    hint = (gw or src or (None, None))[0]
+    dst = parse(parse_route_dst, 'dst', hint)
+    if item.get('dst') is None:
+        errors.append('dst is required')
+    spec['table'] = parse(parse_table, 'table', table_names) or TABLES['main']
+    spec['scope'] = parse(parse_scope, 'scope')
+    spec['proto'] = parse(parse_proto, 'proto')
+    rtype = item.get('type') or 'unicast'
+    if rtype not in USER_ROUTE_TYPES:
+        errors.append('invalid type %r: expected one of %s' % (rtype, ', '.join(USER_ROUTE_TYPES)))
+    spec['type'] = rtype
+    metric = item.get('metric')
+    if metric is not None and not 0 <= metric <= 2 ** 32 - 1:
+        errors.append('metric %d out of range (0..4294967295)' % metric)
+        metric = None
+    spec['dev'] = item.get('dev') or None
+    spec['gateway'] = gw[1] if gw else None
+    spec['src'] = src[1] if src else None
+    if dst is None:
+        return spec, errors
+    family, network, plen = dst
+    spec.update(family=family, dst=network, dst_len=plen)
+    spec['metric_given'] = metric is not None
+    spec['metric'] = metric if metric is not None else DEFAULT_METRIC[family]
+    label = dst_text(family, network, plen)
+    for what, parsed in (('gateway', gw), ('src', src)):
+        if parsed and parsed[0] != family:
+            errors.append('%s %s is %s but dst %s is %s' % (what, parsed[1], FAMILY_NAMES[parsed[0]],
+                                                            label, FAMILY_NAMES[family]))
+    if spec['scope'] is not None and family == AF_INET6:
+        errors.append('scope applies to IPv4 routes only (the kernel ignores it for IPv6): %s' % label)
+    if spec['state'] == 'present':
+        if rtype == 'unicast':
+            if item.get('gateway') is None and not spec['dev']:
+                errors.append('route %s needs a gateway or a dev' % label)
+            if gw and family == AF_INET6 and is_ipv6_link_local(gw[1]) and not spec['dev']:
+                errors.append('gateway %s is link-local: dev is required to say on which link' % gw[1])
+        elif spec['gateway'] or spec['dev']:
+            errors.append('a %s route (%s) takes neither gateway nor dev' % (rtype, label))
+    return spec, errors
+
+
+def default_scope(spec):
+    """The scope ``ip route`` gives a route that does not set one."""
+    if spec['type'] == 'unicast' and not spec.get('gateway'):
+        return SCOPES['link']
+    return SCOPES['universe']
+
+
+def route_key(spec):
+    """A route's identity, as the kernel's: (netns, family, table, dst, dst_len, metric)."""
+    return (spec['netns'], spec['family'], spec['table'], spec['dst'], spec['dst_len'], spec['metric'])
+
+
+def route_label(spec, with_netns=True):
+    """A route named for messages and results: 10.43.0.0/24 [table 100] [metric 5] [in netns X]."""
+    out = dst_text(spec['family'], spec['dst'], spec['dst_len'])
+    if spec['dst_len'] == 0 and spec['family'] == AF_INET6:
+        out = 'default (ipv6)'
+    if spec['table'] != TABLES['main']:
+        out += ' table %s' % name_of(TABLES, spec['table'])
+    if spec.get('metric_given', True) and spec['metric'] != DEFAULT_METRIC[spec['family']]:
+        out += ' metric %d' % spec['metric']
+    if with_netns and spec.get('netns'):
+        out += ' in netns %s' % spec['netns']
+    return out
+
+
+def route_conflicts(specs):
+    """Labels of routes named more than once in a task.
+
+    Identity is (netns, family, table, dst, metric); a removal without a metric stands for every
+    metric, so it conflicts with any other entry for the same destination.
+    """
+    groups = {}
+    for spec in specs:
+        base = (spec['netns'], spec['family'], spec['table'], spec['dst'], spec['dst_len'])
+        groups.setdefault(base, []).append(spec)
+    out = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        wildcard = [s for s in group if s['state'] == 'absent' and not s.get('metric_given', True)]
+        metrics = [s['metric'] for s in group]
+        if wildcard or len(set(metrics)) < len(metrics):
+            label = route_label(wildcard[0] if wildcard else group[0])
+            if label not in out:
+                out.append(label)
+    return out
+
+
+def route_differences(want, have):
+    """[(field, before, after)] between a wanted route spec and the kernel's route (a plain dict).
+
+    The next hop is compared as a whole (a route given with only a dev has no gateway); dev, src,
+    scope and proto are compared only when the task sets them.
+    """
+    diffs = []
+    if have.get('type') != want['type']:
+        diffs.append(('type', have.get('type'), want['type']))
+    if want['type'] == 'unicast':
+        if have.get('multipath'):
+            diffs.append(('gateway', 'multipath', want['gateway']))
+        elif have.get('gateway') != want['gateway']:
+            diffs.append(('gateway', have.get('gateway'), want['gateway']))
+        if want['dev'] is not None and have.get('dev') != want['dev']:
+            diffs.append(('dev', have.get('dev'), want['dev']))
+    if want['src'] is not None and have.get('src') != want['src']:
+        diffs.append(('src', have.get('src'), want['src']))
+    if want['scope'] is not None and have.get('scope_num') != want['scope']:
+        diffs.append(('scope', have.get('scope'), scope_name(want['scope'])))
+    if want['proto'] is not None and have.get('proto_num') != want['proto']:
+        diffs.append(('proto', have.get('proto'), proto_name(want['proto'])))
+    return diffs
+
+
+def route_view(raw, names, netns=''):
+    """The public view of a kernel route (plain dict from :func:`_pyroute2.route_from_msg`).
+
+    `names` maps an ifindex to a link name. ``scope_num``/``proto_num`` are kept for comparisons and
+    dropped by :func:`public_route`.
+    """
+    view = {
+        'dst': dst_text(raw['family'], raw['dst'], raw['dst_len']),
+        'family': FAMILY_NAMES.get(raw['family'], raw['family']),
+        'table': raw['table'],
+        'metric': raw['metric'],
+        'type': type_name(raw['type_num']),
+        'gateway': raw['gateway'],
+        'dev': names(raw['oif']) if raw['oif'] else None,
+        'src': raw['prefsrc'],
+        'scope': scope_name(raw['scope_num']),
+        'proto': proto_name(raw['proto_num']),
+        'netns': netns or '',
+        'scope_num': raw['scope_num'],
+        'proto_num': raw['proto_num'],
+    }
+    if raw['multipath']:
+        view['multipath'] = [{'gateway': h['gateway'], 'dev': names(h['oif']) if h['oif'] else None}
+                             for h in raw['multipath']]
+    return view
+
+
+def public_route(view):
+    if view is None:
+        return None
+    return dict((k, v) for k, v in view.items() if k not in ('scope_num', 'proto_num'))
+
+
+def route_target(spec, have=None):
+    """The attributes the module sends to add `spec`, or to replace `have` with it.
+
+    Options the task leaves out get ``ip route``'s defaults (scope link for a unicast route without
+    gateway, else universe; proto static); when replacing, an unset proto or src keeps the old one.
+    """
+    unicast = spec['type'] == 'unicast'
+    scope = spec['scope'] if spec['scope'] is not None else default_scope(spec)
+    if spec['family'] == AF_INET6:
+        scope = SCOPES['universe']
+    proto = spec['proto']
+    if proto is None:
+        proto = have['proto_num'] if have else PROTOS[DEFAULT_PROTO]
+    src = spec['src']
+    if src is None and have and unicast:
+        src = have.get('src')
+    return {
+        'type': spec['type'],
+        'gateway': spec['gateway'] if unicast else None,
+        'dev': spec['dev'] if unicast else None,
+        'src': src if unicast else None,
+        'scope': scope,
+        'proto': proto,
+    }
+
+
+def predict_route(spec, target, have=None):
+    """The public view of a route after the task (check mode)."""
+    dev = target['dev']
+    if dev is None and have and target['type'] == 'unicast' and target['gateway'] == have.get('gateway'):
+        dev = have.get('dev')       # same gateway: the kernel picks the same link again
+    return {
+        'dst': dst_text(spec['family'], spec['dst'], spec['dst_len']),
+        'family': FAMILY_NAMES[spec['family']],
+        'table': spec['table'],
+        'metric': spec['metric'],
+        'type': target['type'],
+        'gateway': target['gateway'],
+        'dev': dev,
+        'src': target['src'],
+        'scope': scope_name(target['scope']),
+        'proto': proto_name(target['proto']),
+        'netns': spec['netns'],
+    }
+
+
+# --------------------------------------------------------------------------- tables
 
 def _table_key(spec):
     return (spec['netns'], spec['family'], spec['table'])
