@@ -471,6 +471,12 @@ class Context(object):
         """pyroute2's IPRoute of `netns`, owned by the same socket set (pyroute2 imported on first use)."""
         return self.rt.ipr(netns)
 
+    def forget(self, netns):
+        """Close this run's sockets in `netns`, a namespace about to be deleted: an open socket keeps its
+        namespace (and every link in it) alive until the module process exits."""
+        if self._rt is not None:
+            self._rt.forget(netns)
+
     def close(self):
         if self._rt is not None:
             self._rt.close()

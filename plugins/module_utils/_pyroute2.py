@@ -5,9 +5,10 @@
 
 # PRIVATE to the virtnet.linux collection: no compatibility promise outside it.
 
-"""What stays with pyroute2: bridge IFLA_BR_* attributes, addresses, routes, port dumps.
+"""What stays with pyroute2: changes of bridge IFLA_BR_* attributes, addresses, routes, port dumps.
 
-The hand-built layer (`_rtnl`) reads and changes plain links; this module holds the rest of the
+The hand-built layer (`_rtnl`) reads links (bridges with their IFLA_BR_* attributes too) and changes plain
+links; this module holds the rest of the
 collection's netlink work that pyroute2 does for it, behind plain-dict readers:
 
 * its sockets are `_rtnl.Rtnl`'s: one IPRoute per namespace, opened on first use by entering an

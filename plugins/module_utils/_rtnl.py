@@ -9,8 +9,8 @@
 
 Everything that talks to the kernel goes through one :class:`Rtnl` per module run (the engine's
 ``ctx.rt``, link_info's reader): one plain socket per namespace for what is hand-built here, and, on
-first use only, one pyroute2 IPRoute per namespace for what stays with pyroute2 (`_pyroute2`: bridge
-IFLA_BR_* attributes, addresses, routes, port dumps). Both are opened the same way, by
+first use only, one pyroute2 IPRoute per namespace for what stays with pyroute2 (`_pyroute2`: changes of
+bridge IFLA_BR_* attributes, addresses, routes, port dumps). Both are opened the same way, by
 :func:`in_netns`: enter /run/netns/NAME with setns(2), create the socket (it stays bound to that
 namespace), come back. No fork; a namespace is never created by opening it.
 
@@ -25,8 +25,9 @@ NLM_F_DUMP_INTR).
 ONE parser of RTM_NEWLINK (:func:`parse_link`) gives plain dicts with pyroute2's key names, the same
 dict as `_pyroute2.link_to_dict` (tests/system/test_raw_matches_pyroute2.py holds them equal on the real
 kernel). Kind-specific data (IFLA_INFO_DATA) is decoded by one table per kind (KIND_TABLES: tun
-complete, bridge for the attributes the collection reads); what a caller needs and the tables do not
-decode is FALLBACK: read that link through pyroute2 instead.
+complete, bridge for the attributes the collection reads, so a bridge is read with one get); what a caller
+needs and the tables do not decode (a bridge port's IFLA_INFO_SLAVE_DATA, a kind without a table) is
+FALLBACK: read that link through pyroute2 instead.
 """
 
 from __future__ import annotations

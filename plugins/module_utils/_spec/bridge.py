@@ -237,7 +237,7 @@ def _restore_master(ctx, netns, what, port, index, master):
     """An undo that gives port #index its master #master again and reads it back."""
     def run():
         _pyroute2().nl_call(what, netns, ctx.ipr(netns).link, 'set', index=index, master=master)
-        link = read_link(ctx, netns, index=index)
+        link = read_link(ctx, netns, index=index, need_data=False)
         now = (link or {}).get('master_index') or 0
         if link is None or now != (master or 0):
             raise VirtnetError('read back, port %s in %s: master is #%s, not #%s'
@@ -291,7 +291,7 @@ class BridgeKind(LinkKind):
         to_add, to_release = plan_ports(item.get('ports'), current, item.get('purge_ports'))
         adds = []
         for port in to_add:
-            link = read_link(ctx, netns, ifname=port)
+            link = read_link(ctx, netns, ifname=port, need_data=False)
             if link is None:
                 raise VirtnetError('port %s of bridge %s not found in %s' % (port, name, ns_label(netns)))
             if link['kind'] == 'bridge':
@@ -300,7 +300,7 @@ class BridgeKind(LinkKind):
             old = link['master_index'] or 0
             old_name = None
             if old and old != bridge_index:
-                master = read_link(ctx, netns, index=old)
+                master = read_link(ctx, netns, index=old, need_data=False)
                 old_name = master['ifname'] if master else '#%d' % old
                 if master is not None and master['kind'] != 'bridge':
                     raise VirtnetError('port %s of bridge %s in %s is enslaved to %s, a %s, not a bridge: '
@@ -359,7 +359,7 @@ class BridgeKind(LinkKind):
 
         def undo():
             _pyroute2().nl_call('deleting %s' % name, netns, ipr.link, 'del', ifname=name)
-            if read_link(ctx, netns, ifname=name) is not None:
+            if read_link(ctx, netns, ifname=name, need_data=False) is not None:
                 raise VirtnetError('read back, bridge %s is still in %s' % (name, ns_label(netns)))
 
         ctx.tx.run('create bridge %s' % name, act, undo)
@@ -470,7 +470,7 @@ def _vlan_unsupported(name, netns):
 
 
 def _index_of(ctx, name, netns):
-    link = read_link(ctx, netns, ifname=name)
+    link = read_link(ctx, netns, ifname=name, need_data=False)
     if link is None:
         raise VirtnetError('bridge %s vanished from %s' % (name, ns_label(netns)))
     return link['index']

@@ -51,7 +51,7 @@ def ensure(ctx, item):
         else:
             before = dict(_absent_view(name), etc=_netns.read_etc(name, etc_files))
         if exists or stale:
-            tx.run('delete netns %s' % name, lambda: _netns.delete_netns(name))
+            tx.run('delete netns %s' % name, _deleter(ctx, name))
         if etc_files or os.path.isdir(_netns.etc_dir(name)):
             tx.run('remove %s' % _netns.etc_dir(name), lambda: _netns.remove_etc_dir(name))
         return ObjectResult(name, before, None, True, tx.done[start:], {'netns': _absent_view(name)})
@@ -66,7 +66,7 @@ def ensure(ctx, item):
                 if item['loopback_up']:
                     _netns.set_loopback(None, True)    # this thread is in the new namespace now
             _netns.create_netns(name, inside)
-        tx.run('create netns %s' % name, create, lambda: _netns.delete_netns(name))
+        tx.run('create netns %s' % name, create, _deleter(ctx, name))
         if item['loopback_up']:
             tx.done.append('set lo up in netns %s' % name)
             predicted['loopback'] = 'up'
@@ -94,6 +94,15 @@ def ensure(ctx, item):
         return ObjectResult(name, before, before, False, [], {'netns': before})
     after = predicted if ctx.check_mode else _view(name, etc)
     return ObjectResult(name, before, after, True, tx.done[start:], {'netns': after})
+
+
+def _deleter(ctx, name):
+    """Delete netns `name`, closing first the sockets this run holds in it (`_engine.Context.forget`): the
+    namespace is gone when the task ends, not when the module process exits."""
+    def delete():
+        ctx.forget(name)
+        _netns.delete_netns(name)
+    return delete
 
 
 def _bind(func, *args):

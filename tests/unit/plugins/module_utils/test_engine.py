@@ -11,7 +11,7 @@ import os
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Differences, Spec, Transaction, expand_batch, find_duplicates, lock_dir, merge_item, netns_errors,
+    Context, Differences, Spec, Transaction, expand_batch, find_duplicates, lock_dir, merge_item, netns_errors,
     task_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import lock_holders
@@ -207,3 +207,21 @@ def test_lock_holders_from_proc_locks(tmp_path):
         assert lock_holders(fd, str(lock), str(proc)) == 'an unknown process'
     finally:
         os.close(fd)
+
+
+def test_context_forget_closes_only_socket_sets_it_has():
+    class Module(object):
+        check_mode = False
+
+    class Rt(object):
+        forgotten = []
+
+        def forget(self, netns):
+            self.forgotten.append(netns)
+
+    ctx = Context(Module())
+    ctx.forget('a')                     # no socket opened yet: none is opened to be closed
+    assert ctx._rt is None              # pylint: disable=protected-access
+    ctx._rt = Rt()                      # pylint: disable=protected-access
+    ctx.forget('a')
+    assert Rt.forgotten == ['a']
