@@ -18,9 +18,10 @@ every other module: decoding a link dump into pyroute2 message objects costs abo
 _rtnl's struct walk keeps 5000 links in 50 namespaces well under 0.2 s. What stays here is link_info's
 own: which namespaces and links are selected, and how a link record becomes link_info's public dict
 (ports, addresses, veth peers across namespaces, batched). What a device's part of that dict shows is the
-device's own view, from its spec file: a bridge's options `_spec.bridge.options_view`, a veth's peer
-`_spec.veth.peer_of`, a tun's settings `_tuntap.tun_view` (none of them imports pyroute2). It is pure
-except for :func:`link_info`, which drives an `_rtnl.Rtnl` and is covered by unit tests with a fake one.
+device's own view, the functions its spec file uses (`_spec.views`: a bridge's options `bridge_view`, a
+veth's peer `veth_peer`; a tun's settings `_tuntap.tun_view`), which load neither the engine nor pyroute2.
+It is pure except for :func:`link_info`, which drives an `_rtnl.Rtnl` and is covered by unit tests with a
+fake one.
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import FALLBACK, NsidResolver
 from ansible_collections.virtnet.linux.plugins.module_utils._tuntap import tun_view
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.bridge import options_view
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.veth import peer_of
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.views import bridge_view, veth_peer
 
 NO_ID = 0xFFFFFFFF          # an unset tun owner/group, should a kernel ever report it
 
@@ -96,9 +96,9 @@ def tun_details(data, names=None):
 
 
 def bridge_details(data, ports):
-    """The bridge part of a link: the bridge module's view of its IFLA_INFO_DATA (`_spec.bridge.options_view`,
+    """The bridge part of a link: the bridge module's view of its IFLA_INFO_DATA (`_spec.views.bridge_view`,
     timers in seconds) and its ports."""
-    out = options_view(data)
+    out = bridge_view(data)
     out['ports'] = ports
     return out
 
@@ -168,7 +168,7 @@ def assemble(netns, records, addrs, names=None, want_link=None, want_kind=None):
             'tun': tun,
             'bridge': bridge,
         }
-        where = peer_of(rec) if kind == 'veth' else None
+        where = veth_peer(rec) if kind == 'veth' else None
         if where is not None:
             index, nsid = where
             if nsid is None:           # the peer is in this namespace

@@ -18,20 +18,11 @@ from ansible_collections.virtnet.linux.plugins.module_utils._link import (
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, kernel_error, ns_label, validate_ifname,
 )
+# the bridge's view of the kernel's data, shared with link_info (`_spec.views`: why it lives there)
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.views import (  # pylint: disable=unused-import
+    BRIDGE_OPTIONS as OPTIONS, bridge_value as from_kernel, bridge_view as options_view, cs_to_seconds,
+)
 
-# option -> (IFLA_BR_* attribute read back, pyroute2 key sent, type)
-OPTIONS = {
-    'stp': ('IFLA_BR_STP_STATE', 'br_stp_state', 'bool'),
-    'forward_delay': ('IFLA_BR_FORWARD_DELAY', 'br_forward_delay', 'timer'),
-    'hello_time': ('IFLA_BR_HELLO_TIME', 'br_hello_time', 'timer'),
-    'max_age': ('IFLA_BR_MAX_AGE', 'br_max_age', 'timer'),
-    'ageing_time': ('IFLA_BR_AGEING_TIME', 'br_ageing_time', 'timer'),
-    'priority': ('IFLA_BR_PRIORITY', 'br_priority', 'int'),
-    'mcast_snooping': ('IFLA_BR_MCAST_SNOOPING', 'br_mcast_snooping', 'bool'),
-    'mcast_querier': ('IFLA_BR_MCAST_QUERIER', 'br_mcast_querier', 'bool'),
-    'group_fwd_mask': ('IFLA_BR_GROUP_FWD_MASK', 'br_group_fwd_mask', 'int'),
-    'vlan_filtering': ('IFLA_BR_VLAN_FILTERING', 'br_vlan_filtering', 'bool'),
-}
 
 #: what a new bridge reports (kernel defaults), in the module's units
 DEFAULTS = {
@@ -58,13 +49,6 @@ def seconds_to_cs(seconds):
     return int(math.floor(float(seconds) * 100 + 0.5))
 
 
-def cs_to_seconds(cs):
-    """Centiseconds as the kernel reports them to seconds (1500 -> 15.0)."""
-    if cs is None:
-        return None
-    return round(cs / 100.0, 2)
-
-
 def timer_equal(wanted_seconds, current_cs):
     """Whether a wanted timer matches the kernel's value, allowing for its rounding to jiffies."""
     if current_cs is None:
@@ -80,25 +64,6 @@ def to_kernel(option, value):
     if kind == 'bool':
         return 1 if value else 0
     return int(value)
-
-
-def from_kernel(option, value):
-    """A value the kernel reports for `option` in the module's units."""
-    kind = OPTIONS[option][2]
-    if value is None:
-        return None
-    if kind == 'timer':
-        return cs_to_seconds(value)
-    if kind == 'bool':
-        return bool(value)
-    return value
-
-
-def options_view(info_data):
-    """Every option of OPTIONS in the module's units, from a bridge's IFLA_INFO_DATA (`_rtnl.parse_link`'s
-    or `_pyroute2`'s info_data; None when the kernel reports none): the bridge module's view and link_info's."""
-    data = info_data or {}
-    return dict((option, from_kernel(option, data.get(attr))) for option, (attr, _key, _t) in OPTIONS.items())
 
 
 def normalise(option, value):
@@ -214,8 +179,7 @@ def describe(values):
 # --------------------------------------------------------------------------- kernel
 
 def _pyroute2():
-    """The `_pyroute2` module, imported on first use: link_info shows bridges through options_view and
-    imports this module, but never pyroute2."""
+    """The `_pyroute2` module, imported on first use (a bridge is read without it: one raw get)."""
     from ansible_collections.virtnet.linux.plugins.module_utils import _pyroute2 as module
     return module
 

@@ -18,6 +18,8 @@ from ansible_collections.virtnet.linux.plugins.module_utils._link import (
 )
 # the keys of an item are COMMON_KEYS + KEYS (the unit tests build items from them)
 from ansible_collections.virtnet.linux.plugins.module_utils._link import COMMON_KEYS  # pylint: disable=unused-import
+# where the peer is, as the kernel says it: the veth's view, shared with link_info (`_spec.views`)
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.views import veth_peer as peer_of
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     NetnsNotFound, ObjectExists, kernel_error, normalise_mac, ns_label, open_netns_fd,
 )
@@ -100,19 +102,6 @@ def predict_end(item, prefix, name, netns):
         if value is not None:
             out[key] = normalise_mac(value) if key == 'address' else value
     return out
-
-
-def peer_of(link):
-    """Where the peer of veth `link` (a `_rtnl.parse_link` record) is, as its own namespace's kernel says:
-    (peer ifindex, None) when the peer is in the same namespace; (peer ifindex, nsid) when it is in the
-    namespace that the link's namespace knows by link-netnsid `nsid` (negative: the kernel gave that namespace
-    no id, so it cannot be named); None when the kernel names no peer (IFLA_LINK absent or 0: the pair is
-    going away). The veth module's view and link_info both start from it; naming the namespace and
-    the peer is theirs (one link at a time here, batched over every namespace there)."""
-    index = link.get('link_index')
-    if not index:
-        return None
-    return index, link.get('link_netnsid')
 
 
 def describe_link(link):

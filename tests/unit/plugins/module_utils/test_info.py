@@ -105,6 +105,27 @@ def test_link_info_imports_no_pyroute2():
     assert out.stdout.strip() == '[]', out.stderr
 
 
+def test_link_info_loads_no_engine():
+    """link_info shares the devices' views (`_spec.views`) without compiling the engine and the specs on
+    every run: none of _engine, _link or a device spec is imported by it."""
+    code = ('import sys\n'
+            'from ansible_collections.virtnet.linux.plugins.module_utils import _info\n'
+            'print(sorted(m.rsplit(".", 2)[-1] for m in sys.modules if m.startswith('
+            '"ansible_collections.virtnet.linux.plugins.module_utils.")))\n')
+    out = subprocess.run([sys.executable, '-c', code], env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True)
+    loaded = out.stdout.split("'")[1::2]
+    assert 'views' in loaded, out.stdout + out.stderr
+    assert not set(loaded) & {'_engine', '_link', 'bridge', 'veth', 'tuntap', '_pyroute2'}, loaded
+
+
+def test_specs_use_the_shared_views():
+    """The bridge and veth specs' views are the very functions link_info shows."""
+    from ansible_collections.virtnet.linux.plugins.module_utils._spec import veth, views
+    assert bridge.options_view is views.bridge_view and bridge.OPTIONS is views.BRIDGE_OPTIONS
+    assert bridge.from_kernel is views.bridge_value and veth.peer_of is views.veth_peer
+
+
 def test_assemble_filters_keep_ports_complete():
     records = [rec(3, 'br0', 'bridge'), rec(4, 'tap0', 'tun', master_index=3, info_data={'IFLA_TUN_TYPE': 2}),
                rec(5, 'tun0', 'tun', info_data={'IFLA_TUN_TYPE': 1})]
