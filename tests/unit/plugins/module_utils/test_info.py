@@ -94,28 +94,27 @@ def test_timers_as_before_for_every_kernel_value():
         assert bridge.options_view({'IFLA_BR_FORWARD_DELAY': cs})['forward_delay'] == cs / 100.0
 
 
-def test_link_info_imports_no_pyroute2():
-    """link_info shows devices through the specs' views; neither they nor link_info import pyroute2."""
-    code = ('import sys\n'
-            'from ansible_collections.virtnet.linux.plugins.module_utils import _info\n'
-            'from ansible_collections.virtnet.linux.plugins.module_utils._spec import bridge, tuntap, veth\n'
-            'print(sorted(m for m in sys.modules if m.split(".")[0] == "pyroute2"))\n')
+def _loaded_after(*imports):
+    """The names in sys.modules of a fresh interpreter after `imports` (Python statements)."""
+    code = '\n'.join(('import sys',) + imports + ('print("\\n".join(sorted(sys.modules)))',))
     out = subprocess.run([sys.executable, '-c', code], env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True)
-    assert out.stdout.strip() == '[]', out.stderr
+    return out.stdout.split()
+
+
+def test_link_info_imports_no_pyroute2():
+    """link_info shows devices through the specs' views; neither they nor link_info import pyroute2."""
+    loaded = _loaded_after('from ansible_collections.virtnet.linux.plugins.module_utils import _info',
+                           'from ansible_collections.virtnet.linux.plugins.module_utils._spec import bridge, tuntap, veth')
+    assert [m for m in loaded if m.split('.')[0] == 'pyroute2'] == []
 
 
 def test_link_info_loads_no_engine():
     """link_info shares the devices' views (`_spec.views`) without compiling the engine and the specs on
     every run: none of _engine, _link or a device spec is imported by it."""
-    code = ('import sys\n'
-            'from ansible_collections.virtnet.linux.plugins.module_utils import _info\n'
-            'print(sorted(m.rsplit(".", 2)[-1] for m in sys.modules if m.startswith('
-            '"ansible_collections.virtnet.linux.plugins.module_utils.")))\n')
-    out = subprocess.run([sys.executable, '-c', code], env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True)
-    loaded = out.stdout.split("'")[1::2]
-    assert 'views' in loaded, out.stdout + out.stderr
+    prefix = 'ansible_collections.virtnet.linux.plugins.module_utils.'
+    loaded = [m.rsplit('.', 1)[-1] for m in _loaded_after('from %s import _info' % prefix[:-1]) if m.startswith(prefix)]
+    assert 'views' in loaded, loaded
     assert not set(loaded) & {'_engine', '_link', 'bridge', 'veth', 'tuntap', '_pyroute2'}, loaded
 
 
