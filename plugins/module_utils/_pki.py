@@ -44,6 +44,7 @@ LOCK_NAME = '.virtnet-issue.lock'
 TLS_CRYPT = 'tc.key'
 TLS_CRYPT_NEW = '.tc.key.virtnet-new'
 LOCK_TIMEOUT = 300
+MAX_LOCK_TIMEOUT = 86400
 COMMAND_TIMEOUT = 300
 MAX_DAYS = 36500
 CN_RE = re.compile(r'^[A-Za-z0-9_.@-]{1,64}$')
@@ -747,6 +748,9 @@ def run(module):
     items, batch = expand_batch(module.params, KEYS)
     items = [normalise(item) for item in items]
     errors = validate_all(items)
+    timeout = module.params['lock_timeout']
+    if not 0 <= timeout <= MAX_LOCK_TIMEOUT:
+        errors.append('pki: lock_timeout must be from 0 to %d seconds, not %d' % (MAX_LOCK_TIMEOUT, timeout))
     if errors:
         module.fail_json(msg='; '.join(errors))
     tools = Tools(module.params['easyrsa'], module.params['openvpn'], module.get_bin_path('openssl'))
@@ -758,5 +762,5 @@ def run(module):
         errors = [getattr(exc, 'msg', None) or str(exc)]
     if errors:
         module.fail_json(msg='; '.join(errors))
-    run_objects(module, items, ensure, Context(module, items, tools), batch=batch,
+    run_objects(module, items, ensure, Context(module, items, tools, timeout), batch=batch,
                 prepare=lambda ctx: prepare(ctx, items))

@@ -117,11 +117,17 @@ options:
     description: The openvpn program (for O(tls_crypt)).
     type: path
     default: /usr/sbin/openvpn
+  lock_timeout:
+    description:
+      - Seconds to wait for the lock of each PKI (another task issuing in it); then the task fails naming
+        the process that holds it. V(0) tries once.
+    type: int
+    default: 300
   batch:
     description:
       - Several PKIs in one task. Each element takes the options O(path), O(ca_cn), O(curve), O(ca_days),
         O(cert_days), O(servers), O(clients), O(tls_crypt) and O(read); options an element leaves out come
-        from the task's top level. O(easyrsa) and O(openvpn) are the task's.
+        from the task's top level. O(easyrsa), O(openvpn) and O(lock_timeout) are the task's.
       - Every element is checked before anything is made; a PKI listed twice is refused. The PKIs are
         locked in the order of their paths and kept locked until the task ends; when one fails, every PKI
         of the task is put back as it was.
@@ -299,7 +305,8 @@ def main():
             read=dict(type='list', elements='str'),
             easyrsa=dict(type='path', default='/usr/share/easy-rsa/easyrsa'),
             openvpn=dict(type='path', default='/usr/sbin/openvpn'),
-        ), required=('path',), exclude=('easyrsa', 'openvpn')),
+            lock_timeout=dict(type='int', default=300),
+        ), required=('path',), exclude=('easyrsa', 'openvpn', 'lock_timeout')),
         required_one_of=[('path', 'batch')],
         mutually_exclusive=[('path', 'batch')],
         supports_check_mode=True,
