@@ -28,14 +28,13 @@ import calendar
 import os
 import re
 import shutil
-import signal
 import stat
-import subprocess
 import time
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, hold_lock
+from ansible_collections.virtnet.linux.plugins.module_utils import _engine
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult, Transaction, expand_batch, find_duplicates, run_objects,
+    ObjectResult, expand_batch, find_duplicates, run_objects,
 )
 
 #: the options of one PKI (the keys of each item; easyrsa and openvpn are the task's)
@@ -45,7 +44,6 @@ TLS_CRYPT = 'tc.key'
 TLS_CRYPT_NEW = '.tc.key.virtnet-new'
 LOCK_TIMEOUT = 300
 MAX_LOCK_TIMEOUT = 86400
-COMMAND_TIMEOUT = 300
 MAX_DAYS = 36500
 CN_RE = re.compile(r'^[A-Za-z0-9_.@-]{1,64}$')
 CA_CN_RE = re.compile(r'^[A-Za-z0-9_.@ -]{1,64}$')
@@ -365,9 +363,9 @@ def parse_enddate(text):
     return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(calendar.timegm(parsed)))
 
 
-def not_after(openssl, certificate):
-    """The notAfter of the certificate file `certificate` (ISO 8601), read by openssl."""
-    rc, out, err = run_command([openssl, 'x509', '-enddate', '-noout', '-in', certificate])
+def not_after(run, openssl, certificate):
+    """The notAfter of the certificate file `certificate` (ISO 8601), read by openssl (`run`: see runner)."""
+    rc, out, err = run([openssl, 'x509', '-enddate', '-noout', '-in', certificate])
     date = parse_enddate(out) if rc == 0 else None
     if date is None:
         raise VirtnetError('cannot read the end date of %s: %s' % (certificate, error_tail(err or out) or 'no date'))
@@ -376,26 +374,23 @@ def not_after(openssl, certificate):
 
 # --------------------------------------------------------------------------- commands
 
-def run_command(argv, env=None, umask=None, timeout=COMMAND_TIMEOUT):
-    """(rc, stdout, stderr) of `argv` run from / in its own session; killed with its children after
-    `timeout` seconds (rc None)."""
-    kwargs = {}
-    if umask is not None:
-        kwargs['umask'] = umask
-    if env is None:
-        env = dict(os.environ, LC_ALL='C')
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd='/', env=env, start_new_session=True, close_fds=True, **kwargs)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        out, err = proc.communicate()
-        return None, out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace')
-    return proc.returncode, out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace')
+def runner(module):
+    """run(argv, env=None, umask=None) -> (rc, stdout, stderr): a program run through the module from /,
+    with `env` added to the environment (C locale); an OSError (a program that cannot be run) is raised."""
+    def run(argv, env=None, umask=None):
+        update = dict(env or {}, LC_ALL='C')
+        return module.run_command(argv, cwd='/', environ_update=update, umask=umask, expand_user_and_vars=False,
+                                  handle_exceptions=False)
+    return run
+
+
+def clean_environment(environ=None):
+    """Drop the caller's EASYRSA_* and OPENSSL_CONF from this process's environment (the programs' base):
+    easy-rsa would take them over the PKI's own settings."""
+    environ = os.environ if environ is None else environ
+    for key in list(environ):
+        if key.startswith('EASYRSA') or key == 'OPENSSL_CONF':
+            del environ[key]
 
 
 def error_tail(text, lines=6):
@@ -415,12 +410,10 @@ def error_tail(text, lines=6):
 
 
 def easyrsa_env(item, ca=False):
-    """easy-rsa's environment: batch mode, EC keys on the item's curve, its validity periods; the CA's CN
-    only for build-ca (as the role set it). EASYRSA_* and OPENSSL_CONF of the caller are dropped."""
-    env = dict((k, v) for k, v in os.environ.items()
-               if not k.startswith('EASYRSA') and k not in ('OPENSSL_CONF', 'PWD', 'OLDPWD'))
-    env.update(EASYRSA_BATCH='1', EASYRSA_ALGO='ec', EASYRSA_CURVE=item['curve'],
-               EASYRSA_CA_EXPIRE=str(item['ca_days']), EASYRSA_CERT_EXPIRE=str(item['cert_days']), LC_ALL='C')
+    """easy-rsa's settings: batch mode, EC keys on the item's curve, its validity periods; the CA's CN only
+    for build-ca (as the role set them)."""
+    env = dict(EASYRSA_BATCH='1', EASYRSA_ALGO='ec', EASYRSA_CURVE=item['curve'],
+               EASYRSA_CA_EXPIRE=str(item['ca_days']), EASYRSA_CERT_EXPIRE=str(item['cert_days']))
     if ca:
         env['EASYRSA_REQ_CN'] = item['ca_cn']
     return env
@@ -429,15 +422,16 @@ def easyrsa_env(item, ca=False):
 class Tools(object):
     """The programs a task runs, checked once and only when a step needs them."""
 
-    def __init__(self, easyrsa, openvpn, openssl):
+    def __init__(self, easyrsa, openvpn, openssl, run):
         self.easyrsa = easyrsa
         self.openvpn = openvpn
         self.openssl = openssl
+        self.run = run
         self._curves = None
 
     def curves(self):
         if self._curves is None:
-            rc, out, err = run_command([self.openssl, 'ecparam', '-list_curves'])
+            rc, out, err = self.run([self.openssl, 'ecparam', '-list_curves'])
             if rc != 0:
                 raise VirtnetError('openssl ecparam -list_curves failed: %s' % error_tail(err or out))
             self._curves = set(line.split(':')[0].strip() for line in out.splitlines() if ':' in line)
@@ -475,20 +469,19 @@ def run_step(path, step, item, tools):
     if step.kind == 'tls_crypt':
         new = os.path.join(path, TLS_CRYPT_NEW)
         _unlink(new)
-        rc, out, err = run_command([tools.openvpn, '--genkey', 'tls-crypt', new],
-                                   env=dict(os.environ, LC_ALL='C'), umask=0o077)
+        rc, out, err = tools.run([tools.openvpn, '--genkey', 'tls-crypt', new], umask=0o077)
         if rc != 0 or not os.path.isfile(new):
             _unlink(new)
-            raise VirtnetError('%s: %s failed (%s): %s' % (where, step.describe(), _rc(rc), error_tail(err or out)))
+            raise VirtnetError('%s: %s failed (exit code %d): %s' % (where, step.describe(), rc, error_tail(err or out)))
         os.chmod(new, 0o600)
         os.rename(new, os.path.join(path, TLS_CRYPT))
         return
     lock = os.path.join(path, LOCK_NAME)
     before = os.stat(lock) if step.kind == 'init' else None
     argv = [tools.easyrsa, '--pki-dir=%s' % path] + step.easyrsa_args()
-    rc, out, err = run_command(argv, env=easyrsa_env(item, ca=step.kind == 'ca'))
+    rc, out, err = tools.run(argv, env=easyrsa_env(item, ca=step.kind == 'ca'))
     if rc != 0:
-        raise VirtnetError('%s: %s failed (%s): %s' % (where, step.describe(), _rc(rc), error_tail(err or out)))
+        raise VirtnetError('%s: %s failed (exit code %d): %s' % (where, step.describe(), rc, error_tail(err or out)))
     if before is not None and not _same_file(before, lock):
         raise VirtnetError('%s: easy-rsa deleted the PKI directory and its lock on init-pki: easy-rsa 3.0.9 or '
                            'later is needed (init-pki soft)' % where)
@@ -496,10 +489,6 @@ def run_step(path, step, item, tools):
     if missing:
         raise VirtnetError('%s: %s exited 0 but did not make %s: %s'
                            % (where, step.describe(), ', '.join(missing), error_tail(err or out)))
-
-
-def _rc(rc):
-    return 'timed out after %d s' % COMMAND_TIMEOUT if rc is None else 'exit code %d' % rc
 
 
 def _unlink(path):
@@ -634,21 +623,23 @@ def read_material(path, cns):
 
 # --------------------------------------------------------------------------- the run
 
-class Context(object):
-    """What _engine.run_objects needs of a context (tx, lock, close), for PKIs: the lock of each PKI,
-    taken in path order, and the plans made under it."""
+class Context(_engine.Context):
+    """The engine's context of a module run (its transaction, for _engine.run_objects), locking the task's
+    PKIs - each PKI's own lock, taken in path order - instead of the host lock (a PKI is not the kernel:
+    other tasks of the collection on the host need not wait for an issuance); and the plans made under
+    those locks."""
 
     def __init__(self, module, items, tools, timeout=LOCK_TIMEOUT):
-        self.module = module
-        self.check_mode = module.check_mode
-        self.tx = Transaction(module.check_mode)
+        super(Context, self).__init__(module)
         self.items = items
         self.tools = tools
         self.timeout = timeout
         self.fds = []
         self.plans = {}
 
-    def lock(self):
+    def lock(self, timeout=None):
+        if timeout is not None:
+            self.timeout = timeout
         for path in sorted(item['path'] for item in self.items):
             self._lock(path)
 
@@ -683,6 +674,7 @@ class Context(object):
     def close(self):
         while self.fds:
             os.close(self.fds.pop())
+        super(Context, self).close()
 
 
 def plan_all(items):
@@ -737,7 +729,7 @@ def _ensure(ctx, item):
     named = item['servers'] + item['clients'] + (item.get('read') or [])
     extra['not_after'] = valid_not_after(read_index(path), named)
     if os.path.isfile(os.path.join(path, 'ca.crt')):
-        extra['not_after']['ca'] = not_after(ctx.tools.openssl, os.path.join(path, 'ca.crt'))
+        extra['not_after']['ca'] = not_after(ctx.tools.run, ctx.tools.openssl, os.path.join(path, 'ca.crt'))
     return ObjectResult(path, before=view(state, item), after=view(state, item, steps), changed=bool(steps),
                         actions=[step.describe() for step in steps], extra=extra)
 
@@ -753,7 +745,8 @@ def run(module):
         errors.append('pki: lock_timeout must be from 0 to %d seconds, not %d' % (MAX_LOCK_TIMEOUT, timeout))
     if errors:
         module.fail_json(msg='; '.join(errors))
-    tools = Tools(module.params['easyrsa'], module.params['openvpn'], module.get_bin_path('openssl'))
+    clean_environment()
+    tools = Tools(module.params['easyrsa'], module.params['openvpn'], module.get_bin_path('openssl'), runner(module))
     try:
         dummy, plans, errors = plan_all(items)
         if not errors:

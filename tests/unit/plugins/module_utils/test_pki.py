@@ -13,7 +13,7 @@ import os
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._pki import (
-    LOCK_NAME, Snapshot, Step, error_tail, make_dirs, normalise, parse_enddate, parse_index, parse_time, plan,
+    LOCK_NAME, Snapshot, Step, clean_environment, easyrsa_env, error_tail, make_dirs, normalise, parse_enddate, parse_index, parse_time, plan,
     read_state, remove_dirs, summary, valid_not_after, validate, validate_all, view,
 )
 
@@ -212,6 +212,19 @@ def test_error_tail_leaves_pem_blocks_out():
             'Easy-RSA error:\n\nsigning failed\n')
     assert error_tail(text) == 'Using configuration from /x | Easy-RSA error: | signing failed'
     assert 'SECRET' not in error_tail(text, lines=50)
+
+
+def test_easyrsa_settings_are_the_roles_and_the_ca_cn_only_for_build_ca():
+    it = item(curve='prime256v1', ca_days=10, cert_days=5)
+    assert easyrsa_env(it) == dict(EASYRSA_BATCH='1', EASYRSA_ALGO='ec', EASYRSA_CURVE='prime256v1',
+                                   EASYRSA_CA_EXPIRE='10', EASYRSA_CERT_EXPIRE='5')
+    assert easyrsa_env(it, ca=True)['EASYRSA_REQ_CN'] == 'vpn site CA'
+
+
+def test_the_callers_easyrsa_settings_are_dropped():
+    environ = dict(PATH='/bin', EASYRSA_VARS_FILE='/tmp/vars', EASYRSA_PKI='/x', OPENSSL_CONF='/y', HOME='/root')
+    clean_environment(environ)
+    assert environ == dict(PATH='/bin', HOME='/root')
 
 
 # --------------------------------------------------------------------------- undo, on a scratch directory
