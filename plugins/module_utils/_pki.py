@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import stat
+import tempfile
 import time
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, hold_lock
@@ -374,13 +375,26 @@ def not_after(run, openssl, certificate):
 
 # --------------------------------------------------------------------------- commands
 
-def runner(module):
+def runner(module, locks=()):
     """run(argv, env=None, umask=None) -> (rc, stdout, stderr): a program run through the module from /,
-    with `env` added to the environment (C locale); an OSError (a program that cannot be run) is raised."""
+    with `env` added to the environment (C locale).
+
+    The program writes its output into files, not into pipes to this process, and inherits the open lock
+    files in `locks` (a list the Context fills; a flock belongs to the open file): an easy-rsa whose
+    module is killed does not die of SIGPIPE half-way through an issuance (easy-rsa then deletes the
+    key and request of a certificate it has already signed), but ends its work with the PKI still
+    locked, so the next task finds it whole and cannot write beside it."""
     def run(argv, env=None, umask=None):
         update = dict(env or {}, LC_ALL='C')
-        return module.run_command(argv, cwd='/', environ_update=update, umask=umask, expand_user_and_vars=False,
-                                  handle_exceptions=False)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            script = 'exec "$@" >&%d 2>&%d' % (out.fileno(), err.fileno())
+            rc, dummy, dummy = module.run_command(
+                ['/bin/sh', '-c', script, 'sh'] + list(argv), cwd='/', environ_update=update, umask=umask,
+                expand_user_and_vars=False, handle_exceptions=False,
+                pass_fds=tuple(locks) + (out.fileno(), err.fileno()))
+            out.seek(0)
+            err.seek(0)
+            return rc, out.read().decode('utf-8', 'replace'), err.read().decode('utf-8', 'replace')
     return run
 
 
@@ -629,12 +643,12 @@ class Context(_engine.Context):
     other tasks of the collection on the host need not wait for an issuance); and the plans made under
     those locks."""
 
-    def __init__(self, module, items, tools, timeout=LOCK_TIMEOUT):
+    def __init__(self, module, items, tools, timeout=LOCK_TIMEOUT, fds=None):
         super(Context, self).__init__(module)
         self.items = items
         self.tools = tools
         self.timeout = timeout
-        self.fds = []
+        self.fds = [] if fds is None else fds     # the open lock files (the runner passes them on)
         self.plans = {}
 
     def lock(self, timeout=None):
@@ -746,7 +760,9 @@ def run(module):
     if errors:
         module.fail_json(msg='; '.join(errors))
     clean_environment()
-    tools = Tools(module.params['easyrsa'], module.params['openvpn'], module.get_bin_path('openssl'), runner(module))
+    locks = []
+    tools = Tools(module.params['easyrsa'], module.params['openvpn'], module.get_bin_path('openssl'),
+                  runner(module, locks))
     try:
         dummy, plans, errors = plan_all(items)
         if not errors:
@@ -755,5 +771,5 @@ def run(module):
         errors = [getattr(exc, 'msg', None) or str(exc)]
     if errors:
         module.fail_json(msg='; '.join(errors))
-    run_objects(module, items, ensure, Context(module, items, tools, timeout), batch=batch,
+    run_objects(module, items, ensure, Context(module, items, tools, timeout, locks), batch=batch,
                 prepare=lambda ctx: prepare(ctx, items))

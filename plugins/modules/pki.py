@@ -25,9 +25,10 @@ description:
   - Every input is checked before anything is made. When a step fails, the PKI is put back as it was
     before the task (files easy-rsa left of a failed issuance included; a directory the task made is
     removed) and the message carries the end of easy-rsa's or openvpn's error output.
-  - A private key and its certificate without C(issued/NAME.crt) (an issuance that was interrupted) are
-    removed before NAME is issued; a CA key without C(ca.crt) likewise before the CA is built, as long as
-    no certificate was issued.
+  - A task that is killed leaves a PKI the next task converges from - the easy-rsa command it had started
+    finishes with the PKI still locked. A private key and a request without C(issued/NAME.crt) (what an
+    issuance cut short by a crash leaves) are removed before NAME is issued; a CA key without C(ca.crt)
+    likewise before the CA is built, as long as no certificate was issued.
   - The result holds private keys when O(read) names certificates - set C(no_log) on the task.
   - Many PKIs (for example one per VPN server instance) can be handled by one task with O(batch).
 author:
