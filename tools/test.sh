@@ -3,7 +3,7 @@
 #   leg 1 (ansible-core 2.19, Debian's Python 3.11, pyroute2 0.9 from PyPI): documentation check, unit
 #         tests, ansible-test sanity (empty ignore files), the integration targets on the real kernel inside
 #         a throwaway network/mount namespace sandbox, the interrupted-run (SIGKILL) trials, the lab's own
-#         test (tests/lab/run.sh), every molecule
+#         test (tests/lab, pytest on a lab fixture: tests/run.sh tests/lab), every molecule
 #         scenario (molecule/*/molecule.yml, each on a lab of SSH hosts in its own sandbox, one at a time)
 #         and every role test script tests/roles/*/run.sh (each starts its own sandbox), and the site test
 #         tests/site/run.sh (packaging, ansible-runner, -vvv secrets, faults, SIGKILL trials);
@@ -30,9 +30,10 @@ done
 rm -f /tmp/virtnet-doc.$$
 bash tools/ansible-test.sh units sanity integration
 # interrupted runs: modules SIGKILLed mid-batch, then run again (each trial in its own sandbox)
-tools/sandbox.sh .venv/bin/python -m pytest tests/system -q -p no:cacheprovider
-# the lab of simulated SSH hosts itself (tools/lab.sh: hosts, inventory, reboot, nothing left after down)
-bash tests/lab/run.sh
+tools/sandbox.sh .venv/bin/python -m pytest -c tests/pytest.ini tests/system -q
+# the lab of simulated SSH hosts itself (tools/lab.sh: hosts, inventory, reboot, nothing left after down;
+# pytest on a lab fixture, tests/conftest.py)
+bash tests/run.sh tests/lab
 # the roles and playbooks as ansible-lint's production profile wants them (offline, .ansible-lint)
 echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] ansible-lint --profile production roles/ playbooks/"
 PATH="$top/.venv/bin:$PATH" ansible-lint --profile production roles/ playbooks/
