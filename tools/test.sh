@@ -28,6 +28,22 @@ for m in plugins/modules/*.py; do
   echo "ansible-doc $name: ok ($(wc -l < /tmp/virtnet-doc.$$) lines)"
 done
 rm -f /tmp/virtnet-doc.$$
+# the built collection carries the content only (galaxy.yml build_ignore; README.md "The built collection")
+t=$SECONDS pack=$(mktemp -d)
+.venv/bin/ansible-galaxy collection build --output-path "$pack" . > /dev/null
+files=$(tar tzf "$pack"/virtnet-linux-*.tar.gz); rm -rf "$pack"
+extra=$(grep -vE '^((plugins|roles|playbooks|meta|docs|changelogs|tests/(unit|integration|sanity))/|tests/(config\.yml)?$|(README|BENCHMARKS)\.md$|LICENSE$|(MANIFEST|FILES)\.json$)' <<<"$files"
+        grep -E '^playbooks/inventory/(lab|bench)\.yml$' <<<"$files"; true)
+[ -z "$extra" ] || { printf 'the built collection carries what it should not:\n%s\n' "$extra"; exit 1; }
+echo "collection build: the content only ($((SECONDS - t))s)"
+# an execution environment: ansible-builder sees the collection's requirements (meta/execution-environment.yml)
+# and writes the build context of docs/execution-environment.yml (no container runtime needed)
+t=$SECONDS
+.venv/bin/ansible-builder introspect --sanitize build/collections > build/ee-introspect.txt
+grep -q '^- .pyroute2.*from collection virtnet.linux' build/ee-introspect.txt && grep -q '^- .graphviz' build/ee-introspect.txt \
+  || { cat build/ee-introspect.txt; echo "ansible-builder does not see the collection's requirements"; exit 1; }
+rm -rf build/ee && .venv/bin/ansible-builder create -f docs/execution-environment.yml --context build/ee > /dev/null
+echo "ansible-builder introspect and create: ok ($((SECONDS - t))s)"
 bash tools/ansible-test.sh units sanity integration
 # interrupted runs: modules SIGKILLed mid-batch, then run again (each trial in its own sandbox)
 tools/sandbox.sh .venv/bin/python -m pytest tests/system -q -p no:cacheprovider
