@@ -147,7 +147,7 @@ class _Servers:
     def find(self, server_host, name):
         """The normalised server instance NAME of server_host (a mapping), or None."""
         exported = self.hostvar(server_host, 'vpn_endpoint_servers')
-        if isinstance(exported, Mapping) and exported.get(name) is not None:
+        if isinstance(exported, Mapping) and isinstance(exported.get(name), Mapping):
             return exported[name]
         listed = self.hostvar(server_host, 'vpn_endpoint_instances')
         if not _is_list(listed):

@@ -138,6 +138,9 @@ def test_the_export_wins_over_the_inventory():
     hostvars['vpn1']['vpn_endpoint_instances'] = [SITE]
     out = plan([{'name': 'site', 'role': 'client', 'server': 'vpn1'}], 'vpn2', hostvars)
     assert out['instances'][0]['port'] == 1199
+    hostvars['vpn1']['vpn_endpoint_servers'] = {'site': 'not an instance'}    # then the inventory counts
+    out = plan([{'name': 'site', 'role': 'client', 'server': 'vpn1'}], 'vpn2', hostvars)
+    assert out['errors'] == [] and out['instances'][0]['port'] == 1194
 
 
 def test_instance_settings_and_role_settings():
