@@ -201,7 +201,8 @@ log_file:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
-from ansible_collections.virtnet.linux.plugins.module_utils import _daemon, _netns
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon import core
+from ansible_collections.virtnet.linux.plugins.module_utils import _netns
 
 
 def main():
@@ -229,25 +230,26 @@ def main():
     )
     p = module.params
     result = dict(changed=False, action='none', reasons=[], pid=None)
+
+    def run(argv):
+        return module.run_command(argv, environ_update={'SYSTEMD_PAGER': '', 'LC_ALL': 'C'})
+
     try:
-        spec = _daemon.normalise(p)
-        kind = p['service_manager']
-        if kind == 'auto':
-            kind = _daemon.detect_service_manager()
-        result['service_manager'] = kind
-
-        def run(argv):
-            return module.run_command(argv, environ_update={'SYSTEMD_PAGER': '', 'LC_ALL': 'C'})
-
-        changed, out, before, after = _daemon.ensure(spec, kind, module.check_mode, run, _netns.prepare_switch)
+        spec = core.normalise(p)
+        result['service_manager'] = spec['service_manager']
+        daemons = core.ensure([spec], module.check_mode, run, _netns.prepare_switch)
     except VirtnetError as exc:
         module.fail_json(msg=exc.msg, **result)
     except OSError as exc:
         module.fail_json(msg='daemon %s: %s' % (p['name'], exc), **result)
-    result.update(out)
-    result['changed'] = changed
+    d = daemons[0]
+    result = d.result()
+    del result['name']
     if module._diff:
-        result['diff'] = dict(before=before, after=after)
+        result['diff'] = dict(before=d.before, after=d.after)
+    if d.error is not None:
+        del result['failed']
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

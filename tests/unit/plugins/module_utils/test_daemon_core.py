@@ -2,14 +2,14 @@
 # Copyright (c) virtnet.linux contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The daemon module's pure logic: input validation, the plan, the unit file (no process involved)."""
+"""The daemon module's core, pure logic: input validation and the plan (no process involved)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.virtnet.linux.plugins.module_utils._daemon import (
-    differences, normalise, plan, setpriv_prefix, unit_text,
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon.core import (
+    differences, normalise, plan,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
 
@@ -67,13 +67,9 @@ def test_argv_not_needed_to_stop_or_remove():
     assert normalise(params(argv=None, state='absent'))['argv'] == []
 
 
-def test_capabilities_normalised_and_setpriv():
+def test_capabilities_normalised():
     spec = normalise(params(user='nobody', ambient_capabilities=['net_admin', 'CAP_NET_ADMIN', 'cap_net_raw']))
     assert spec['capabilities'] == ['CAP_NET_ADMIN', 'CAP_NET_RAW']
-    pre = setpriv_prefix(spec)
-    assert pre[0] == 'setpriv' and pre[-1] == '--'
-    assert '--ambient-caps=+net_admin,+net_raw' in pre and '--inh-caps=+net_admin,+net_raw' in pre
-    assert '--reuid=65534' in pre
 
 
 @pytest.mark.parametrize('state,is_running,expected', [
@@ -106,16 +102,3 @@ def test_absent_of_nothing_is_nothing():
     spec = normalise(params(state='absent'))
     assert plan(spec, dict(running=False, exists=False, record={})) == 'none'
     assert plan(spec, dict(running=False, exists=True, record={})) == 'remove'
-
-
-def test_unit_text_quotes_and_options():
-    spec = normalise(params(argv=['/usr/sbin/openvpn', '--config', '/etc/x y/%i.conf', 'a"b$c'],
-                            netns='vpn', user='nobody', ambient_capabilities=['net_admin'],
-                            environment={'K': 'v 1'}, reload_signal='usr1'))
-    text = unit_text(spec)
-    assert 'ExecStart="/usr/sbin/openvpn" "--config" "/etc/x y/%%i.conf" "a\\"b$$c"\n' in text
-    assert 'NetworkNamespacePath=/run/netns/vpn\n' in text
-    assert 'User=nobody\nGroup=nogroup\n' in text
-    assert 'AmbientCapabilities=CAP_NET_ADMIN\nCapabilityBoundingSet=CAP_NET_ADMIN\n' in text
-    assert 'ExecReload=/bin/kill -s USR1 $MAINPID\n' in text
-    assert 'Environment="K=v 1"\n' in text

@@ -1,0 +1,543 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE to the virtnet.linux collection: no compatibility promise outside it.
+
+"""One way to supervise long-running processes, optionally inside named network namespaces.
+
+The core of the daemon module: the desired state of each daemon (normalise), what its running instance
+was started with (the record), what to do (differences, plan) and the run over all daemons of a task
+(ensure), which drives the back ends through one interface (base.Backend) and never branches on which
+one it has:
+
+- systemd (systemd.py): a unit `virtnet-NAME.service` driven with systemctl;
+- pidfile (pidfile.py): a detached process, its PID in a pid file, checked through /proc.
+
+What the running instance was started with (argv, namespace, user, restart/reload keys) is kept in a
+small JSON record next to it, written only after the process is up: a run killed half-way leaves a
+record that does not match, and the next run restarts instead of trusting it.
+
+A task's daemons are handled together: validated before anything changes, then read (one call per back
+end), then acted on; the starts of all of them are confirmed in one wait. A daemon that fails does not
+stop the others: each one's problem is collected and the task fails naming all of them.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import re
+import signal
+import time
+
+from ansible_collections.virtnet.linux.plugins.module_utils._common import (
+    VirtnetError, hold_lock, netns_exists, validate_netns_name,
+)
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon.base import (
+    STATE_DIR, default_path, makedirs, remove_file,
+)
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon.pidfile import PidfileBackend
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon.systemd import SystemdBackend
+
+NAME_RE = re.compile(r'^[A-Za-z0-9_.@-]{1,64}$')
+BACKENDS = {'systemd': SystemdBackend, 'pidfile': PidfileBackend}
+LOCK_TIMEOUT = 300
+#: seconds a started process may take to turn into the declared one beyond start_wait
+LATE_AFTER = 10
+
+# capability names setpriv and systemd both understand (capabilities(7), kernel 6.x)
+CAPABILITIES = (
+    'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
+    'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE',
+    'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE',
+    'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT',
+    'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE',
+    'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN',
+    'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF',
+    'CAP_CHECKPOINT_RESTORE',
+)
+
+
+# --------------------------------------------------------------------------- desired state
+
+def normalise(params, detect=None):
+    """Validate one daemon's parameters; return the desired spec or raise VirtnetError.
+
+    Everything that can be checked without touching the system is checked here, so that a bad
+    input changes nothing (also in check mode). service_manager 'auto' is resolved by `detect()`
+    (default: detect_service_manager)."""
+    name = params['name']
+    what = 'daemon %s' % name
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise VirtnetError('invalid daemon name %r: 1 to 64 of A-Z a-z 0-9 _ . @ -' % (name,))
+    state = params['state']
+    argv = params.get('argv')
+    if state in ('started', 'restarted', 'reloaded'):
+        if not argv:
+            raise VirtnetError('%s: argv is required with state=%s' % (what, state))
+    argv = list(argv or [])
+    for i, arg in enumerate(argv):
+        if not isinstance(arg, str):
+            raise VirtnetError('%s: argv[%d] must be a string' % (what, i))
+        if '\0' in arg:
+            raise VirtnetError('%s: argv[%d] contains a NUL byte' % (what, i))
+    if argv and not argv[0]:
+        raise VirtnetError('%s: argv[0] (the program) must not be empty' % what)
+    netns = params.get('netns') or ''
+    if netns:
+        err = validate_netns_name(netns)
+        if err:
+            raise VirtnetError('%s: %s' % (what, err))
+    user, group = params.get('user'), params.get('group')
+    uid = gid = None
+    if user:
+        try:
+            pw = pwd.getpwnam(user) if not user.isdigit() else pwd.getpwuid(int(user))
+        except KeyError:
+            raise VirtnetError('%s: user %s does not exist on the host' % (what, user))
+        uid, gid = pw.pw_uid, pw.pw_gid
+        user = pw.pw_name
+    if group:
+        try:
+            gr = grp.getgrnam(group) if not group.isdigit() else grp.getgrgid(int(group))
+        except KeyError:
+            raise VirtnetError('%s: group %s does not exist on the host' % (what, group))
+        gid = gr.gr_gid
+        group = gr.gr_name
+    elif user:
+        try:
+            group = grp.getgrgid(gid).gr_name
+        except KeyError:
+            group = str(gid)
+    caps = []
+    for cap in params.get('ambient_capabilities') or []:
+        c = cap.upper()
+        if not c.startswith('CAP_'):
+            c = 'CAP_' + c
+        if c not in CAPABILITIES:
+            raise VirtnetError('%s: unknown capability %r in ambient_capabilities' % (what, cap))
+        if c not in caps:
+            caps.append(c)
+    if caps and not user:
+        raise VirtnetError('%s: ambient_capabilities need user (root has every capability already)' % what)
+    sig = (params.get('reload_signal') or 'HUP').upper()
+    if sig.startswith('SIG'):
+        sig = sig[3:]
+    if not hasattr(signal, 'SIG' + sig) or sig in ('KILL', 'STOP'):
+        raise VirtnetError('%s: unknown or unusable reload_signal %r' % (what, params.get('reload_signal')))
+    env = {}
+    for key, value in (params.get('environment') or {}).items():
+        if not key or '=' in key or '\0' in key or '\n' in key:
+            raise VirtnetError('%s: invalid environment variable name %r' % (what, key))
+        value = '' if value is None else str(value)
+        if '\0' in value or '\n' in value:
+            raise VirtnetError('%s: environment variable %s contains a NUL byte or a newline' % (what, key))
+        env[key] = value
+    for opt in ('pidfile', 'log_file'):
+        path = params.get(opt)
+        if path and not os.path.isabs(path):
+            raise VirtnetError('%s: %s must be an absolute path, not %r' % (what, opt, path))
+    start_wait = params.get('start_wait')
+    start_wait = 1.0 if start_wait is None else float(start_wait)
+    if not 0 <= start_wait <= 300:
+        raise VirtnetError('%s: start_wait must be between 0 and 300 seconds' % what)
+    stop_timeout = params.get('stop_timeout')
+    stop_timeout = 10 if stop_timeout is None else int(stop_timeout)
+    if not 1 <= stop_timeout <= 3600:
+        raise VirtnetError('%s: stop_timeout must be between 1 and 3600 seconds' % what)
+    kind = params.get('service_manager') or 'auto'
+    if kind == 'auto':
+        kind = (detect or detect_service_manager)()
+    return dict(
+        name=name, state=state, service_manager=kind, argv=argv, netns=netns, user=user or None, group=group or None,
+        uid=uid, gid=gid, capabilities=caps, environment=env,
+        restart_key=params.get('restart_key'), reload_key=params.get('reload_key'), reload_signal=sig,
+        pidfile=params.get('pidfile') or default_path(name, 'pid'),
+        log_file=params.get('log_file') or default_path(name, 'log'),
+        start_wait=start_wait, stop_timeout=stop_timeout,
+    )
+
+
+def detect_service_manager():
+    """'systemd' when the host's PID 1 is systemd and it is up (as sd_booted() decides), else 'pidfile'."""
+    if not os.path.isdir('/run/systemd/system'):
+        return 'pidfile'
+    try:
+        with open('/proc/1/comm') as f:
+            return 'systemd' if f.read().strip() == 'systemd' else 'pidfile'
+    except OSError:
+        return 'pidfile'
+
+
+# --------------------------------------------------------------------------- the record
+
+def record_path(name):
+    return default_path(name, 'json')
+
+
+def read_record(name):
+    try:
+        with open(record_path(name)) as f:
+            rec = json.load(f)
+        return rec if isinstance(rec, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def write_record(name, rec):
+    makedirs(STATE_DIR)
+    path = record_path(name)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(rec, f, sort_keys=True)
+    os.rename(tmp, path)
+
+
+def new_record(spec, pid):
+    kind = spec['service_manager']
+    return dict(argv=spec['argv'], netns=spec['netns'], user=spec['user'], group=spec['group'],
+                capabilities=spec['capabilities'], environment=spec['environment'],
+                restart_key=spec['restart_key'], reload_key=spec['reload_key'], pid=pid,
+                service_manager=kind, pidfile=spec['pidfile'] if kind == 'pidfile' else None,
+                started=time.time())
+
+
+# --------------------------------------------------------------------------- differences
+
+def differences(spec, current):
+    """Why a running instance does not match the spec: the reasons for a restart (empty: none)."""
+    why = []
+    if current.get('unit_differs'):
+        why.append('unit file')
+    if current.get('argv') is not None and current['argv'] != spec['argv']:
+        why.append('command line')
+    if not current.get('in_netns', True):
+        why.append('network namespace')
+    if spec['uid'] is not None and current.get('uid') not in (None, spec['uid']):
+        why.append('user')
+    rec = current.get('record') or {}
+    if not rec:
+        why.append('no record of how it was started')
+    else:
+        for key in ('argv', 'netns', 'user', 'group', 'capabilities', 'environment'):
+            if (rec.get(key) or None) != (spec[key] or None):
+                why.append({'argv': 'command line', 'netns': 'network namespace'}.get(key, key))
+        if rec.get('restart_key') != spec['restart_key']:
+            why.append('restart_key')
+    out = []
+    for w in why:
+        if w not in out:
+            out.append(w)
+    return out
+
+
+def plan(spec, current):
+    """The action for the desired state given the current one:
+    none | start | restart | reload | stop | remove."""
+    state = spec['state']
+    running = current['running']
+    if state == 'absent':
+        return 'remove' if (running or current.get('exists')) else 'none'
+    if state == 'stopped':
+        return 'stop' if running else 'none'
+    if not running:
+        return 'start'
+    if state == 'restarted':
+        return 'restart'
+    if differences(spec, current):
+        return 'restart'
+    if state == 'reloaded':
+        return 'reload'
+    rec = current.get('record') or {}
+    if rec.get('reload_key') != spec['reload_key']:
+        return 'reload'
+    return 'none'
+
+
+ACTIONS = {'start': 'started', 'restart': 'restarted', 'reload': 'reloaded', 'stop': 'stopped',
+           'remove': 'removed', 'none': 'none'}
+
+
+def view(current, kind):
+    """What diff shows of one side."""
+    if not current['running']:
+        return dict(state='stopped' if current.get('exists') else 'absent')
+    rec = current.get('record') or {}
+    return dict(state='running', pid=current['pid'], service_manager=kind,
+                argv=rec.get('argv', current.get('argv')), netns=rec.get('netns', ''),
+                user=rec.get('user'), restart_key=rec.get('restart_key'), reload_key=rec.get('reload_key'))
+
+
+def predicted(spec, action):
+    """What diff shows of the side after, in check mode (and of an action that has not happened)."""
+    if action == 'stop':
+        return dict(state='stopped')
+    if action == 'remove':
+        return dict(state='absent')
+    return dict(state='running', pid='(new)' if action in ('start', 'restart') else '(same)',
+                service_manager=spec['service_manager'], argv=spec['argv'], netns=spec['netns'],
+                user=spec['user'], restart_key=spec['restart_key'], reload_key=spec['reload_key'])
+
+
+# --------------------------------------------------------------------------- the run
+
+class Daemon(object):
+    """One daemon of a task through its run: spec, what was found, the plan, what happened."""
+
+    def __init__(self, spec, backend):
+        self.spec = spec
+        self.name = spec['name']
+        self.backend = backend
+        self.record = {}
+        self.current = None
+        self.old = None             # (backend, current) of the other back end that ran it before
+        self.action = 'none'
+        self.reasons = []
+        self.changed = False
+        self.error = None
+        self.pid = None
+        self.token = None
+        self.deadline = None
+        self.before = None
+        self.after = None
+
+    def fail(self, msg):
+        if self.error is None:
+            self.error = msg
+
+    @property
+    def ok(self):
+        return self.error is None
+
+    def result(self):
+        out = dict(name=self.name, action=ACTIONS[self.action], reasons=list(self.reasons), pid=self.pid,
+                   service_manager=self.spec['service_manager'], changed=self.changed)
+        out.update(self.backend.describe(self.spec))
+        if self.error is not None:
+            out['failed'] = True
+            out['msg'] = self.error
+        return out
+
+
+def task_errors(specs):
+    """Errors of the task's daemons taken together, before anything is read or changed."""
+    errors = []
+    seen, twice = set(), []
+    for spec in specs:
+        if spec['name'] in seen and spec['name'] not in twice:
+            twice.append(spec['name'])
+        seen.add(spec['name'])
+    if twice:
+        errors.append('daemons listed twice: %s' % ', '.join(twice))
+    for spec in specs:
+        if spec['state'] in ('started', 'restarted', 'reloaded') and spec['netns'] and not netns_exists(spec['netns']):
+            errors.append('daemon %s: netns %s not found (create it first)' % (spec['name'], spec['netns']))
+    return errors
+
+
+class Locks(object):
+    """The lock of each daemon of the task (/run/virtnet/daemon/NAME.lock), taken in name order so that
+    two tasks with overlapping daemons cannot wait for each other; none in check mode (it reads only)."""
+
+    def __init__(self, names, check_mode, timeout=LOCK_TIMEOUT):
+        self.names = sorted(set(names))
+        self.check_mode = check_mode
+        self.timeout = timeout
+        self.fds = []
+
+    def __enter__(self):
+        if self.check_mode:
+            return self
+        makedirs(STATE_DIR)
+        try:
+            for name in self.names:
+                path = default_path(name, 'lock')
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self.fds.append(fd)
+                holders = hold_lock(fd, path, self.timeout, poll=0.05)
+                if holders is not None:
+                    raise VirtnetError('daemon %s: another task holds %s for more than %d s: held by %s'
+                                       % (name, path, self.timeout, holders))
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def release(self):
+        while self.fds:
+            os.close(self.fds.pop())
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def ensure(specs, check_mode, run, switch_factory, lock_timeout=LOCK_TIMEOUT):
+    """Bring every daemon of `specs` (normalised) to its state. Holds the daemons' locks: two runs for
+    the same daemon at once must not both start it.
+
+    Returns the Daemon objects: each with its result(), changed, before/after and error (None when it
+    went well). Raises VirtnetError only for a problem of the task as a whole, found before any change."""
+    errors = task_errors(specs)
+    if errors:
+        raise VirtnetError('; '.join(errors))
+    backends = {}
+
+    def backend(kind):
+        if kind not in backends:
+            backends[kind] = BACKENDS[kind](run, switch_factory)
+        return backends[kind]
+
+    daemons = [Daemon(spec, backend(spec['service_manager'])) for spec in specs]
+    with Locks([d.name for d in daemons], check_mode, lock_timeout):
+        _read(daemons, backend)
+        for d in daemons:
+            _plan(d)
+        if not check_mode:
+            _act(daemons, backends)
+            _reread(daemons, backend)
+        for d in daemons:
+            if d.after is None:
+                d.after = predicted(d.spec, d.action) if d.changed else d.before
+        if not check_mode:
+            for d in daemons:
+                if d.spec['state'] == 'absent' and d.ok:
+                    remove_file(default_path(d.name, 'lock'))     # absent leaves nothing, its lock neither
+    return daemons
+
+
+def _by_backend(daemons):
+    groups = {}
+    for d in daemons:
+        groups.setdefault(d.backend, []).append(d)
+    return groups.items()
+
+
+def _read(daemons, backend):
+    for d in daemons:
+        d.record = read_record(d.name)
+        other = d.record.get('service_manager')
+        if other and other != d.spec['service_manager'] and other in BACKENDS:
+            # the other back end ran it before (service_manager changed): that instance is removed first
+            old_spec = dict(d.spec, pidfile=d.record.get('pidfile') or d.spec['pidfile'])
+            d.old = (backend(other), old_spec)
+    for be, group in _by_backend(daemons):
+        currents = be.read([(d.spec, {} if d.old else d.record) for d in group])
+        for d, cur in zip(group, currents):
+            d.current = cur
+    olds = [d for d in daemons if d.old]
+    for d in olds:
+        be, old_spec = d.old
+        d.old = (be, old_spec, be.read([(old_spec, d.record)])[0])
+
+
+def _plan(d):
+    spec, current = d.spec, d.current
+    d.action = plan(spec, current)
+    if d.action == 'restart' and spec['state'] != 'restarted':
+        d.reasons = differences(spec, current)
+    d.pid = current.get('pid')
+    d.before = view(current, spec['service_manager'])
+    d.changed = d.action != 'none' or d.old is not None
+
+
+def _guard(d, func, *args):
+    """Run one step of daemon d; a failure is d's, not the task's."""
+    if not d.ok:
+        return None
+    try:
+        return func(*args)
+    except VirtnetError as exc:
+        d.fail(exc.msg)
+    except OSError as exc:
+        d.fail('daemon %s: %s' % (d.name, exc))
+    return None
+
+
+def _act(daemons, backends):
+    acting = [d for d in daemons if d.changed]
+    for d in acting:
+        if d.old:
+            be, old_spec, old_current = d.old
+            _guard(d, be.remove, old_spec, old_current)
+    # stops and removals first, then reloads, then starts (installed together, confirmed together)
+    for d in acting:
+        if d.action == 'stop':
+            _guard(d, d.backend.stop, d.spec, d.current)
+            _guard(d, remove_file, record_path(d.name))
+            d.pid = None
+        elif d.action == 'remove':
+            _guard(d, d.backend.remove, d.spec, d.current)
+            _guard(d, remove_file, record_path(d.name))
+            d.pid = None
+    for d in acting:
+        if d.action == 'reload':
+            d.pid = _guard(d, d.backend.reload, d.spec, d.current)
+            if d.ok:
+                rec = dict(d.record)
+                rec['reload_key'] = d.spec['reload_key']
+                _guard(d, write_record, d.name, rec)
+    starting = [d for d in acting if d.action in ('start', 'restart')]
+    for d in starting:
+        # from here on, a run killed half-way leaves no matching record
+        _guard(d, remove_file, record_path(d.name))
+        _guard(d, d.backend.install, d.spec)
+    for be in backends.values():
+        try:
+            be.sync()
+        except VirtnetError as exc:
+            for d in starting + [d for d in acting if d.action == 'remove' or d.old]:
+                if d.backend is be or (d.old and d.old[0] is be):
+                    d.fail(exc.msg)
+    _launch([d for d in starting if d.ok])
+    for d in starting:
+        if d.ok:
+            _guard(d, write_record, d.name, new_record(d.spec, d.pid))
+        elif not d.current['running'] and not d.old:
+            d.changed = False       # a start that failed leaves what was there: nothing
+
+
+def _launch(daemons):
+    for be, group in _by_backend(daemons):
+        tokens = be.launch([(d.spec, d.current) for d in group])
+        now = time.monotonic()
+        for d, token in zip(group, tokens):
+            if isinstance(token, VirtnetError):
+                d.fail(token.msg)
+            else:
+                d.token = token
+                d.deadline = now + max(d.spec['start_wait'], 0.05)
+    _confirm([d for d in daemons if d.ok])
+
+
+def _confirm(pending):
+    """Wait until every started daemon has stayed up for its start_wait (all in one wait)."""
+    while pending:
+        now = time.monotonic()
+        interval = 0.05
+        for be, group in _by_backend(pending):
+            interval = min(interval, be.poll_interval)
+            states = be.poll([(d.spec, d.token) for d in group])
+            for d, (state, value) in zip(group, states):
+                if state == 'dead':
+                    d.fail(value)
+                elif state == 'up' and now >= d.deadline:
+                    d.pid = value
+                    d.token = None
+                elif state != 'up' and now >= d.deadline + LATE_AFTER:
+                    d.fail(be.late(d.spec, d.token))
+        pending = [d for d in pending if d.ok and d.token is not None]
+        if pending:
+            time.sleep(interval)
+
+
+def _reread(daemons, backend):
+    for be, group in _by_backend(daemons):
+        changed = [d for d in group if d.changed]
+        currents = be.read([(d.spec, read_record(d.name)) for d in changed])
+        for d, cur in zip(changed, currents):
+            d.after = dict(state='absent') if d.action == 'remove' and d.ok else view(cur, d.spec['service_manager'])

@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The daemon module's pidfile back end: the setpriv prefix (no process involved)."""
+
+from __future__ import annotations
+
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon.core import normalise
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon.pidfile import setpriv_prefix
+
+
+def params(**kw):
+    p = dict(name='d1', argv=['dnsmasq', '-k'], netns='', user=None, group=None, ambient_capabilities=None,
+             environment=None, restart_key=None, reload_key=None, reload_signal='HUP', state='started',
+             pidfile=None, log_file=None, start_wait=0.5, stop_timeout=10)
+    p.update(kw)
+    return p
+
+
+def test_setpriv_prefix():
+    spec = normalise(params(user='nobody', ambient_capabilities=['net_admin', 'cap_net_raw']))
+    pre = setpriv_prefix(spec)
+    assert pre[0] == 'setpriv' and pre[-1] == '--'
+    assert '--ambient-caps=+net_admin,+net_raw' in pre and '--inh-caps=+net_admin,+net_raw' in pre
+    assert '--reuid=65534' in pre
+
+
+def test_no_setpriv_for_root():
+    assert setpriv_prefix(normalise(params())) == []

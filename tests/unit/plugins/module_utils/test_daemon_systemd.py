@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The daemon module's systemd back end: the unit file and reading systemctl show (no systemd involved)."""
+
+from __future__ import annotations
+
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon.core import normalise
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon.systemd import parse_show, unit_text
+
+
+def params(**kw):
+    p = dict(name='d1', argv=['dnsmasq', '-k'], netns='', user=None, group=None, ambient_capabilities=None,
+             environment=None, restart_key=None, reload_key=None, reload_signal='HUP', state='started',
+             pidfile=None, log_file=None, start_wait=0.5, stop_timeout=10)
+    p.update(kw)
+    return p
+
+
+def test_unit_text_quotes_and_options():
+    spec = normalise(params(argv=['/usr/sbin/openvpn', '--config', '/etc/x y/%i.conf', 'a"b$c'],
+                            netns='vpn', user='nobody', ambient_capabilities=['net_admin'],
+                            environment={'K': 'v 1'}, reload_signal='usr1'))
+    text = unit_text(spec)
+    assert 'ExecStart="/usr/sbin/openvpn" "--config" "/etc/x y/%%i.conf" "a\\"b$$c"\n' in text
+    assert 'NetworkNamespacePath=/run/netns/vpn\n' in text
+    assert 'User=nobody\nGroup=nogroup\n' in text
+    assert 'AmbientCapabilities=CAP_NET_ADMIN\nCapabilityBoundingSet=CAP_NET_ADMIN\n' in text
+    assert 'ExecReload=/bin/kill -s USR1 $MAINPID\n' in text
+    assert 'Environment="K=v 1"\n' in text
+
+
+def test_show_of_several_units_in_one_call():
+    out = ('Id=virtnet-a.service\nActiveState=active\nMainPID=10\n\n'
+           'Id=virtnet-b.service\nActiveState=inactive\nMainPID=0\n')
+    props = parse_show(out, ['virtnet-a.service', 'virtnet-b.service', 'virtnet-c.service'])
+    assert props['virtnet-a.service']['MainPID'] == '10'
+    assert props['virtnet-b.service']['ActiveState'] == 'inactive'
+    assert props['virtnet-c.service'] == {}
+
+
+def test_show_blocks_in_the_order_asked():
+    out = 'Id=other.service\nActiveState=active\n\nId=virtnet-b.service\nActiveState=failed\n'
+    props = parse_show(out, ['virtnet-a.service', 'virtnet-b.service'])
+    assert props['virtnet-a.service']['ActiveState'] == 'active'
+    assert props['virtnet-b.service']['ActiveState'] == 'failed'
