@@ -40,6 +40,8 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.base import (
     STATE_DIR, default_path, makedirs, remove_file,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon import files as _files
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon.files import normalise_files, reader
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.pidfile import PidfileBackend
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.systemd import SystemdBackend
 
@@ -152,6 +154,8 @@ def normalise(params, detect=None):
     kind = params.get('service_manager') or 'auto'
     if kind == 'auto':
         kind = (detect or detect_service_manager)()
+    declared, directories = normalise_files(what, params.get('files'), params.get('directories'))
+    read_as = params.get('read_as')
     return dict(
         name=name, state=state, service_manager=kind, argv=argv, netns=netns, user=user or None, group=group or None,
         uid=uid, gid=gid, capabilities=caps, environment=env,
@@ -159,6 +163,8 @@ def normalise(params, detect=None):
         pidfile=params.get('pidfile') or default_path(name, 'pid'),
         log_file=params.get('log_file') or default_path(name, 'log'),
         start_wait=start_wait, stop_timeout=stop_timeout,
+        files=declared, directories=directories,
+        reader=reader(user if read_as is None else read_as, what) if state != 'absent' else None,
     )
 
 
@@ -189,12 +195,19 @@ def read_record(name):
 
 
 def write_record(name, rec):
+    """The record, root's only (it holds the digests of secret files)."""
     makedirs(STATE_DIR)
     path = record_path(name)
     tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        os.fchmod(fd, 0o600)
         json.dump(rec, f, sort_keys=True)
     os.rename(tmp, path)
+
+
+def file_digests(spec):
+    return dict((f['path'], f['digest']) for f in spec['files'])
 
 
 def new_record(spec, pid):
@@ -203,10 +216,19 @@ def new_record(spec, pid):
                 capabilities=spec['capabilities'], environment=spec['environment'],
                 restart_key=spec['restart_key'], reload_key=spec['reload_key'], pid=pid,
                 service_manager=kind, pidfile=spec['pidfile'] if kind == 'pidfile' else None,
-                started=time.time())
+                files=file_digests(spec), started=time.time())
 
 
 # --------------------------------------------------------------------------- differences
+
+def changed_files(spec, record, plans, on_change):
+    """The declared files of class `on_change` whose content the running process has not seen: written by
+    this run (changed on disk, or new), or different from the digest the record keeps (a run killed
+    between writing it and acting on it)."""
+    seen = record.get('files') or {}
+    return [f['path'] for f, p in zip(spec['files'], plans)
+            if f['on_change'] == on_change and ('content' in p['changes'] or seen.get(f['path']) != f['digest'])]
+
 
 def differences(spec, current):
     """Why a running instance does not match the spec: the reasons for a restart (empty: none)."""
@@ -228,11 +250,19 @@ def differences(spec, current):
                 why.append({'argv': 'command line', 'netns': 'network namespace'}.get(key, key))
         if rec.get('restart_key') != spec['restart_key']:
             why.append('restart_key')
+        why.extend('file %s' % path for path in current.get('restart_files') or [])
     out = []
     for w in why:
         if w not in out:
             out.append(w)
     return out
+
+
+def reload_reasons(spec, current):
+    """Why a running instance is sent reload_signal (when no restart is due)."""
+    rec = current.get('record') or {}
+    why = ['reload_key'] if rec.get('reload_key') != spec['reload_key'] else []
+    return why + ['file %s' % path for path in current.get('reload_files') or []]
 
 
 def plan(spec, current):
@@ -250,16 +280,14 @@ def plan(spec, current):
         return 'restart'
     if differences(spec, current):
         return 'restart'
-    if state == 'reloaded':
-        return 'reload'
-    rec = current.get('record') or {}
-    if rec.get('reload_key') != spec['reload_key']:
+    if state == 'reloaded' or reload_reasons(spec, current):
         return 'reload'
     return 'none'
 
 
 ACTIONS = {'start': 'started', 'restart': 'restarted', 'reload': 'reloaded', 'stop': 'stopped',
            'remove': 'removed', 'none': 'none'}
+FILE_ACTIONS = {'create': 'created', 'update': 'updated', 'remove': 'removed', 'none': 'none', 'keep': 'kept'}
 
 
 def view(current, kind):
@@ -283,6 +311,60 @@ def predicted(spec, action):
                 user=spec['user'], restart_key=spec['restart_key'], reload_key=spec['reload_key'])
 
 
+def _text(data, secret):
+    if secret:
+        return '(secret content not shown)\n'
+    if data is None:
+        return '(not shown: larger than %d bytes)\n' % _files.DIFF_MAX
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError:
+        return '(binary content not shown)\n'
+
+
+def _attrs(mode, uid, gid):
+    return dict(mode='%04o' % mode, owner=_files.user_name(uid), group=_files.group_name(gid))
+
+
+def file_diffs(f, p):
+    """Diff entries of one declared file: its text before and after (a secret file's never), and its
+    attributes when only they change."""
+    if p['action'] == 'none':
+        return []
+    path, before = p['path'], p['before']
+    out = []
+    if 'content' in p['changes']:
+        header = path + (' (secret)' if f['secret'] else '')
+        if p['action'] == 'remove':
+            old, new = _text(before['data'] if before['size'] <= _files.DIFF_MAX else None, f['secret']), ''
+        elif before is None:
+            old, new = '', _text(f['data'], f['secret'])
+        else:
+            old = _text(before['data'], f['secret'])
+            new = _text(f['data'], f['secret'])
+            if f['secret']:
+                new = '(secret content not shown, changed)\n'
+        out.append(dict(before_header=header, after_header=header, before=old, after=new))
+    meta = [c for c in p['changes'] if c != 'content']
+    if meta and before is not None:
+        out.append(dict(before_header=path + ' (attributes)', after_header=path + ' (attributes)',
+                        before=_attrs(before['mode'], before['uid'], before['gid']),
+                        after=_attrs(f['mode'], f['uid'], f['gid'])))
+    return out
+
+
+def directory_diffs(d, p):
+    if p['action'] in ('none', 'keep'):
+        return []
+    before = p['before']
+    b = _attrs(before['mode'], before['uid'], before['gid']) if before else {}
+    a = {} if p['action'] == 'remove' else _attrs(d['mode'], d['uid'], d['gid'])
+    b['state'] = 'directory' if before else 'absent'
+    a['state'] = 'absent' if p['action'] == 'remove' else 'directory'
+    header = d['path'] + ' (directory)'
+    return [dict(before_header=header, after_header=header, before=b, after=a)]
+
+
 # --------------------------------------------------------------------------- the run
 
 class Daemon(object):
@@ -294,7 +376,9 @@ class Daemon(object):
         self.backend = backend
         self.record = {}
         self.current = None
-        self.old = None             # (backend, current) of the other back end that ran it before
+        self.old = None             # (backend, spec, current) of the other back end that ran it before
+        self.file_plans = []        # plan_file() of each declared file
+        self.dir_plans = []         # plan_directory() of each declared directory
         self.action = 'none'
         self.reasons = []
         self.changed = False
@@ -313,18 +397,40 @@ class Daemon(object):
     def ok(self):
         return self.error is None
 
+    @property
+    def files_changed(self):
+        return any(p['action'] not in ('none', 'keep') for p in self.file_plans + self.dir_plans)
+
     def result(self):
         out = dict(name=self.name, action=ACTIONS[self.action], reasons=list(self.reasons), pid=self.pid,
                    service_manager=self.spec['service_manager'], changed=self.changed)
         out.update(self.backend.describe(self.spec))
+        out['files'] = [dict(path=p['path'], action=FILE_ACTIONS[p['action']], changes=list(p['changes']),
+                             on_change=f['on_change'], secret=f['secret'])
+                        for f, p in zip(self.spec['files'], self.file_plans)]
+        out['directories'] = [dict(path=p['path'], action=FILE_ACTIONS[p['action']], changes=list(p['changes']))
+                              for p in self.dir_plans]
         if self.error is not None:
             out['failed'] = True
             out['msg'] = self.error
         return out
 
+    def diffs(self):
+        """The diff entries of this daemon: itself (when it changes) and its files and directories."""
+        out = []
+        if self.before != self.after:
+            header = 'daemon %s' % self.name
+            out.append(dict(before_header=header, after_header=header, before=self.before, after=self.after))
+        for f, p in zip(self.spec['files'], self.file_plans):
+            out.extend(file_diffs(f, p))
+        for d, p in zip(self.spec['directories'], self.dir_plans):
+            out.extend(directory_diffs(d, p))
+        return out
+
 
 def task_errors(specs):
-    """Errors of the task's daemons taken together, before anything is read or changed."""
+    """Errors of the task's daemons taken together, before anything is read or changed: names and files
+    listed twice, directories declared twice with other attributes, namespaces that do not exist."""
     errors = []
     seen, twice = set(), []
     for spec in specs:
@@ -333,9 +439,69 @@ def task_errors(specs):
         seen.add(spec['name'])
     if twice:
         errors.append('daemons listed twice: %s' % ', '.join(twice))
+    owners, dirs = {}, {}
+    for spec in specs:
+        for f in spec['files']:
+            other = owners.setdefault(f['path'], spec['name'])
+            if other != spec['name']:
+                errors.append('file %s is declared by daemons %s and %s' % (f['path'], other, spec['name']))
+        for d in spec['directories']:
+            attrs = (d['mode'], d['uid'], d['gid'])
+            other = dirs.setdefault(d['path'], (spec['name'], attrs))
+            if other[1] != attrs:
+                errors.append('directory %s is declared by daemons %s and %s with other mode, owner or group'
+                              % (d['path'], other[0], spec['name']))
+            if d['path'] in owners:
+                errors.append('%s is a file of daemon %s and a directory of daemon %s'
+                              % (d['path'], owners[d['path']], spec['name']))
     for spec in specs:
         if spec['state'] in ('started', 'restarted', 'reloaded') and spec['netns'] and not netns_exists(spec['netns']):
             errors.append('daemon %s: netns %s not found (create it first)' % (spec['name'], spec['netns']))
+    return errors
+
+
+def file_errors(daemons):
+    """Errors of the declared files as the host has them (read-only, before any change): a path that is
+    not a regular file or directory, a file whose directory is neither there nor declared, a file or
+    directory the daemon's read_as user could not read or enter. Fills each daemon's file plans."""
+    errors = []
+    made = set()            # directories the task makes or keeps
+    declared = {}           # path -> (mode, uid, gid) once the task has run
+    for d in daemons:
+        remove = d.spec['state'] == 'absent'
+        what = 'daemon %s' % d.name
+        try:
+            d.dir_plans = [_files.plan_directory(x, what, remove) for x in d.spec['directories']]
+            d.file_plans = [_files.plan_file(f, what, remove) for f in d.spec['files']]
+        except VirtnetError as exc:
+            errors.append(exc.msg)
+            continue
+        if not remove:
+            for x in d.spec['directories']:
+                made.add(x['path'])
+                declared[x['path']] = (x['mode'], x['uid'], x['gid'])
+            for f in d.spec['files']:
+                declared[f['path']] = (f['mode'], f['uid'], f['gid'])
+    for d in daemons:
+        if d.spec['state'] == 'absent':
+            continue
+        for f in d.spec['files']:
+            parent = os.path.dirname(f['path'])
+            if parent not in made and not os.path.isdir(parent):
+                errors.append('daemon %s: the directory of %s does not exist (declare it in directories)'
+                              % (d.name, f['path']))
+        who = d.spec['reader']
+        if who is None:
+            continue
+        what = 'daemon %s' % d.name
+        for x in d.spec['directories']:
+            err = _files.read_error(what, who, x['path'], False, declared)
+            if err:
+                errors.append(err)
+        for f in d.spec['files']:
+            err = _files.read_error(what, who, f['path'], True, declared)
+            if err:
+                errors.append(err)
     return errors
 
 
@@ -380,8 +546,8 @@ def ensure(specs, check_mode, run, switch_factory, lock_timeout=LOCK_TIMEOUT):
     """Bring every daemon of `specs` (normalised) to its state. Holds the daemons' locks: two runs for
     the same daemon at once must not both start it.
 
-    Returns the Daemon objects: each with its result(), changed, before/after and error (None when it
-    went well). Raises VirtnetError only for a problem of the task as a whole, found before any change."""
+    Returns the Daemon objects: each with its result(), changed, diffs() and error (None when it went
+    well). Raises VirtnetError only for a problem of the task as a whole, found before any change."""
     errors = task_errors(specs)
     if errors:
         raise VirtnetError('; '.join(errors))
@@ -393,16 +559,25 @@ def ensure(specs, check_mode, run, switch_factory, lock_timeout=LOCK_TIMEOUT):
         return backends[kind]
 
     daemons = [Daemon(spec, backend(spec['service_manager'])) for spec in specs]
+    errors = file_errors(daemons)       # refused before the locks: a refused task leaves no lock file
+    if errors:
+        raise VirtnetError('; '.join(errors))
     with Locks([d.name for d in daemons], check_mode, lock_timeout):
+        if not check_mode:
+            errors = file_errors(daemons)   # the plans again, under the locks (another task may have written)
+            if errors:
+                raise VirtnetError('; '.join(errors))
         _read(daemons, backend)
         for d in daemons:
             _plan(d)
-        if not check_mode:
+        if check_mode:
+            _predict_absent_directories(daemons)
+        else:
             _act(daemons, backends)
-            _reread(daemons, backend)
+            _reread(daemons)
         for d in daemons:
             if d.after is None:
-                d.after = predicted(d.spec, d.action) if d.changed else d.before
+                d.after = predicted(d.spec, d.action) if d.action != 'none' or d.old else d.before
         if not check_mode:
             for d in daemons:
                 if d.spec['state'] == 'absent' and d.ok:
@@ -429,20 +604,41 @@ def _read(daemons, backend):
         currents = be.read([(d.spec, {} if d.old else d.record) for d in group])
         for d, cur in zip(group, currents):
             d.current = cur
-    olds = [d for d in daemons if d.old]
-    for d in olds:
-        be, old_spec = d.old
-        d.old = (be, old_spec, be.read([(old_spec, d.record)])[0])
+    for d in daemons:
+        if d.old:
+            be, old_spec = d.old
+            d.old = (be, old_spec, be.read([(old_spec, d.record)])[0])
 
 
 def _plan(d):
     spec, current = d.spec, d.current
+    if current['running']:
+        record = current.get('record') or {}
+        current['restart_files'] = changed_files(spec, record, d.file_plans, 'restart')
+        current['reload_files'] = changed_files(spec, record, d.file_plans, 'reload')
     d.action = plan(spec, current)
     if d.action == 'restart' and spec['state'] != 'restarted':
         d.reasons = differences(spec, current)
+    elif d.action == 'reload' and spec['state'] != 'reloaded':
+        d.reasons = reload_reasons(spec, current)
     d.pid = current.get('pid')
     d.before = view(current, spec['service_manager'])
-    d.changed = d.action != 'none' or d.old is not None
+    d.changed = d.action != 'none' or d.old is not None or d.files_changed
+
+
+def _predict_absent_directories(daemons):
+    """Check mode: a declared directory of an absent daemon is removed only if nothing else is left in it."""
+    removed = set()
+    for d in daemons:
+        removed.update(p['path'] for p in d.file_plans if p['action'] == 'remove')
+    for d in daemons:
+        for p in sorted(d.dir_plans, key=lambda p: -len(p['path'])):
+            if p['action'] == 'remove':
+                if _files.would_be_empty(p['path'], removed):
+                    removed.add(p['path'])
+                else:
+                    p['action'] = 'keep'
+        d.changed = d.action != 'none' or d.old is not None or d.files_changed
 
 
 def _guard(d, func, *args):
@@ -458,8 +654,31 @@ def _guard(d, func, *args):
     return None
 
 
+def _write_files(daemons):
+    """Directories (of every daemon first: a file may sit in another's), then files."""
+    for d in daemons:
+        for x, p in zip(d.spec['directories'], d.dir_plans):
+            if p['action'] in ('create', 'update'):
+                _guard(d, _files.make_directory, x)
+    for d in daemons:
+        for f, p in zip(d.spec['files'], d.file_plans):
+            if p['action'] in ('create', 'update'):
+                _guard(d, _files.apply_file, f, p)
+
+
+def _remove_files(d):
+    for p in d.file_plans:
+        if p['action'] == 'remove':
+            _guard(d, _files.remove_path, p['path'])
+    for p in sorted(d.dir_plans, key=lambda p: -len(p['path'])):
+        if p['action'] == 'remove' and d.ok:
+            if not _guard(d, _files.remove_directory, p['path']):
+                p['action'] = 'keep'
+
+
 def _act(daemons, backends):
-    acting = [d for d in daemons if d.changed]
+    _write_files([d for d in daemons if d.spec['state'] != 'absent'])
+    acting = [d for d in daemons if d.ok and (d.action != 'none' or d.old)]
     for d in acting:
         if d.old:
             be, old_spec, old_current = d.old
@@ -480,6 +699,7 @@ def _act(daemons, backends):
             if d.ok:
                 rec = dict(d.record)
                 rec['reload_key'] = d.spec['reload_key']
+                rec['files'] = file_digests(d.spec)
                 _guard(d, write_record, d.name, rec)
     starting = [d for d in acting if d.action in ('start', 'restart')]
     for d in starting:
@@ -490,15 +710,19 @@ def _act(daemons, backends):
         try:
             be.sync()
         except VirtnetError as exc:
-            for d in starting + [d for d in acting if d.action == 'remove' or d.old]:
+            for d in acting:
                 if d.backend is be or (d.old and d.old[0] is be):
                     d.fail(exc.msg)
     _launch([d for d in starting if d.ok])
     for d in starting:
         if d.ok:
             _guard(d, write_record, d.name, new_record(d.spec, d.pid))
-        elif not d.current['running'] and not d.old:
+        elif not d.current['running'] and not d.old and not d.files_changed:
             d.changed = False       # a start that failed leaves what was there: nothing
+    for d in daemons:
+        if d.spec['state'] == 'absent':
+            _remove_files(d)
+            d.changed = d.changed if d.action != 'none' or d.old else d.files_changed
 
 
 def _launch(daemons):
@@ -535,9 +759,9 @@ def _confirm(pending):
             time.sleep(interval)
 
 
-def _reread(daemons, backend):
+def _reread(daemons):
     for be, group in _by_backend(daemons):
-        changed = [d for d in group if d.changed]
-        currents = be.read([(d.spec, read_record(d.name)) for d in changed])
-        for d, cur in zip(changed, currents):
+        acted = [d for d in group if d.action != 'none' or d.old]
+        currents = be.read([(d.spec, read_record(d.name)) for d in acted])
+        for d, cur in zip(acted, currents):
             d.after = dict(state='absent') if d.action == 'remove' and d.ok else view(cur, d.spec['service_manager'])

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.core import (
-    differences, normalise, plan,
+    changed_files, differences, file_diffs, file_digests, normalise, plan, reload_reasons,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon.files import digest
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
 
 
@@ -102,3 +103,102 @@ def test_absent_of_nothing_is_nothing():
     spec = normalise(params(state='absent'))
     assert plan(spec, dict(running=False, exists=False, record={})) == 'none'
     assert plan(spec, dict(running=False, exists=True, record={})) == 'remove'
+
+
+# --------------------------------------------------------------------------- files in the plan
+
+def with_files(**kw):
+    files = [dict(path='/v/d1/conf', content='c1'), dict(path='/v/d1/hosts', content='h1', on_change='reload'),
+             dict(path='/v/d1/extra', content='e1', on_change='none')]
+    return normalise(params(files=files, directories=[dict(path='/v/d1')], **kw))
+
+
+def file_plans(spec, changed=()):
+    return [dict(path=f['path'], action='update' if f['path'] in changed else 'none',
+                 changes=['content'] if f['path'] in changed else [], before=None) for f in spec['files']]
+
+
+def converged(spec, plans):
+    cur = running(spec)
+    cur['record']['files'] = file_digests(spec)
+    rec = cur['record']
+    cur['restart_files'] = changed_files(spec, rec, plans, 'restart')
+    cur['reload_files'] = changed_files(spec, rec, plans, 'reload')
+    return cur
+
+
+def test_files_as_recorded_do_nothing():
+    spec = with_files()
+    assert plan(spec, converged(spec, file_plans(spec))) == 'none'
+
+
+def test_a_restart_file_written_restarts_naming_it():
+    spec = with_files()
+    cur = converged(spec, file_plans(spec, ['/v/d1/conf', '/v/d1/hosts']))
+    assert plan(spec, cur) == 'restart'
+    assert differences(spec, cur) == ['file /v/d1/conf']
+
+
+def test_only_reload_files_reload():
+    spec = with_files()
+    cur = converged(spec, file_plans(spec, ['/v/d1/hosts', '/v/d1/extra']))
+    assert plan(spec, cur) == 'reload'
+    assert reload_reasons(spec, cur) == ['file /v/d1/hosts']
+
+
+def test_a_none_file_never_acts():
+    spec = with_files()
+    assert plan(spec, converged(spec, file_plans(spec, ['/v/d1/extra']))) == 'none'
+
+
+def test_a_file_already_written_but_not_acted_on_restarts():
+    """A run killed between the write and the restart: the file is as declared, the record is not."""
+    spec = with_files()
+    plans = file_plans(spec)
+    cur = running(spec)
+    cur['record']['files'] = dict(file_digests(spec), **{'/v/d1/conf': digest(b'c0')})
+    cur['restart_files'] = changed_files(spec, cur['record'], plans, 'restart')
+    cur['reload_files'] = changed_files(spec, cur['record'], plans, 'reload')
+    assert plan(spec, cur) == 'restart' and differences(spec, cur) == ['file /v/d1/conf']
+
+
+def test_reload_key_and_reload_file_together():
+    spec = with_files(reload_key='k2')
+    cur = converged(spec, file_plans(spec, ['/v/d1/hosts']))
+    cur['record']['reload_key'] = 'k1'
+    assert reload_reasons(spec, cur) == ['reload_key', 'file /v/d1/hosts']
+
+
+def test_a_record_made_before_files_acts_once():
+    spec = with_files()
+    cur = running(spec)
+    plans = file_plans(spec)
+    cur['restart_files'] = changed_files(spec, cur['record'], plans, 'restart')
+    assert cur['restart_files'] == ['/v/d1/conf']
+
+
+def test_read_as_defaults_to_user_and_root_means_no_check():
+    assert normalise(params())['reader'] is None
+    assert normalise(params(user='nobody'))['reader'][0] == 'nobody'
+    assert normalise(params(user='nobody', read_as='root'))['reader'] is None
+    assert normalise(params(read_as='nobody'))['reader'][1] == 65534
+
+
+def test_a_secret_file_never_shows_its_content():
+    spec = normalise(params(files=[dict(path='/v/key', content='TOPSECRET', secret=True, mode='0600')]))
+    f = spec['files'][0]
+    before = dict(data=b'OLDSECRET', mode=0o644, uid=0, gid=0, size=9)
+    for p in (dict(path='/v/key', action='update', changes=['content', 'mode'], before=before),
+              dict(path='/v/key', action='create', changes=['content'], before=None),
+              dict(path='/v/key', action='remove', changes=['content'], before=before)):
+        text = repr(file_diffs(f, p))
+        assert 'SECRET' not in text and '(secret)' in text
+
+
+def test_file_diff_shows_text_with_headers_and_attributes():
+    spec = normalise(params(files=[dict(path='/v/conf', content='new\n', mode='0640')]))
+    before = dict(data=b'old\n', mode=0o644, uid=0, gid=0, size=4)
+    text, attrs = file_diffs(spec['files'][0], dict(path='/v/conf', action='update', changes=['content', 'mode'],
+                                                    before=before))
+    assert text == dict(before_header='/v/conf', after_header='/v/conf', before='old\n', after='new\n')
+    assert attrs['before']['mode'] == '0644' and attrs['after']['mode'] == '0640'
