@@ -215,6 +215,21 @@ options:
         task fails naming the daemon, the file and what blocks it, and changes nothing.
       - V(root) (or no O(user) and no O(read_as)) means no check.
     type: str
+  log_errors:
+    description:
+      - Regular expressions (Python's C(re), searched in each line) for what the daemon logs when it did not
+        take what it was given. For dnsmasq V(cannot read) catches the line it logs when it cannot read its
+        hosts file (C(Permission denied)), after which it runs without its reservations.
+      - After a start, restart or reload the module reads what the daemon logged since that moment, for
+        O(start_wait) seconds - with the V(pidfile) back end the lines appended to O(log_file) (the daemon's
+        standard output and error - a daemon that logs only to syslog is not seen there), with systemd the
+        unit's journal after a cursor taken before the action. A matching line fails the task with
+        the message C(daemon NAME - logged an error after its reload) and the line.
+      - The daemon keeps running, but its record is not updated for that action, so the next run acts again
+        and fails again - never an ok, never C(changed=false) over a daemon that did not take its files.
+      - A reload waits O(start_wait) seconds only when O(log_errors) is set.
+    type: list
+    elements: str
   batch:
     description:
       - Several daemons in one task. Each element takes the options below; options an element leaves out come
@@ -341,6 +356,10 @@ options:
       read_as:
         description: As O(read_as).
         type: str
+      log_errors:
+        description: As O(log_errors).
+        type: list
+        elements: str
 seealso:
   - module: virtnet.linux.netns
   - module: ansible.builtin.systemd_service
@@ -368,12 +387,14 @@ EXAMPLES = r'''
     ambient_capabilities: [CAP_NET_ADMIN]
 
 - name: dnsmasq that owns its files - a new conf restarts it, new hosts or opts send it SIGHUP; it reads
-    the hosts and opts files as nobody, so they must be readable by nobody
+    the hosts and opts files as nobody, so they must be readable by nobody; a file it could not load fails
+    the task (its conf says log-facility=-, so its log is in the log file or the journal)
   virtnet.linux.daemon:
     name: dnsmasq-42
     netns: qdhcp-42
     argv: [/usr/sbin/dnsmasq, --keep-in-foreground, --conf-file=/var/lib/virtnet/dhcp/42/dnsmasq.conf]
     read_as: nobody
+    log_errors: ['cannot read', 'failed to', 'bad ']
     directories:
       - path: /var/lib/virtnet/dhcp/42
     files:
@@ -576,6 +597,7 @@ OPTIONS = dict(
     files=dict(type='list', elements='dict', options=FILE_OPTIONS),
     directories=dict(type='list', elements='dict', options=DIRECTORY_OPTIONS),
     read_as=dict(type='str'),
+    log_errors=dict(type='list', elements='str'),
 )
 
 

@@ -106,6 +106,26 @@ def wait_gone(pid, timeout):
     return not proc_alive(pid)
 
 
+def file_size(path):
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def lines_since(path, offset, limit=1 << 20):
+    """The lines appended to `path` since byte `offset` (all of it if the file is shorter now)."""
+    try:
+        with open(path, 'rb') as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(offset if offset <= size else 0)
+            data = f.read(limit)
+    except OSError:
+        return []
+    return data.decode('utf-8', 'replace').splitlines()
+
+
 def log_tail(path, lines=15):
     try:
         with open(path, 'rb') as f:
@@ -180,4 +200,12 @@ class Backend(object):
 
     def remove(self, spec, current):
         """Stop the process and remove what was installed for it (unit file, pid file)."""
+        raise NotImplementedError
+
+    def log_marks(self, specs):
+        """Where each daemon's log ends now (before an action): a mark per spec for :meth:`logged`."""
+        raise NotImplementedError
+
+    def logged(self, entries):
+        """[(spec, mark)] -> for each daemon the lines it logged since its mark."""
         raise NotImplementedError

@@ -155,6 +155,12 @@ def normalise(params, detect=None):
     if kind == 'auto':
         kind = (detect or detect_service_manager)()
     declared, directories = normalise_files(what, params.get('files'), params.get('directories'))
+    log_errors = []
+    for i, pattern in enumerate(params.get('log_errors') or []):
+        try:
+            log_errors.append(re.compile(pattern))
+        except (re.error, TypeError) as exc:
+            raise VirtnetError('%s: log_errors[%d] %r is not a regular expression: %s' % (what, i, pattern, exc))
     read_as = params.get('read_as')
     return dict(
         name=name, state=state, service_manager=kind, argv=argv, netns=netns, user=user or None, group=group or None,
@@ -163,7 +169,7 @@ def normalise(params, detect=None):
         pidfile=params.get('pidfile') or default_path(name, 'pid'),
         log_file=params.get('log_file') or default_path(name, 'log'),
         start_wait=start_wait, stop_timeout=stop_timeout,
-        files=declared, directories=directories,
+        files=declared, directories=directories, log_errors=log_errors,
         reader=reader(user if read_as is None else read_as, what) if state != 'absent' else None,
     )
 
@@ -386,6 +392,7 @@ class Daemon(object):
         self.pid = None
         self.token = None
         self.deadline = None
+        self.log_mark = None        # where its log ended before the action (log_errors)
         self.before = None
         self.after = None
 
@@ -494,14 +501,14 @@ def file_errors(daemons):
         if who is None:
             continue
         what = 'daemon %s' % d.name
-        for x in d.spec['directories']:
-            err = _files.read_error(what, who, x['path'], False, declared)
+        blockers = set()        # one message per daemon and what blocks it: the first file it blocks
+        for path, is_file in [(f['path'], True) for f in d.spec['files']] + [(x['path'], False) for x in d.spec['directories']]:
+            err = _files.read_error(what, who, path, is_file, declared)
             if err:
-                errors.append(err)
-        for f in d.spec['files']:
-            err = _files.read_error(what, who, f['path'], True, declared)
-            if err:
-                errors.append(err)
+                blocker = err.rsplit(': ', 1)[1]
+                if blocker not in blockers:
+                    blockers.add(blocker)
+                    errors.append(err)
     return errors
 
 
@@ -693,14 +700,11 @@ def _act(daemons, backends):
             _guard(d, d.backend.remove, d.spec, d.current)
             _guard(d, remove_file, record_path(d.name))
             d.pid = None
-    for d in acting:
-        if d.action == 'reload':
-            d.pid = _guard(d, d.backend.reload, d.spec, d.current)
-            if d.ok:
-                rec = dict(d.record)
-                rec['reload_key'] = d.spec['reload_key']
-                rec['files'] = file_digests(d.spec)
-                _guard(d, write_record, d.name, rec)
+    reloading = [d for d in acting if d.action == 'reload' and d.ok]
+    _mark_logs(reloading)
+    for d in reloading:
+        d.pid = _guard(d, d.backend.reload, d.spec, d.current)
+        d.deadline = time.monotonic() + d.spec['start_wait']
     starting = [d for d in acting if d.action in ('start', 'restart')]
     for d in starting:
         # from here on, a run killed half-way leaves no matching record
@@ -713,16 +717,66 @@ def _act(daemons, backends):
             for d in acting:
                 if d.backend is be or (d.old and d.old[0] is be):
                     d.fail(exc.msg)
-    _launch([d for d in starting if d.ok])
+    starting = [d for d in starting if d.ok]
+    _mark_logs(starting)
+    _launch(starting)
+    _check_logs(reloading + starting)
+    # the record only for what went well: a daemon that failed (or logged an error) is acted on again next run
+    for d in reloading:
+        if d.ok:
+            rec = dict(d.record)
+            rec['reload_key'] = d.spec['reload_key']
+            rec['files'] = file_digests(d.spec)
+            _guard(d, write_record, d.name, rec)
     for d in starting:
         if d.ok:
             _guard(d, write_record, d.name, new_record(d.spec, d.pid))
-        elif not d.current['running'] and not d.old and not d.files_changed:
-            d.changed = False       # a start that failed leaves what was there: nothing
+    for d in acting:
+        if not d.ok and d.action == 'start' and d.pid is None and not d.old and not d.files_changed:
+            d.changed = False       # a start that failed and left no process: nothing changed
     for d in daemons:
         if d.spec['state'] == 'absent':
             _remove_files(d)
             d.changed = d.changed if d.action != 'none' or d.old else d.files_changed
+
+
+def _mark_logs(daemons):
+    """Before an action: where the log of each daemon that watches it (log_errors) ends."""
+    for be, group in _by_backend([d for d in daemons if d.spec['log_errors']]):
+        try:
+            marks = be.log_marks([d.spec for d in group])
+        except VirtnetError as exc:
+            for d in group:
+                d.fail(exc.msg)
+            continue
+        for d, mark in zip(group, marks):
+            d.log_mark = mark
+
+
+ACTION_NOUNS = {'start': 'start', 'restart': 'restart', 'reload': 'reload'}
+
+
+def _check_logs(daemons):
+    """After the actions: once start_wait is over for each daemon that watches its log, what it logged
+    since its mark; a line that matches one of its log_errors fails it."""
+    watching = [d for d in daemons if d.ok and d.spec['log_errors'] and d.log_mark is not None]
+    if not watching:
+        return
+    wait = max(d.deadline or 0 for d in watching) - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+    for be, group in _by_backend(watching):
+        try:
+            logged = be.logged([(d.spec, d.log_mark) for d in group])
+        except VirtnetError as exc:
+            for d in group:
+                d.fail(exc.msg)
+            continue
+        for d, lines in zip(group, logged):
+            for line in lines:
+                if any(r.search(line) for r in d.spec['log_errors']):
+                    d.fail('daemon %s: logged an error after its %s: %s' % (d.name, ACTION_NOUNS[d.action], line))
+                    break
 
 
 def _launch(daemons):

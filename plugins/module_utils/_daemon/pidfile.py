@@ -19,8 +19,8 @@ import signal
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.base import (
-    Backend, log_tail, makedirs, proc_alive, proc_cmdline, proc_in_netns, proc_uid, read_pidfile, remove_file,
-    wait_gone,
+    Backend, file_size, lines_since, log_tail, makedirs, proc_alive, proc_cmdline, proc_in_netns, proc_uid,
+    read_pidfile, remove_file, wait_gone,
 )
 
 
@@ -159,6 +159,13 @@ class PidfileBackend(Backend):
         self.stop(spec, current)
         remove_file(spec['pidfile'])
         remove_file(spec['log_file'])
+
+    def log_marks(self, specs):
+        """The size of each daemon's log_file (it receives the daemon's standard output and error)."""
+        return [file_size(spec['log_file']) for spec in specs]
+
+    def logged(self, entries):
+        return [lines_since(spec['log_file'], mark) for spec, mark in entries]
 
 
 def _child(spec, switch, argv, env, wfd):   # pragma: no cover - runs in a forked child

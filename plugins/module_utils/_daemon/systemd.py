@@ -14,7 +14,9 @@ unit, one `daemon-reload` follows all unit files written or removed.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import NETNS_RUN_DIR, VirtnetError
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.base import (
@@ -83,6 +85,27 @@ def parse_show(out, units):
         for unit, block in zip(units, blocks):
             by_unit.setdefault(unit, block)
     return dict((unit, by_unit.get(unit, {})) for unit in units)
+
+
+def parse_journal(out):
+    """`journalctl -o json` lines -> [((unit that logged it, unit systemd wrote it about), message)]; a
+    binary message (a list of bytes) decoded."""
+    entries = []
+    for line in out.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        message = entry.get('MESSAGE')
+        if isinstance(message, list):
+            try:
+                message = bytes(message).decode('utf-8', 'replace')
+            except (TypeError, ValueError):
+                continue
+        if not isinstance(message, str):
+            continue
+        entries.append(((entry.get('_SYSTEMD_UNIT'), entry.get('UNIT')), message))
+    return entries
 
 
 class SystemdBackend(Backend):
@@ -220,6 +243,38 @@ class SystemdBackend(Backend):
     def reload(self, spec, current):
         self.systemctl(spec['name'], 'reload', self.unit(spec))
         return current['pid']
+
+    def log_marks(self, specs):
+        """One journal cursor for all of them (the newest entry of the journal, whatever its unit), and
+        the time, for a journal without entries."""
+        rc, out, err = self.run(['journalctl', '-n', '1', '-o', 'json', '--no-pager', '-q'])
+        cursor = None
+        if rc == 0:
+            for line in out.splitlines():
+                try:
+                    cursor = json.loads(line).get('__CURSOR') or cursor
+                except ValueError:
+                    pass
+        mark = (cursor, time.time())
+        return [mark for spec in specs]
+
+    def logged(self, entries):
+        """What the units logged after their marks: one journalctl per mark, for all units that share it."""
+        groups = {}
+        for spec, mark in entries:
+            groups.setdefault(mark, []).append(self.unit(spec))
+        lines = {}
+        for (cursor, since), units in groups.items():
+            args = ['journalctl', '--no-pager', '-q', '-o', 'json', '--output-fields=MESSAGE,_SYSTEMD_UNIT,UNIT']
+            args += ['--after-cursor=%s' % cursor] if cursor else ['--since=@%d' % int(since)]
+            for unit in units:
+                args += ['-u', unit]
+            rc, out, err = self.run(args)
+            for (own, about), message in parse_journal(out if rc == 0 else ''):
+                unit = own if own in units else about
+                if unit in units:
+                    lines.setdefault(unit, []).append(message)
+        return [lines.get(self.unit(spec), []) for spec, mark in entries]
 
     def remove(self, spec, current):
         """Stopped, its failed state cleared, its unit file gone; the core's next sync() unloads it."""

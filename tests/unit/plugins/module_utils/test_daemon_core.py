@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.core import (
-    changed_files, differences, file_diffs, file_digests, normalise, plan, reload_reasons,
+    Daemon, _check_logs, changed_files, differences, file_diffs, file_digests, normalise, plan, reload_reasons,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.files import digest
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
@@ -202,3 +202,41 @@ def test_file_diff_shows_text_with_headers_and_attributes():
                                                     before=before))
     assert text == dict(before_header='/v/conf', after_header='/v/conf', before='old\n', after='new\n')
     assert attrs['before']['mode'] == '0644' and attrs['after']['mode'] == '0640'
+
+
+# --------------------------------------------------------------------------- log_errors
+
+def test_log_errors_must_be_regular_expressions():
+    assert [r.pattern for r in normalise(params(log_errors=['cannot read', 'bad (x|y)']))['log_errors']] == \
+        ['cannot read', 'bad (x|y)']
+    with pytest.raises(VirtnetError, match=r"daemon d1: log_errors\[1\] 'bad \(' is not a regular expression"):
+        normalise(params(log_errors=['ok', 'bad (']))
+
+
+class FakeLogs(object):
+    poll_interval = 0.01
+
+    def __init__(self, lines):
+        self.lines = lines
+
+    def logged(self, entries):
+        return [self.lines.get(spec['name'], []) for spec, mark in entries]
+
+
+def watched(name, action, log_errors, backend):
+    d = Daemon(normalise(params(name=name, log_errors=log_errors)), backend)
+    d.action, d.log_mark, d.deadline = action, 0, 0
+    return d
+
+
+def test_a_logged_line_that_matches_fails_the_daemon_naming_the_action():
+    be = FakeLogs({'a': ['started', 'dnsmasq[7]: cannot read /x/hosts: Permission denied', 'cannot read /y'],
+                   'b': ['read /x/hosts'], 'c': ['failed to bind']})
+    a = watched('a', 'reload', ['cannot read'], be)
+    b = watched('b', 'start', ['cannot read'], be)
+    c = watched('c', 'restart', ['cannot read', '^failed'], be)
+    quiet = watched('d', 'start', [], be)
+    _check_logs([a, b, c, quiet])
+    assert a.error == 'daemon a: logged an error after its reload: dnsmasq[7]: cannot read /x/hosts: Permission denied'
+    assert b.error is None and quiet.error is None
+    assert c.error == 'daemon c: logged an error after its restart: failed to bind'

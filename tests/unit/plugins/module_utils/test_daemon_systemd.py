@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.core import normalise
-from ansible_collections.virtnet.linux.plugins.module_utils._daemon.systemd import parse_show, unit_text
+from ansible_collections.virtnet.linux.plugins.module_utils._daemon.systemd import (
+    SystemdBackend, parse_journal, parse_show, unit_text,
+)
 
 
 def params(**kw):
@@ -45,3 +47,42 @@ def test_show_blocks_in_the_order_asked():
     props = parse_show(out, ['virtnet-a.service', 'virtnet-b.service'])
     assert props['virtnet-a.service']['ActiveState'] == 'active'
     assert props['virtnet-b.service']['ActiveState'] == 'failed'
+
+
+def test_journal_lines_by_unit():
+    out = '\n'.join([
+        '{"MESSAGE": "dnsmasq[7]: cannot read /x/hosts: Permission denied", "_SYSTEMD_UNIT": "virtnet-a.service"}',
+        '{"MESSAGE": "virtnet-b.service: Main process exited", "_SYSTEMD_UNIT": "init.scope", "UNIT": "virtnet-b.service"}',
+        '{"MESSAGE": [104, 105], "_SYSTEMD_UNIT": "virtnet-a.service"}',
+        'not json',
+    ])
+    assert parse_journal(out) == [
+        (('virtnet-a.service', None), 'dnsmasq[7]: cannot read /x/hosts: Permission denied'),
+        (('init.scope', 'virtnet-b.service'), 'virtnet-b.service: Main process exited'),
+        (('virtnet-a.service', None), 'hi'),
+    ]
+
+
+class FakeRun(object):
+    def __init__(self, outputs):
+        self.outputs = outputs
+        self.calls = []
+
+    def __call__(self, argv):
+        self.calls.append(argv)
+        return 0, self.outputs.pop(0), ''
+
+
+def test_what_units_logged_after_one_cursor_is_one_journalctl():
+    run = FakeRun(['{"__CURSOR": "s=1;i=2", "MESSAGE": "x"}\n',
+                   '{"MESSAGE": "a1", "_SYSTEMD_UNIT": "virtnet-a.service"}\n'
+                   '{"MESSAGE": "b1", "_SYSTEMD_UNIT": "init.scope", "UNIT": "virtnet-b.service"}\n'
+                   '{"MESSAGE": "other", "_SYSTEMD_UNIT": "cron.service"}\n'])
+    be = SystemdBackend(run, None)
+    specs = [normalise(params(name='a')), normalise(params(name='b')), normalise(params(name='c'))]
+    marks = be.log_marks(specs)
+    assert marks[0][0] == 's=1;i=2' and len(set(marks)) == 1
+    assert be.logged(list(zip(specs, marks))) == [['a1'], ['b1'], []]
+    assert len(run.calls) == 2
+    assert '--after-cursor=s=1;i=2' in run.calls[1]
+    assert run.calls[1][-6:] == ['-u', 'virtnet-a.service', '-u', 'virtnet-b.service', '-u', 'virtnet-c.service']
