@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh — sets up everything (tools/setup.sh, tools/setup-legs.sh) and runs every test of the collection:
-#   leg 1 (ansible-core 2.19, Debian's Python 3.11, pyroute2 0.9 from PyPI): documentation check, unit
+#   leg 1 (ansible-core 2.19, Debian's Python 3.11, pyroute2 0.9 from PyPI): documentation check, the built
+#         collection's content, the execution environment (ansible-builder introspect and create), unit
 #         tests, ansible-test sanity (empty ignore files), the integration targets on the real kernel inside
 #         a throwaway network/mount namespace sandbox, the interrupted-run (SIGKILL) trials, the lab's own
 #         test (tests/lab/run.sh), the daemon module's back ends on lab hosts (tests/daemon/run.sh), every molecule
@@ -28,6 +29,24 @@ for m in plugins/modules/*.py; do
   echo "ansible-doc $name: ok ($(wc -l < /tmp/virtnet-doc.$$) lines)"
 done
 rm -f /tmp/virtnet-doc.$$
+# the built collection carries the content only (galaxy.yml build_ignore; README.md "The built collection")
+t=$SECONDS pack=$(mktemp -d)
+.venv/bin/ansible-galaxy collection build --output-path "$pack" . > /dev/null
+files=$(tar tzf "$pack"/virtnet-linux-*.tar.gz); rm -rf "$pack"
+extra=$(grep -vE '^((plugins|roles|playbooks|meta|docs|changelogs|tests/(unit|integration|sanity))/|tests/(config\.yml)?$|(README|BENCHMARKS)\.md$|LICENSE$|(MANIFEST|FILES)\.json$)' <<<"$files"
+        grep -E '^playbooks/inventory/(lab|bench)\.yml$' <<<"$files"; true)
+[ -z "$extra" ] || { printf 'the built collection carries what it should not:\n%s\n' "$extra"; exit 1; }
+echo "collection build: the content only ($((SECONDS - t))s)"
+# an execution environment: ansible-builder sees the collection's requirements (meta/execution-environment.yml)
+# and writes the build context of docs/execution-environment.yml (no container runtime needed)
+t=$SECONDS
+.venv/bin/ansible-builder introspect --sanitize build/collections > build/ee-introspect.txt
+if ! grep -q '^- .pyroute2.*from collection virtnet.linux' build/ee-introspect.txt \
+   || ! grep -q '^- .graphviz.*from collection virtnet.linux' build/ee-introspect.txt; then
+  cat build/ee-introspect.txt; echo "ansible-builder does not see the collection's requirements"; exit 1
+fi
+rm -rf build/ee && .venv/bin/ansible-builder create -f docs/execution-environment.yml --context build/ee > /dev/null
+echo "ansible-builder introspect and create: ok ($((SECONDS - t))s)"
 bash tools/ansible-test.sh units sanity integration
 # interrupted runs: modules SIGKILLed mid-batch, then run again (each trial in its own sandbox)
 tools/sandbox.sh .venv/bin/python -m pytest tests/system -q -p no:cacheprovider
