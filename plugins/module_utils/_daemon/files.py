@@ -56,23 +56,22 @@ def parse_mode(value, what, default):
     return mode
 
 
-def lookup_user(name, what):
-    """(uid, name) of a user name or uid; VirtnetError when it does not exist."""
-    name = 'root' if name is None or name == '' else str(name)
-    try:
-        pw = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
-    except KeyError:
-        raise VirtnetError('%s: user %s does not exist on the host' % (what, name))
-    return pw.pw_uid, pw.pw_name
+_DATABASES = {
+    'user': (pwd.getpwuid, pwd.getpwnam, 'pw_uid', 'pw_name'),
+    'group': (grp.getgrgid, grp.getgrnam, 'gr_gid', 'gr_name'),
+}
 
 
-def lookup_group(name, what):
+def lookup(kind, name, what):
+    """(id, name) of a user or group (`kind`) given by name or id, root when not given; VirtnetError when
+    it does not exist."""
+    by_id, by_name, id_attr, name_attr = _DATABASES[kind]
     name = 'root' if name is None or name == '' else str(name)
     try:
-        gr = grp.getgrgid(int(name)) if name.isdigit() else grp.getgrnam(name)
+        entry = by_id(int(name)) if name.isdigit() else by_name(name)
     except KeyError:
-        raise VirtnetError('%s: group %s does not exist on the host' % (what, name))
-    return gr.gr_gid, gr.gr_name
+        raise VirtnetError('%s: %s %s does not exist on the host' % (what, kind, name))
+    return getattr(entry, id_attr), getattr(entry, name_attr)
 
 
 def check_path(path, what, opt):
@@ -90,29 +89,31 @@ def check_path(path, what, opt):
         raise VirtnetError('%s: %s path %r ends like the module\'s temporary files' % (what, opt, path))
 
 
+def _entry(what, kind, i, entry, seen, default_mode):
+    """What files and directories share: path, owner, group and mode, checked and looked up."""
+    opt = '%s[%d]' % ('files' if kind == 'file' else 'directories', i)
+    if not isinstance(entry, dict):
+        raise VirtnetError('%s: %s must be a dict with a path' % (what, opt))
+    path = entry.get('path')
+    check_path(path, what, opt)
+    where = '%s: %s %s' % (what, kind, path)
+    if path in seen:
+        raise VirtnetError('%s: %s is listed twice in files and directories' % (what, path))
+    seen[path] = kind
+    uid, owner = lookup('user', entry.get('owner'), where)
+    gid, group = lookup('group', entry.get('group'), where)
+    return where, dict(path=path, mode=parse_mode(entry.get('mode'), where, default_mode), uid=uid, gid=gid,
+                       owner=owner, group=group)
+
+
 def normalise_files(what, files, directories):
     """The declared files and directories of one daemon, validated: lists of dicts with their modes,
     owners and groups as numbers. Raises VirtnetError naming the daemon and the entry."""
-    dirs, out, seen = [], [], {}
-    for i, d in enumerate(directories or []):
-        if not isinstance(d, dict):
-            raise VirtnetError('%s: directories[%d] must be a dict with path, mode, owner, group' % (what, i))
-        path = d.get('path')
-        check_path(path, what, 'directories[%d]' % i)
-        where = '%s: directory %s' % (what, path)
-        uid, owner = lookup_user(d.get('owner'), where)
-        gid, group = lookup_group(d.get('group'), where)
-        if path in seen:
-            raise VirtnetError('%s: %s is listed twice in files and directories' % (what, path))
-        seen[path] = 'directory'
-        dirs.append(dict(path=path, mode=parse_mode(d.get('mode'), where, 0o755), uid=uid, gid=gid,
-                         owner=owner, group=group))
+    seen = {}
+    dirs = [_entry(what, 'directory', i, d, seen, 0o755)[1] for i, d in enumerate(directories or [])]
+    out = []
     for i, f in enumerate(files or []):
-        if not isinstance(f, dict):
-            raise VirtnetError('%s: files[%d] must be a dict with path and content' % (what, i))
-        path = f.get('path')
-        check_path(path, what, 'files[%d]' % i)
-        where = '%s: file %s' % (what, path)
+        where, entry = _entry(what, 'file', i, f, seen, 0o644)
         content = f.get('content')
         if content is None:
             raise VirtnetError('%s: content is required' % where)
@@ -121,15 +122,9 @@ def normalise_files(what, files, directories):
         on_change = f.get('on_change') or 'restart'
         if on_change not in ON_CHANGE:
             raise VirtnetError('%s: on_change must be one of %s, not %r' % (where, ', '.join(ON_CHANGE), on_change))
-        uid, owner = lookup_user(f.get('owner'), where)
-        gid, group = lookup_group(f.get('group'), where)
-        if path in seen:
-            raise VirtnetError('%s: %s is listed twice in files and directories' % (what, path))
-        seen[path] = 'file'
         data = content.encode('utf-8', 'surrogateescape')
-        out.append(dict(path=path, data=data, digest=digest(data), mode=parse_mode(f.get('mode'), where, 0o644),
-                        uid=uid, gid=gid, owner=owner, group=group, on_change=on_change,
-                        secret=bool(f.get('secret'))))
+        entry.update(data=data, digest=digest(data), on_change=on_change, secret=bool(f.get('secret')))
+        out.append(entry)
     for f in out:
         for parent in ancestors(f['path']):
             if seen.get(parent) == 'file':
@@ -165,18 +160,32 @@ def group_name(gid):
 
 # --------------------------------------------------------------------------- what is there
 
+def _stat(func, path, what):
+    """func(path) (os.stat or os.lstat); None when the path does not exist."""
+    try:
+        return func(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise VirtnetError('%s: cannot read %s: %s' % (what, path, exc.strerror or exc))
+
+
+def _missing(path, remove, change):
+    return dict(path=path, action='none' if remove else 'create', changes=[] if remove else [change], before=None)
+
+
+def _attribute_changes(before, want):
+    return [name for name, key in (('mode', 'mode'), ('owner', 'uid'), ('group', 'gid')) if before[key] != want[key]]
+
+
 def plan_file(f, what, remove=False):
     """How file `f` is on the host against its declaration: a dict with action (create, update, remove,
     none), changes (content, mode, owner, group), and what was there (before: data or None, mode, uid, gid).
     Raises VirtnetError when the path is something else than a regular file."""
     path = f['path']
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return dict(path=path, action='none' if remove else 'create', changes=[] if remove else ['content'],
-                    before=None)
-    except OSError as exc:
-        raise VirtnetError('%s: cannot read %s: %s' % (what, path, exc.strerror or exc))
+    st = _stat(os.lstat, path, what)
+    if st is None:
+        return _missing(path, remove, 'content')
     if not stat.S_ISREG(st.st_mode):
         kind = 'a symbolic link' if stat.S_ISLNK(st.st_mode) else 'a directory' if stat.S_ISDIR(st.st_mode) else 'not a regular file'
         raise VirtnetError('%s: %s is %s; the module writes regular files only' % (what, path, kind))
@@ -192,12 +201,7 @@ def plan_file(f, what, remove=False):
         before['data'] = _read(path, what)
         if before['data'] != f['data']:
             changes.append('content')
-    if before['mode'] != f['mode']:
-        changes.append('mode')
-    if before['uid'] != f['uid']:
-        changes.append('owner')
-    if before['gid'] != f['gid']:
-        changes.append('group')
+    changes += _attribute_changes(before, f)
     return dict(path=path, action='update' if changes else 'none', changes=changes, before=before)
 
 
@@ -213,20 +217,15 @@ def plan_directory(d, what, remove=False):
     """How directory `d` is on the host: action create, update, remove (state absent; done only if it is
     empty then) or none; changes (created, mode, owner, group)."""
     path = d['path']
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return dict(path=path, action='none' if remove else 'create', changes=[] if remove else ['created'],
-                    before=None)
-    except OSError as exc:
-        raise VirtnetError('%s: cannot read %s: %s' % (what, path, exc.strerror or exc))
+    st = _stat(os.stat, path, what)
+    if st is None:
+        return _missing(path, remove, 'created')
     if not stat.S_ISDIR(st.st_mode):
         raise VirtnetError('%s: %s is not a directory' % (what, path))
     before = dict(mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid)
     if remove:
         return dict(path=path, action='remove', changes=[], before=before)
-    changes = [k for k, a, b in (('mode', before['mode'], d['mode']), ('owner', before['uid'], d['uid']),
-                                 ('group', before['gid'], d['gid'])) if a != b]
+    changes = _attribute_changes(before, d)
     return dict(path=path, action='update' if changes else 'none', changes=changes, before=before)
 
 

@@ -8,14 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.core import normalise
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.pidfile import PidfileBackend, setpriv_prefix
-
-
-def params(**kw):
-    p = dict(name='d1', argv=['dnsmasq', '-k'], netns='', user=None, group=None, ambient_capabilities=None,
-             environment=None, restart_key=None, reload_key=None, reload_signal='HUP', state='started',
-             pidfile=None, log_file=None, start_wait=0.5, stop_timeout=10)
-    p.update(kw)
-    return p
+from ansible_collections.virtnet.linux.tests.unit.plugins.module_utils.test_daemon_core import params
 
 
 def test_setpriv_prefix():

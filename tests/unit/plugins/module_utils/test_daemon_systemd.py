@@ -10,14 +10,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._daemon.core import 
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.systemd import (
     SystemdBackend, parse_journal, parse_show, unit_text,
 )
-
-
-def params(**kw):
-    p = dict(name='d1', argv=['dnsmasq', '-k'], netns='', user=None, group=None, ambient_capabilities=None,
-             environment=None, restart_key=None, reload_key=None, reload_signal='HUP', state='started',
-             pidfile=None, log_file=None, start_wait=0.5, stop_timeout=10)
-    p.update(kw)
-    return p
+from ansible_collections.virtnet.linux.tests.unit.plugins.module_utils.test_daemon_core import params
 
 
 def test_unit_text_quotes_and_options():
