@@ -259,7 +259,10 @@ class SystemdBackend(Backend):
         return [mark for spec in specs]
 
     def logged(self, entries):
-        """What the units logged after their marks: one journalctl per mark, for all units that share it."""
+        """What the units logged after their marks: one journalctl per mark, for all units that share it.
+        First `journalctl --sync`: journald stores what was logged before the call (a service's standard
+        output reaches it through a stream, which it may not have read yet on a busy host)."""
+        self.run(['journalctl', '--sync'])
         groups = {}
         for spec, mark in entries:
             groups.setdefault(mark, []).append(self.unit(spec))

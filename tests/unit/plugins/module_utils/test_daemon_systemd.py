@@ -67,7 +67,7 @@ class FakeRun(object):
 
 
 def test_what_units_logged_after_one_cursor_is_one_journalctl():
-    run = FakeRun(['{"__CURSOR": "s=1;i=2", "MESSAGE": "x"}\n',
+    run = FakeRun(['{"__CURSOR": "s=1;i=2", "MESSAGE": "x"}\n', '',
                    '{"MESSAGE": "a1", "_SYSTEMD_UNIT": "virtnet-a.service"}\n'
                    '{"MESSAGE": "b1", "_SYSTEMD_UNIT": "init.scope", "UNIT": "virtnet-b.service"}\n'
                    '{"MESSAGE": "other", "_SYSTEMD_UNIT": "cron.service"}\n'])
@@ -76,6 +76,6 @@ def test_what_units_logged_after_one_cursor_is_one_journalctl():
     marks = be.log_marks(specs)
     assert marks[0][0] == 's=1;i=2' and len(set(marks)) == 1
     assert be.logged(list(zip(specs, marks))) == [['a1'], ['b1'], []]
-    assert len(run.calls) == 2
-    assert '--after-cursor=s=1;i=2' in run.calls[1]
-    assert run.calls[1][-6:] == ['-u', 'virtnet-a.service', '-u', 'virtnet-b.service', '-u', 'virtnet-c.service']
+    assert len(run.calls) == 3 and run.calls[1] == ['journalctl', '--sync']
+    assert '--after-cursor=s=1;i=2' in run.calls[2]
+    assert run.calls[2][-6:] == ['-u', 'virtnet-a.service', '-u', 'virtnet-b.service', '-u', 'virtnet-c.service']
