@@ -45,12 +45,18 @@ LINK_OPTIONS = dict(
 COMMON_KEYS = list(LINK_OPTIONS)
 
 
-def link_module_args(options):
-    """AnsibleModule's keywords for a device module whose own options (beyond LINK_OPTIONS) are `options`,
-    each written once with its default: the batch elements take them all, without defaults."""
+def link_options(options):
+    """The options of one device of a kind: LINK_OPTIONS, then the kind's own `options`, each with its
+    default (a spec file's ARGUMENT_SPEC; its module and virtnet.linux.plumbing take them from there)."""
     spec = dict(LINK_OPTIONS)
     spec.update(options)
-    return dict(argument_spec=batch_argument_spec(spec, required=('name',)),
+    return spec
+
+
+def link_module_args(options):
+    """AnsibleModule's keywords for a device module whose options of one device are `options` (see
+    link_options), each written once with its default: the batch elements take them all, without defaults."""
+    return dict(argument_spec=batch_argument_spec(options, required=('name',)),
                 required_one_of=[('name', 'batch')],
                 mutually_exclusive=[('name', 'batch')],
                 supports_check_mode=True)

@@ -25,6 +25,15 @@ from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
 from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import prepare_socket, read_addresses
 
 KEYS = ['dev', 'address', 'state', 'purge', 'netns']
+#: the options of the addresses of one link, with the task's defaults: the module's argument spec (and
+#: its batch elements') and the element of virtnet.linux.plumbing's `addresses`
+ARGUMENT_SPEC = dict(
+    dev=dict(type='str'),
+    address=dict(type='list', elements='str'),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    purge=dict(type='bool', default=False),
+    netns=dict(type='str', default=''),
+)
 
 
 # --------------------------------------------------------------------------- checks and lists

@@ -13,7 +13,7 @@ import errno
 import math
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, check_master, normalise_mac, read_link,
+    LinkKind, check_master, link_options, normalise_mac, read_link,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, kernel_error, ns_label, validate_ifname,
@@ -40,6 +40,23 @@ STP_FORWARD_DELAY_CS = (200, 3000)
 GROUP_FWD_RESTRICTED = 0x0007
 
 KEYS = list(OPTIONS) + ['ports', 'purge_ports']
+
+#: the options of one bridge, with the task's defaults: the module's argument spec (and its batch
+#: elements') and the element of virtnet.linux.plumbing's `bridges`
+ARGUMENT_SPEC = link_options(dict(
+    stp=dict(type='bool'),
+    forward_delay=dict(type='float'),
+    hello_time=dict(type='float'),
+    max_age=dict(type='float'),
+    ageing_time=dict(type='float'),
+    priority=dict(type='int'),
+    mcast_snooping=dict(type='bool'),
+    mcast_querier=dict(type='bool'),
+    group_fwd_mask=dict(type='int'),
+    vlan_filtering=dict(type='bool'),
+    ports=dict(type='list', elements='str'),
+    purge_ports=dict(type='bool', default=False),
+))
 
 
 # --------------------------------------------------------------------------- pure logic

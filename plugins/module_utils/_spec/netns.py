@@ -20,6 +20,14 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns
 
 KEYS = ['name', 'state', 'loopback_up', 'etc']
+#: the options of one namespace, with the task's defaults: the module's argument spec (and its batch
+#: elements') and the element of virtnet.linux.plumbing's `namespaces`
+ARGUMENT_SPEC = dict(
+    name=dict(type='str'),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    loopback_up=dict(type='bool', default=True),
+    etc=dict(type='dict'),
+)
 
 
 def _view(name, etc_files):

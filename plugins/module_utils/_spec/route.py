@@ -43,6 +43,21 @@ RT_TABLES_FILES = ('/usr/share/iproute2/rt_tables', '/etc/iproute2/rt_tables')
 RT_TABLES_DIRS = ('/usr/share/iproute2/rt_tables.d', '/etc/iproute2/rt_tables.d')
 
 KEYS = ['dst', 'gateway', 'dev', 'metric', 'table', 'scope', 'proto', 'src', 'type', 'state', 'netns']
+#: the options of one route, with the task's defaults: the module's argument spec (and its batch
+#: elements') and the element of virtnet.linux.plumbing's `routes`
+ARGUMENT_SPEC = dict(
+    dst=dict(type='str'),
+    gateway=dict(type='str'),
+    dev=dict(type='str'),
+    metric=dict(type='int'),
+    table=dict(type='str'),
+    scope=dict(type='str'),
+    proto=dict(type='str'),
+    src=dict(type='str'),
+    type=dict(type='str', default='unicast', choices=USER_ROUTE_TYPES),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    netns=dict(type='str', default=''),
+)
 RTNH_F_ONLINK = 4
 
 

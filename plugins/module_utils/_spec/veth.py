@@ -13,7 +13,7 @@ import errno
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, apply_common, check_master, common_view, compare_common, read_link,
+    LinkKind, apply_common, check_master, common_view, compare_common, link_options, read_link,
     validate_common,
 )
 # the keys of an item are COMMON_KEYS + KEYS (the unit tests build items from them)
@@ -27,6 +27,19 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
 PEER_KEYS = ['peer', 'peer_netns', 'peer_link_state', 'peer_mtu', 'peer_address', 'peer_master',
              'peer_txqueuelen', 'peer_alias']
 KEYS = PEER_KEYS + ['recreate']
+#: the options of one pair, with the task's defaults: the module's argument spec (and its batch
+#: elements') and the element of virtnet.linux.plumbing's `veths`
+ARGUMENT_SPEC = link_options(dict(
+    peer=dict(type='str'),
+    peer_netns=dict(type='str'),
+    peer_link_state=dict(type='str', choices=['up', 'down']),
+    peer_mtu=dict(type='int'),
+    peer_address=dict(type='str'),
+    peer_master=dict(type='str'),
+    peer_txqueuelen=dict(type='int'),
+    peer_alias=dict(type='str'),
+    recreate=dict(type='bool', default=False),
+))
 
 # options that the kernel takes in the create request itself (veth ends and the peer alike)
 _CREATE_ARGS = (('mtu', 'mtu'), ('address', 'address'), ('txqueuelen', 'txqlen'))
