@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult, Spec, expand_batch, task_errors,
+    ObjectResult, Spec, expand_batch, netns_key, task_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     netns_exists, netns_path, validate_netns_name,
@@ -151,6 +151,9 @@ class Netns(Spec):
 
     def validate_all(self, items, batch):
         return items, _validate(items, batch)
+
+    def provides(self, item):
+        return [(netns_key(item['name']), 'netns')]
 
     def ensure(self, ctx, item):
         return ensure(ctx, item)

@@ -152,6 +152,20 @@ class Veth(LinkKind):
             needed.append(peer_netns_of(item))
         return needed
 
+    def masters(self, item):
+        return [(item.get('netns') or '', item['name'], 'master'),
+                (peer_netns_of(item), item.get('peer'), 'peer_master')]
+
+    def ends(self, item, view=None):
+        """Both ends: the peer as the kernel has it (`view`), else as the item declares it (state=present)."""
+        out = [(item.get('netns') or '', item['name'])]
+        if view is not None:
+            if view.get('peer') is not None and view.get('peer_netns') is not None:
+                out.append((view['peer_netns'], view['peer']))
+        elif item.get('state') != 'absent' and item.get('peer'):
+            out.append((peer_netns_of(item), item['peer']))
+        return out
+
     # ----------------------------------------------------------------- reading
     def _peer_netns(self, ctx, item, netns, nsid):
         """Name of the namespace that nsid (seen from netns) stands for; None if it has no name."""
