@@ -91,10 +91,10 @@ def element_options(section, netns=''):
 
 
 def element_label(section, position, raw):
-    """'bridges[2] (brq42)': how messages name an element (its name, dev or dst as written)."""
+    """'bridges[2] (brq42)': how messages name an element (its name, dst or dev as written)."""
     label = '%s[%d]' % (section.name, position)
     if isinstance(raw, dict):
-        for key in ('name', 'dev', 'dst'):
+        for key in ('name', 'dst', 'dev'):
             if isinstance(raw.get(key), str) and raw[key]:
                 return '%s (%s)' % (label, raw[key])
     return label
