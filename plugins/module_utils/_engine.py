@@ -486,7 +486,9 @@ class Plan(object):
         self.indexes = {}           # (netns, ifindex) -> the same, by ifindex (planned: negative)
 
     def add_netns(self, name):
+        """Namespace `name` would be made by now: nothing in it but its loopback device."""
         self.namespaces.add(name)
+        self.add_link(name, 'lo', None)
 
     def add_link(self, netns, name, kind):
         """Link `name` of `netns` would be made (or made again) by now."""

@@ -42,11 +42,8 @@ def test_sections_in_dependency_order_with_their_modules_option_dicts():
     assert [s.rank for s in SECTIONS] == sorted(s.rank for s in SECTIONS)
     assert len(set(s.rank for s in SECTIONS)) == len(SECTIONS)
     # one source of truth: the very dicts the device modules are built from
-    assert [s.options for s in SECTIONS] == [_netns.ARGUMENT_SPEC, _bridge.ARGUMENT_SPEC, _tuntap.ARGUMENT_SPEC,
-                                            _veth.ARGUMENT_SPEC, _address.ARGUMENT_SPEC, _route.ARGUMENT_SPEC]
-    assert all(s.options is o for s, o in zip(SECTIONS, (_netns.ARGUMENT_SPEC, _bridge.ARGUMENT_SPEC,
-                                                          _tuntap.ARGUMENT_SPEC, _veth.ARGUMENT_SPEC,
-                                                          _address.ARGUMENT_SPEC, _route.ARGUMENT_SPEC)))
+    modules = (_netns, _bridge, _tuntap, _veth, _address, _route)
+    assert all(s.options is m.ARGUMENT_SPEC for s, m in zip(SECTIONS, modules))
 
 
 def test_module_options_are_netns_and_one_list_of_dicts_per_section():
@@ -328,6 +325,7 @@ def test_the_plan_knows_what_it_made_and_what_it_deleted():
     assert plan.link('', 'eth0') is UNPLANNED and plan.link('', index=3) is UNPLANNED
     plan.add_netns('n')
     assert plan.link('n', 'anything') is None and plan.link('n', index=1) is None
+    assert plan.link('n', 'lo')['planned'] is True      # a new namespace has its loopback device
     assert plan.made(netns_key('n')) and plan.made(link_key('n', 'x')) and not plan.made(netns_key('m'))
     plan.add_link('', 'br0', 'bridge')
     br0 = plan.link('', 'br0')
