@@ -141,7 +141,7 @@ class Runs(object):
     def __init__(self):
         self.sections = []      # (section, spec, items, labels)
         self.providers = {}     # key -> [(label, kind, state, section name, position)]
-        self.made_ports = {}    # (bridge position) -> [(port, device section, device position, option)]
+        self.made_ports = {}    # position of a bridge -> the ports of it that the task makes (adopt_ports)
 
     def add(self, section, spec, items, labels):
         self.sections.append((section, spec, items, labels))
