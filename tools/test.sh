@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test.sh — sets up everything (tools/setup.sh, tools/setup-legs.sh) and runs every test of the collection:
-#   leg 1 (ansible-core 2.19, Debian's Python 3.11, pyroute2 0.9 from PyPI): documentation check, unit
+#   leg 1 (ansible-core 2.19, Debian's Python 3.11, pyroute2 0.9 from PyPI): documentation check, the built
+#         collection's content, the execution environment (ansible-builder introspect and create), unit
 #         tests, ansible-test sanity (empty ignore files), the integration targets on the real kernel inside
 #         a throwaway network/mount namespace sandbox, the interrupted-run (SIGKILL) trials, the lab's own
-#         test (tests/lab/run.sh), every molecule
+#         test (tests/lab, pytest on a lab fixture: tests/run.sh tests/lab), every molecule
 #         scenario (molecule/*/molecule.yml, each on a lab of SSH hosts in its own sandbox, one at a time)
 #         and every role test script tests/roles/*/run.sh (each starts its own sandbox), and the site test
 #         tests/site/run.sh (packaging, ansible-runner, -vvv secrets, faults, SIGKILL trials);
@@ -28,11 +29,30 @@ for m in plugins/modules/*.py; do
   echo "ansible-doc $name: ok ($(wc -l < /tmp/virtnet-doc.$$) lines)"
 done
 rm -f /tmp/virtnet-doc.$$
+# the built collection carries the content only (galaxy.yml build_ignore; README.md "The built collection")
+t=$SECONDS pack=$(mktemp -d)
+.venv/bin/ansible-galaxy collection build --output-path "$pack" . > /dev/null
+files=$(tar tzf "$pack"/virtnet-linux-*.tar.gz); rm -rf "$pack"
+extra=$(grep -vE '^((plugins|roles|playbooks|meta|docs|changelogs|tests/(unit|integration|sanity))/|tests/(config\.yml)?$|(README|BENCHMARKS)\.md$|LICENSE$|(MANIFEST|FILES)\.json$)' <<<"$files"
+        grep -E '^playbooks/inventory/(lab|bench)\.yml$' <<<"$files"; true)
+[ -z "$extra" ] || { printf 'the built collection carries what it should not:\n%s\n' "$extra"; exit 1; }
+echo "collection build: the content only ($((SECONDS - t))s)"
+# an execution environment: ansible-builder sees the collection's requirements (meta/execution-environment.yml)
+# and writes the build context of docs/execution-environment.yml (no container runtime needed)
+t=$SECONDS
+.venv/bin/ansible-builder introspect --sanitize build/collections > build/ee-introspect.txt
+if ! grep -q '^- .pyroute2.*from collection virtnet.linux' build/ee-introspect.txt \
+   || ! grep -q '^- .graphviz.*from collection virtnet.linux' build/ee-introspect.txt; then
+  cat build/ee-introspect.txt; echo "ansible-builder does not see the collection's requirements"; exit 1
+fi
+rm -rf build/ee && .venv/bin/ansible-builder create -f docs/execution-environment.yml --context build/ee > /dev/null
+echo "ansible-builder introspect and create: ok ($((SECONDS - t))s)"
 bash tools/ansible-test.sh units sanity integration
 # interrupted runs: modules SIGKILLed mid-batch, then run again (each trial in its own sandbox)
-tools/sandbox.sh .venv/bin/python -m pytest tests/system -q -p no:cacheprovider
-# the lab of simulated SSH hosts itself (tools/lab.sh: hosts, inventory, reboot, nothing left after down)
-bash tests/lab/run.sh
+tools/sandbox.sh .venv/bin/python -m pytest -c tests/pytest.ini tests/system -q
+# the lab of simulated SSH hosts itself (tools/lab.sh: hosts, inventory, reboot, nothing left after down;
+# pytest on a lab fixture, tests/conftest.py)
+bash tests/run.sh tests/lab
 # the roles and playbooks as ansible-lint's production profile wants them (offline, .ansible-lint)
 echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] ansible-lint --profile production roles/ playbooks/"
 PATH="$top/.venv/bin:$PATH" ansible-lint --profile production roles/ playbooks/

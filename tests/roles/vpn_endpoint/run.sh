@@ -139,7 +139,8 @@ expect_fail bad-clients \
   'vpn_endpoint_instances[lan] (client on vpn2): server "vpn9" is not a host of the inventory' \
   'vpn_endpoint_instances[lab] (client on vpn3): server "vpn1" has no server instance named "lab"'
 expect_fail bad-overlap 'vpn_endpoint_instances[alt] (server on vpn1): subnet 10.8.0.128/25 overlaps subnet 10.8.0.0/24 of instance site'
-expect_fail bad-spec 'vpn_endpoint_instances' 'peer'
+expect_fail bad-spec 'vpn_endpoint_instances[lan] (peer on vpn2): role must be server or client, not "peer"' \
+  "argument 'port' is of type str found in 'vpn_endpoint_instances'"
 expect_fail bad-bridge 'vpn_endpoint_instances[lan] (server on vpn1): bridge br-nope does not exist'
 check "the failed runs changed nothing (files, devices, daemons)" test "$(fingerprint)" = "$before"
 

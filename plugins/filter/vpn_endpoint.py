@@ -1,0 +1,474 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Validation and normalisation of the vpn_endpoint role's instances (documented in vpn_endpoint_plan.yml).
+
+One instance at a time (_Instance: its own keys, then the server it belongs to, then its tunnel), against
+the others of its host (_Host: names, devices, ports, subnets) and against the inventory (_Servers: a
+client's server instance, from the server host's export or its inventory variables).
+Each concern is one method, so that a new key (a type, forwarding, a client address, networks, export
+names, certificate lifetimes) is one more method or one more check in the method it belongs to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+
+from ansible.errors import AnsibleFilterError
+
+NAME_RE = re.compile(r'[a-z0-9][a-z0-9-]{0,47}')
+DEV_RE = re.compile(r'[^/:\s]{1,15}')
+NETNS_RE = re.compile(r'[A-Za-z0-9_.@-]+')
+NUMBER_RE = re.compile(r'[0-9]+')
+OCTET_RE = re.compile(r'[0-9]{1,3}')
+CN_UNSAFE_RE = re.compile(r'[^A-Za-z0-9_.-]')
+
+ROLES = ('server', 'client')
+STATES = ('present', 'absent')
+DEV_TYPES = ('tun', 'tap')
+PROTOS = ('udp', 'tcp')
+# What a server instance gets when it does not say (and a client takes from its server).
+TRANSPORT_DEFAULTS = {'dev_type': 'tun', 'proto': 'udp', 'port': 1194}
+KEYS = ('name', 'role', 'dev', 'dev_type', 'proto', 'port', 'subnet', 'push_routes', 'server', 'remote',
+        'local', 'netns', 'bridge', 'keepalive', 'data_ciphers', 'verb', 'options', 'state')
+# The role's settings the plan needs (its variables; defaults as in defaults/main.yml and vars/main.yml).
+SETTINGS = {
+    'pki_dir': '/etc/virtnet/vpn/pki',
+    'config_dir': '/etc/virtnet/vpn/instances',
+    'keepalive': [10, 60],
+    'data_ciphers': ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'],
+    'verb': 3,
+    'daemon_prefix': 'vpn-',
+    'server_cn': 'server',
+}
+# Keys of a server instance a client compares with its own (the client's default is the server's).
+SHARED_WITH_SERVER = ('dev_type', 'proto', 'port')
+
+
+def _json(value):
+    """A value as the messages show it (JSON, like the to_json filter)."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return json.dumps(str(value))
+
+
+def _given(raw, key):
+    """The instance's value of key, or None when it is left out, null or empty."""
+    value = raw.get(key)
+    if value is None or value == '' or (isinstance(value, (list, tuple)) and not value):
+        return None
+    return value
+
+
+def _is_list(value):
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _listed(value):
+    """A plain list copy of a list (what the role stores), anything else as it is."""
+    return list(value) if _is_list(value) else value
+
+
+def _dotted(n):
+    return '.'.join(str((n >> shift) & 255) for shift in (24, 16, 8, 0))
+
+
+def _cidr4(text, maxprefix):
+    """(network as int, prefix length) of an IPv4 network in CIDR form; ValueError(why) otherwise."""
+    parts = str(text).split('/')
+    if len(parts) != 2 or not NUMBER_RE.fullmatch(parts[1]) or int(parts[1]) > maxprefix:
+        raise ValueError('is not an IPv4 network in CIDR form with a prefix length of at most %d (like 10.8.0.0/24)'
+                         % maxprefix)
+    octets = parts[0].split('.')
+    if len(octets) != 4 or not all(OCTET_RE.fullmatch(o) for o in octets) or max(int(o) for o in octets) > 255:
+        raise ValueError('is not an IPv4 network in CIDR form (like 10.8.0.0/24)')
+    n = 0
+    for octet in octets:
+        n = n * 256 + int(octet)
+    prefix = int(parts[1])
+    size = 2 ** (32 - prefix)
+    if n % size:
+        raise ValueError('is not a network address (host bits are set; did you mean %s/%d?)'
+                         % (_dotted(n - n % size), prefix))
+    return n, prefix
+
+
+def _netmask(prefix):
+    return _dotted(2 ** 32 - 2 ** (32 - prefix))
+
+
+def _settings(settings):
+    """The role-wide values an instance falls back to (the role's variables), completed with SETTINGS."""
+    if settings is None:
+        settings = {}
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError('vpn_endpoint_plan: settings must be a mapping, not %s' % type(settings).__name__)
+    unknown = sorted(str(k) for k in set(settings) - set(SETTINGS))
+    if unknown:
+        raise AnsibleFilterError('vpn_endpoint_plan: unknown setting(s) %s (known: %s)'
+                                 % (', '.join(unknown), ', '.join(sorted(SETTINGS))))
+    return dict(SETTINGS, **settings)
+
+
+class _Host:
+    """What the instances of one host must not share: names, devices, server ports, tunnel subnets."""
+
+    def __init__(self):
+        self.names = []
+        self.devices = {}
+        self.ports = {}
+        self.subnets = []
+
+
+class _Servers:
+    """The server instance a client belongs to: exported by its host's run of the role, or in the inventory.
+
+    (A client on its server's own host cannot be: a client has its server instance's name, and names are
+    unique on a host.)
+    """
+
+    def __init__(self, hostvars, settings):
+        self.hostvars = hostvars
+        self.settings = settings
+
+    def known(self, server_host):
+        return self.hostvars is not None and server_host in self.hostvars
+
+    def hostvar(self, server_host, key):
+        if self.hostvars is None or server_host not in self.hostvars:
+            return None
+        return self.hostvars[server_host].get(key)
+
+    def find(self, server_host, name):
+        """The normalised server instance NAME of server_host (a mapping), or None."""
+        exported = self.hostvar(server_host, 'vpn_endpoint_servers')
+        if isinstance(exported, Mapping) and isinstance(exported.get(name), Mapping):
+            return exported[name]
+        listed = self.hostvar(server_host, 'vpn_endpoint_instances')
+        if not _is_list(listed):
+            return None
+        for raw in listed:
+            if isinstance(raw, Mapping) and str(raw.get('name')) == name and raw.get('role') == 'server':
+                if (raw.get('state') or 'present') != 'present':
+                    return None
+                theirs = dict(self.settings, pki_dir=self.hostvar(server_host, 'vpn_endpoint_pki_dir')
+                              or self.settings['pki_dir'])
+                return _Instance(0, raw, server_host, theirs).plan(_Host(), None)
+        return None
+
+    def address(self, server_host):
+        """Where a client reaches server_host by default: its ansible_host, else its name."""
+        return self.hostvar(server_host, 'ansible_host') or server_host
+
+
+class _Instance:
+    """One element of vpn_endpoint_instances on one host."""
+
+    def __init__(self, index, raw, host, settings):
+        self.raw = raw if isinstance(raw, Mapping) else {}
+        self.host = host
+        self.settings = settings
+        self.errors = []
+        self.name = str(self.raw.get('name', ''))
+        self.role = str(self.raw.get('role', ''))
+        self.state = self.raw.get('state') or 'present'
+        self.where = 'vpn_endpoint_instances[%s] (%s on %s)' % (self.name or index, self.role, host)
+        if not isinstance(raw, Mapping):
+            self.fail('must be a mapping, not %s' % type(raw).__name__)
+
+    def fail(self, text):
+        self.errors.append('%s: %s' % (self.where, text))
+
+    @property
+    def present(self):
+        return self.state == 'present'
+
+    def plan(self, host, servers):
+        """The normalised instance (errors in self.errors); host collects what instances may not share."""
+        if self.errors:
+            return None
+        self.check_keys()
+        self.identity(host)
+        dev, netns, bridge = self.device()
+        server_host, srv = self.server(servers)
+        transport = self.transport(srv, server_host)
+        if bridge and transport['dev_type'] != 'tap':
+            self.fail('bridge %s needs dev_type tap (a tun device cannot be a bridge port)' % _json(bridge))
+        subnet, net = self.tunnel(host, srv, server_host)
+        routes = self.routes()
+        if self.present:
+            self.unique(host, dev, netns, transport)
+        out = dict(net)
+        out.update(name=self.name, role=self.role, state=self.state, dev=dev, dev_type=transport['dev_type'],
+                   proto=transport['proto'], port=transport['port'], subnet=subnet, push_routes=routes,
+                   server=server_host, remote=self.remote(servers, server_host), netns=netns, bridge=bridge,
+                   local=_given(self.raw, 'local') or '')
+        out.update(self.daemon_settings())
+        out.update(self.files(srv, server_host))
+        return out
+
+    def check_keys(self):
+        unknown = sorted(str(k) for k in set(self.raw) - set(KEYS))
+        if unknown:
+            self.fail('unknown key(s) %s (known: %s)' % (', '.join(unknown), ', '.join(sorted(KEYS))))
+
+    def identity(self, host):
+        if not NAME_RE.fullmatch(self.name):
+            self.fail('name %s must be 1 to 48 of [a-z0-9-], starting with a letter or digit' % _json(self.name))
+        elif self.name in host.names:
+            self.fail('name is used twice on this host')
+        host.names.append(self.name)
+        if self.role not in ROLES:
+            self.fail('role must be server or client, not %s' % _json(self.role))
+        if self.state not in STATES:
+            self.fail('state must be present or absent, not %s' % _json(self.state))
+
+    def device(self):
+        """(device, namespace, bridge)."""
+        given = _given(self.raw, 'dev')
+        dev = str(given) if given is not None else 'vpn-' + self.name
+        if not DEV_RE.fullmatch(dev):
+            self.fail('device name %s must be 1 to 15 characters without /, : or white space%s'
+                      % (_json(dev), '' if given is not None else ' (the default vpn-NAME is too long: set dev)'))
+        netns = str(_given(self.raw, 'netns') or '')
+        if netns and (not NETNS_RE.fullmatch(netns) or netns in ('.', '..')):
+            self.fail('netns %s is not a valid namespace name' % _json(netns))
+        return dev, netns, str(_given(self.raw, 'bridge') or '')
+
+    def server(self, servers):
+        """(server host, its server instance of this name or {}) - a present client's, else ('...', {})."""
+        server_host = str(_given(self.raw, 'server') or '')
+        if self.role != 'client' or not self.present:
+            return server_host, {}
+        if not server_host:
+            self.fail("a client needs server (the inventory hostname of the server instance's host)")
+            return server_host, {}
+        if servers is None or not servers.known(server_host):
+            self.fail('server %s is not a host of the inventory' % _json(server_host))
+            return server_host, {}
+        srv = servers.find(server_host, self.name)
+        if not srv:
+            self.fail('server %s has no server instance named %s (in its vpn_endpoint_instances, or exported by '
+                      'an earlier run of the role there)' % (_json(server_host), _json(self.name)))
+            return server_host, {}
+        return server_host, srv
+
+    def transport(self, srv, server_host):
+        """dev_type, proto and port: the instance's own, else its server's, else the defaults."""
+        out = {}
+        for key in SHARED_WITH_SERVER:
+            value = _given(self.raw, key)
+            out[key] = value if value is not None else srv.get(key, TRANSPORT_DEFAULTS[key])
+        if out['dev_type'] not in DEV_TYPES:
+            self.fail('dev_type must be tun or tap, not %s' % _json(out['dev_type']))
+        if out['proto'] not in PROTOS:
+            self.fail('proto must be udp or tcp, not %s' % _json(out['proto']))
+        try:
+            out['port'] = int(out['port'])
+        except (TypeError, ValueError):
+            self.fail('port %s is not in 1..65535' % _json(out['port']))
+            out['port'] = 0
+        else:
+            if not 1 <= out['port'] <= 65535:
+                self.fail('port %d is not in 1..65535' % out['port'])
+        if srv:
+            for key in SHARED_WITH_SERVER:
+                theirs = srv.get(key)
+                if key == 'port' and NUMBER_RE.fullmatch(str(theirs)):
+                    theirs = int(theirs)
+                if out[key] != theirs:
+                    self.fail("%s %s differs from the server instance's %s on %s" % (key, out[key], theirs, server_host))
+        return out
+
+    def tunnel(self, host, srv, server_host):
+        """(subnet, its addresses): a server's own subnet, a client's from its server."""
+        if self.role == 'server':
+            subnet = str(_given(self.raw, 'subnet') or '')
+        else:
+            subnet = str(srv.get('subnet') or '')
+            mine = _given(self.raw, 'subnet')
+            if self.role == 'client' and mine is not None and srv and str(mine) != subnet:
+                self.fail("subnet %s differs from the server instance's %s on %s (a client takes its server's; "
+                          "leave it out)" % (mine, subnet, server_host))
+        if self.present and self.role == 'server' and not subnet:
+            self.fail('a server needs subnet (its tunnel network, like 10.8.0.0/24)')
+            return subnet, {}
+        if not subnet:
+            return subnet, {}
+        try:
+            n, prefix = _cidr4(subnet, 29)
+        except ValueError as e:
+            if self.present:
+                self.fail('subnet %s %s' % (subnet, e))
+            return subnet, {}
+        size = 2 ** (32 - prefix)
+        net = {'network': _dotted(n), 'prefix': prefix, 'netmask': _netmask(prefix), 'address': _dotted(n + 1),
+               'pool_start': _dotted(n + 2), 'pool_end': _dotted(n + size - 2)}
+        if self.present:
+            for other_name, other_subnet, start, end in host.subnets:
+                if n < end and start < n + size:
+                    self.fail('subnet %s overlaps subnet %s of instance %s on this host'
+                              % (subnet, other_subnet, other_name))
+            host.subnets.append((self.name, subnet, n, n + size))
+        return subnet, net
+
+    def routes(self):
+        """A present server's push_routes as [{network, netmask, cidr}]."""
+        given = self.raw.get('push_routes')
+        if self.role == 'client' and given:
+            self.fail('push_routes belong to the server instance (clients get them pushed)')
+        if self.role != 'server' or not self.present or not given:
+            return []
+        if not _is_list(given):
+            self.fail('push_routes must be a list of IPv4 networks (like [10.20.0.0/24])')
+            return []
+        out = []
+        for route in given:
+            try:
+                n, prefix = _cidr4(route, 32)
+            except ValueError as e:
+                self.fail('push_routes entry %s %s' % (route, e))
+            else:
+                out.append({'network': _dotted(n), 'netmask': _netmask(prefix), 'cidr': str(route)})
+        return out
+
+    def unique(self, host, dev, netns, transport):
+        """A present instance's device, and a server's port, are its own on this host (per namespace)."""
+        in_netns = ' in netns ' + netns if netns else ''
+        key = (netns, dev)
+        if key in host.devices:
+            self.fail('device %s%s is also used by instance %s' % (dev, in_netns, host.devices[key]))
+        host.devices[key] = self.name
+        if self.role == 'server':
+            key = (netns, transport['proto'], transport['port'])
+            if key in host.ports:
+                self.fail('%s port %s%s is also used by instance %s'
+                          % (transport['proto'], transport['port'], in_netns, host.ports[key]))
+            host.ports[key] = self.name
+
+    def own(self, key, default):
+        """The instance's value of key, else default (the role's)."""
+        value = _given(self.raw, key)
+        return default if value is None else value
+
+    def daemon_settings(self):
+        """keepalive, data_ciphers, options and verb: the instance's own, else the role's."""
+        keepalive = self.own('keepalive', self.settings['keepalive'])
+        if not _is_list(keepalive) or len(keepalive) != 2 or not all(NUMBER_RE.fullmatch(str(v)) for v in keepalive):
+            self.fail('keepalive must be two numbers [interval, timeout]')
+        ciphers = self.own('data_ciphers', self.settings['data_ciphers'])
+        if not _is_list(ciphers) or not all(isinstance(c, str) and c and ':' not in c for c in ciphers):
+            self.fail('data_ciphers must be a list of cipher names (like [AES-256-GCM])')
+        options = self.own('options', [])
+        if not _is_list(options) or not all(isinstance(o, str) and '\n' not in o for o in options):
+            self.fail('options must be a list of OpenVPN configuration lines')
+        verb = self.own('verb', self.settings['verb'])
+        if not NUMBER_RE.fullmatch(str(verb)):
+            self.fail('verb must be a number (0 to 11), not %s' % _json(verb))
+        return {'keepalive': _listed(keepalive), 'data_ciphers': _listed(ciphers), 'options': _listed(options),
+                'verb': verb}
+
+    def remote(self, servers, server_host):
+        """Where a client connects to: remote, else the server host's ansible_host, else its name."""
+        given = _given(self.raw, 'remote')
+        if given is not None:
+            return str(given)
+        if servers is not None and servers.known(server_host):
+            return str(servers.address(server_host))
+        return server_host
+
+    def files(self, srv, server_host):
+        """Daemon, configuration and the key material: where it is made (keyhost, pki) and where it goes."""
+        conf_dir = '%s/%s' % (self.settings['config_dir'], self.name)
+        pki = '%s/%s' % (self.settings['pki_dir'], self.name) if self.role == 'server' else str(srv.get('pki', ''))
+        cn = 'client-' + CN_UNSAFE_RE.sub('_', self.host) if self.role == 'client' else self.settings['server_cn']
+        return {
+            'daemon': self.settings['daemon_prefix'] + self.name, 'conf_dir': conf_dir,
+            'conf': '%s/%s.conf' % (conf_dir, self.name), 'pki': pki,
+            'keyhost': server_host if self.role == 'client' else self.host,
+            'keyfiles': [{'file': 'ca.crt', 'src': pki + '/ca.crt'},
+                         {'file': 'cert.crt', 'src': '%s/issued/%s.crt' % (pki, cn)},
+                         {'file': 'key.key', 'src': '%s/private/%s.key' % (pki, cn)},
+                         {'file': 'tc.key', 'src': pki + '/tc.key'}],
+            'cn': cn,
+        }
+
+
+def _instances(instances):
+    if instances is None:
+        return []
+    if isinstance(instances, (str, bytes, Mapping)) or not isinstance(instances, Sequence):
+        raise AnsibleFilterError('vpn_endpoint_plan: vpn_endpoint_instances must be a list of instances, not %s'
+                                 % type(instances).__name__)
+    return list(instances)
+
+
+def _own_servers(instances, host, settings):
+    """This host's present server instances by name, normalised (what its export holds)."""
+    out = {}
+    scratch = _Host()
+    for index, raw in enumerate(instances):
+        item = _Instance(index, raw, host, settings)
+        if item.role == 'server' and item.present:
+            result = item.plan(scratch, None)
+            if result is not None:
+                out.setdefault(item.name, result)
+    return out
+
+
+def _plan(instances, host, hostvars, settings):
+    """(errors, normalised instances) of one host's vpn_endpoint_instances."""
+    instances = _instances(instances)
+    settings = _settings(settings)
+    host = str(host)
+    servers = _Servers(hostvars, settings)
+    registry = _Host()
+    errors, out = [], []
+    for index, raw in enumerate(instances):
+        item = _Instance(index, raw, host, settings)
+        result = item.plan(registry, servers)
+        errors.extend(item.errors)
+        if result is not None:
+            out.append(result)
+    return errors, out
+
+
+def vpn_endpoint_plan(instances, host, hostvars=None, settings=None, strict=True):
+    """Check one host's vpn_endpoint_instances and complete them.
+
+    Returns {errors, instances, present, absent, servers, clients}. With strict (the default) any problem
+    raises one AnsibleFilterError carrying every message (each naming its instance and host), so a
+    set_fact task fails with all of them.
+    """
+    errors, out = _plan(instances, host, hostvars, settings)
+    if errors and strict:
+        raise AnsibleFilterError('; '.join(errors))
+    present = [i for i in out if i['state'] == 'present']
+    return {
+        'errors': errors,
+        'instances': out,
+        'present': present,
+        'absent': [i for i in out if i['state'] == 'absent'],
+        'servers': [i for i in present if i['role'] == 'server'],
+        'clients': [i for i in present if i['role'] == 'client'],
+    }
+
+
+def vpn_endpoint_servers(instances, host, settings=None):
+    """This host's present server instances by name, normalised: what its clients' hosts read (never fails)."""
+    return _own_servers(_instances(instances), str(host), _settings(settings))
+
+
+class FilterModule:
+    """The vpn_endpoint role's filters."""
+
+    def filters(self):
+        return {
+            'vpn_endpoint_plan': vpn_endpoint_plan,
+            'vpn_endpoint_servers': vpn_endpoint_servers,
+        }
