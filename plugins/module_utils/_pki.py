@@ -773,6 +773,34 @@ def _ensure(ctx, item):
                         actions=[step.describe() for step in steps], extra=extra)
 
 
+def material_apart(out):
+    """A batch's result with each PKI's material taken out of its entry of `results` and returned in
+    `material`, keyed by the entry's name (the PKI's path). Ansible censors a no_log result but shows the
+    entries of its `results` that are not loop items of their own (ansible-core's TaskResult keeps a
+    loop's shape), so with the material in them a no_log task would show every key with -v."""
+    if isinstance(out.get('results'), list):
+        out['material'] = dict((r['name'], r.pop('material')) for r in out['results']
+                               if isinstance(r, dict) and 'material' in r)
+    return out
+
+
+class SecretsApart(object):
+    """The module as run_objects uses it, returning a batch's material apart (material_apart), also when it
+    fails."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def exit_json(self, **out):
+        self._module.exit_json(**material_apart(out))
+
+    def fail_json(self, **out):
+        self._module.fail_json(**material_apart(out))
+
+
 def run(module):
     """The pki module's whole run: validate, plan (refusing early, before anything is made), then lock,
     plan again and carry out every PKI's plan in one transaction (_engine.run_objects)."""
@@ -796,5 +824,5 @@ def run(module):
         errors = [getattr(exc, 'msg', None) or str(exc)]
     if errors:
         module.fail_json(msg='; '.join(errors))
-    run_objects(module, items, ensure, Context(module, items, tools, timeout, locks), batch=batch,
+    run_objects(SecretsApart(module), items, ensure, Context(module, items, tools, timeout, locks), batch=batch,
                 prepare=lambda ctx: prepare(ctx, items))

@@ -200,16 +200,26 @@ EXAMPLES = r'''
     mode: "0600"
   no_log: true
 
-- name: Two server instances' PKIs in one task
+- name: Two server instances' PKIs in one task, each server's certificate and key read back
   virtnet.linux.pki:
     servers: [server]
     tls_crypt: true
+    read: [server]
     batch:
       - path: /etc/virtnet/vpn/pki/site
         ca_cn: vpn site CA
       - path: /etc/virtnet/vpn/pki/lab
         ca_cn: vpn lab CA
         cert_days: 90
+  register: servers_pki
+  no_log: true
+
+- name: The lab server's key (a batch's material is keyed by the PKI's path)
+  ansible.builtin.copy:
+    dest: /etc/openvpn/server/lab.key
+    content: "{{ servers_pki.material['/etc/virtnet/vpn/pki/lab'].certs.server.key }}"
+    mode: "0600"
+  no_log: true
 '''
 
 RETURN = r'''
@@ -235,7 +245,10 @@ cleared:
 material:
   description:
     - What O(read) asks for; empty when O(read) is not given. Secret - use C(no_log) on the task.
-  returned: always, unless O(batch) is given
+    - With O(batch), the PKI's path (as in RV(results[].name)) to its material, for every PKI; the entries of
+      RV(results) carry none (Ansible shows the entries of a C(results) list even when the task is
+      C(no_log)).
+  returned: always
   type: dict
   contains:
     ca:
@@ -274,8 +287,8 @@ actions:
   sample: [easyrsa init-pki soft, easyrsa build-ca nopass, easyrsa build-server-full server nopass]
 results:
   description:
-    - With O(batch), one entry per PKI in the task's order, with the keys above and C(name), its path
-      (normalised).
+    - With O(batch), one entry per PKI in the task's order, with the keys above but RV(material) and C(name),
+      its path (normalised).
   returned: when O(batch) is given
   type: list
   elements: dict

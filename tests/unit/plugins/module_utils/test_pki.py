@@ -13,8 +13,9 @@ import os
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._pki import (
-    LOCK_NAME, Snapshot, Step, certificate_not_after, clean_environment, easyrsa_env, error_tail, make_dirs, normalise, parse_index, parse_time, plan,
-    read_state, remove_dirs, summary, valid_not_after, validate, validate_all, view,
+    LOCK_NAME, SecretsApart, Snapshot, Step, certificate_not_after, clean_environment, easyrsa_env, error_tail, make_dirs,
+    material_apart, normalise, parse_index, parse_time, plan, read_state, remove_dirs, summary, valid_not_after, validate,
+    validate_all, view,
 )
 
 
@@ -335,3 +336,32 @@ def test_state_of_a_directory(tmp_path):
     assert (s['private'], s['ca_crt'], s['ca_key'], s['tls_crypt']) == (True, True, True, True)
     assert (s['issued'], s['keys'], s['reqs']) == ({'c1'}, {'c1', 'c2'}, {'c2'})
     assert read_state(str(tmp_path / 'missing'))['exists'] is False
+
+
+def test_a_batch_returns_its_material_apart_from_results():
+    """Ansible shows the entries of a no_log result's `results` (it keeps a loop's shape): no key may be in them."""
+    key = {'ca': 'CA', 'tls_crypt': 'TC', 'certs': {'c1': {'cert': 'C', 'key': 'K'}}}
+    out = material_apart({'changed': True, 'results': [{'name': '/a/pki', 'issued': ['c1'], 'material': key},
+                                                      {'name': '/b/pki', 'issued': [], 'material': {}}]})
+    assert out == {'changed': True, 'material': {'/a/pki': key, '/b/pki': {}},
+                   'results': [{'name': '/a/pki', 'issued': ['c1']}, {'name': '/b/pki', 'issued': []}]}
+    # one PKI (no batch): as it was
+    assert material_apart({'changed': False, 'material': key}) == {'changed': False, 'material': key}
+
+
+def test_the_module_returns_a_batch_and_its_failure_with_the_material_apart():
+    class Module(object):
+        check_mode = True
+
+        def exit_json(self, **out):
+            self.exited = out
+
+        def fail_json(self, **out):
+            self.failed = out
+    module = Module()
+    wrapped = SecretsApart(module)
+    assert wrapped.check_mode is True
+    wrapped.exit_json(results=[{'name': '/a', 'material': {'ca': 'CA'}}])
+    wrapped.fail_json(msg='x', results=[{'name': '/a', 'material': {'ca': 'CA'}}])
+    assert module.exited == {'results': [{'name': '/a'}], 'material': {'/a': {'ca': 'CA'}}}
+    assert module.failed == {'msg': 'x', 'results': [{'name': '/a'}], 'material': {'/a': {'ca': 'CA'}}}

@@ -1,0 +1,364 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What the vpn_endpoint role's tasks hand to the collection's modules, built from its plan in one call each
+(documented in vpn_endpoint_host.yml, vpn_endpoint_pki.yml, vpn_endpoint_plumbing.yml,
+vpn_endpoint_daemons.yml and vpn_endpoint_server_pids.yml):
+
+  vpn_endpoint_host         the paths the role looks at on the host (one stat), and what they tell: missing
+                            programs, the tun node the daemons open, private nodes to make, namespaces and
+                            bridges that are not there
+  vpn_endpoint_pki          one virtnet.linux.pki batch per host that holds a PKI this host needs
+  vpn_endpoint_plumbing     the virtnet.linux.plumbing document of the present (or the absent) instances
+  vpn_endpoint_daemons      the virtnet.linux.daemon batch: every present instance, servers first, with its
+                            files, its restart key and whether its device was made anew
+  vpn_endpoint_server_pids  the PIDs of the clients' server daemons, as their hosts' runs reported them
+
+The plan (virtnet.linux.vpn_endpoint_plan) has checked everything; these functions only reshape it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from collections.abc import Mapping, Sequence
+
+from ansible.errors import AnsibleFilterError
+
+#: the instance keys whose change restarts a daemon (OpenVPN reads them only at start); the rest of its
+#: configuration file (push_routes, keepalive, data_ciphers, verb, options) is re-read on SIGHUP, and the
+#: certificates and keys are files of their own (restart class)
+RESTART_KEYS = ('name', 'role', 'dev', 'dev_type', 'proto', 'port', 'subnet', 'server', 'remote', 'local', 'netns',
+                'bridge', 'conf')
+#: lines OpenVPN logs when it did not take what it was given (it exits after them)
+LOG_ERRORS = ['Exiting due to fatal error', 'Options error']
+NODE = 'character special file'
+NODE_RDEV = 'a:c8'         # 10:200, /dev/net/tun's numbers (stat's %t:%T, hexadecimal)
+HOST_SETTINGS = {'host': '', 'tun_node': 'auto', 'install_packages': True, 'openvpn': '/usr/sbin/openvpn',
+                 'easyrsa': '/usr/share/easy-rsa/easyrsa', 'user': 'openvpn', 'group': 'openvpn'}
+DAEMON_SETTINGS = {'user': 'openvpn', 'group': 'openvpn', 'openvpn': '/usr/sbin/openvpn', 'private_node': False,
+                   'check_mode': False, 'user_missing': False, 'secret': True, 'log_errors': LOG_ERRORS}
+
+
+def _settings(settings, defaults, what):
+    settings = settings or {}
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError('%s: settings must be a mapping, not %s' % (what, type(settings).__name__))
+    unknown = sorted(str(k) for k in set(settings) - set(defaults))
+    if unknown:
+        raise AnsibleFilterError('%s: unknown setting(s) %s (known: %s)'
+                                 % (what, ', '.join(unknown), ', '.join(sorted(defaults))))
+    return dict(defaults, **settings)
+
+
+def _plan(plan, what):
+    if not isinstance(plan, Mapping) or not all(k in plan for k in ('present', 'absent', 'servers', 'clients')):
+        raise AnsibleFilterError('%s: the input must be the plan of virtnet.linux.vpn_endpoint_plan' % what)
+    return plan
+
+
+def _unique(values):
+    out = []
+    for v in values:
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _link(inst):
+    """The name virtnet.linux.plumbing gives an instance's device in its results (NETNS/DEV or DEV)."""
+    return '%s/%s' % (inst['netns'], inst['dev']) if inst['netns'] else inst['dev']
+
+
+def _where(inst, host):
+    return 'vpn_endpoint_instances[%s] (%s on %s)' % (inst['name'], inst['role'], host)
+
+
+def _cidr(inst):
+    return '%s/%s' % (inst['address'], inst['prefix'])
+
+
+def _node(inst):
+    return inst['conf_dir'] + '/tun'
+
+
+# --------------------------------------------------------------------------- the host
+
+def _stat(output):
+    """{path: {type, mode, user, group, rdev}} of stat -c '%n|%F|%a|%U|%G|%t:%T' output (a text or lines)."""
+    if output is None:
+        return {}
+    lines = output.splitlines() if isinstance(output, str) else list(output)
+    out = {}
+    for line in lines:
+        parts = str(line).rsplit('|', 5)
+        if len(parts) == 6:
+            out[parts[0]] = dict(zip(('type', 'mode', 'user', 'group', 'rdev'), parts[1:]))
+    return out
+
+
+def vpn_endpoint_host(plan, settings=None, stat=None):
+    """The paths the role looks at (RV paths, for one stat) and, from their stat output, what they tell."""
+    plan = _plan(plan, 'vpn_endpoint_host')
+    s = _settings(settings, HOST_SETTINGS, 'vpn_endpoint_host')
+    present, absent = plan['present'], plan['absent']
+    programs = ([s['openvpn']] + ([s['easyrsa']] if plan['servers'] else [])) if present and s['install_packages'] \
+        else []
+    tun = ['/dev/net/tun'] if present and s['tun_node'] == 'auto' else []
+    nodes = [_node(i) for i in present] if s['tun_node'] != 'shared' else []
+    netns = _unique('/run/netns/' + i['netns'] for i in absent if i['netns'])
+    bridges = _unique('/sys/class/net/%s/bridge' % i['bridge'] for i in present if i['bridge'] and not i['netns'])
+    found = _stat(stat)
+    out = {
+        'paths': _unique(programs + tun + nodes + netns + bridges),
+        'programs_missing': [p for p in programs if p not in found],
+        'netns_missing': [p[len('/run/netns/'):] for p in netns if p not in found],
+        'bridge_errors': ['%s: bridge %s does not exist' % (_where(i, s['host']), i['bridge'])
+                          for i in present if i['bridge'] and not i['netns']
+                          and '/sys/class/net/%s/bridge' % i['bridge'] not in found],
+        # a bridge inside a namespace is looked for with virtnet.linux.link_info
+        'netns_bridges': [i for i in present if i['bridge'] and i['netns']],
+    }
+    # Debian's udev makes /dev/net/tun 0666; where it is not (no udev, some containers) each instance gets
+    # its own node 10:200 in its directory, 0600 for the daemons' user (OpenVPN's dev-node)
+    dev_tun = found.get('/dev/net/tun')
+    shared_ok = dev_tun is not None and int(dev_tun['mode'] or '0', 8) & 0o006 == 0o006
+    out['private_node'] = bool(present) and (s['tun_node'] == 'private' or (s['tun_node'] == 'auto' and not shared_ok))
+    out['nodes'] = []
+    if out['private_node']:
+        for inst in present:
+            st = found.get(_node(inst))
+            if st is None or st['type'] != NODE or st['rdev'] != NODE_RDEV:
+                out['nodes'].append({'name': inst['name'], 'conf_dir': inst['conf_dir'], 'path': _node(inst),
+                                     'make': True, 'replace': st is not None})
+            elif (st['mode'], st['user'], st['group']) != ('600', s['user'], s['group']):
+                out['nodes'].append({'name': inst['name'], 'conf_dir': inst['conf_dir'], 'path': _node(inst),
+                                     'make': False, 'replace': False})
+    return out
+
+
+# --------------------------------------------------------------------------- the PKIs
+
+def _ca_cn(name):
+    return 'vpn %s CA' % name
+
+
+def vpn_endpoint_pki(plan, check_mode=False):
+    """[{host, batch}]: per host that holds a PKI this host's present instances need (this host first for its
+    servers), the virtnet.linux.pki batch that issues what is missing and reads it all. A server instance's
+    PKI is made on its own host (CA, server certificate, tls-crypt key); a client's certificate is issued
+    in its server instance's PKI, which the client never makes (no ca_cn) - except in check mode, where a
+    server's PKI that its host's run would make is predicted rather than refused."""
+    plan = _plan(plan, 'vpn_endpoint_pki')
+    hosts = {}
+    for inst in plan['present']:
+        element = {'path': inst['pki'], 'read': [inst['cn']]}
+        if inst['role'] == 'server':
+            element.update(ca_cn=_ca_cn(inst['name']), servers=[inst['cn']], tls_crypt=True)
+        else:
+            element['clients'] = [inst['cn']]
+            if check_mode:
+                element['ca_cn'] = _ca_cn(inst['name'])
+        hosts.setdefault(inst['keyhost'], []).append(element)
+    return [{'host': host, 'batch': batch} for host, batch in hosts.items()]
+
+
+def _material(pki):
+    """{(host, normalised PKI path): material} of the registered loop of the role's pki task (a batch returns
+    its material by path, apart from its results)."""
+    out = {}
+    if not isinstance(pki, Mapping):
+        return out
+    for item_result in pki.get('results') or []:
+        if not isinstance(item_result, Mapping) or item_result.get('failed') or item_result.get('skipped'):
+            continue
+        host = (item_result.get('item') or {}).get('host')
+        material = item_result.get('material')
+        for path, got in (material.items() if isinstance(material, Mapping) else ()):
+            out[(host, posixpath.normpath(path))] = got or {}
+    return out
+
+
+# --------------------------------------------------------------------------- the plumbing
+
+def vpn_endpoint_plumbing(plan, host=None, settings=None, state='present'):
+    """The virtnet.linux.plumbing document: with state present, the instances' namespaces, their devices
+    (owned by the daemons' user, a tap joined to its bridge) and the tap servers' tunnel addresses on their
+    bridges; with state absent, the devices and bridge addresses of the absent instances to delete - not in
+    a namespace that is gone (host: vpn_endpoint_host's result), not what a present instance uses."""
+    plan = _plan(plan, 'vpn_endpoint_plumbing')
+    s = _settings(settings, {'user': 'openvpn', 'group': 'openvpn', 'user_missing': False}, 'vpn_endpoint_plumbing')
+    present = plan['present']
+    used_links = set((i['netns'], i['dev']) for i in present)
+    used_addresses = set((i['netns'], i['bridge'], _cidr(i)) for i in plan['servers'] if i['bridge'] and 'address' in i)
+    addresses = {}
+    if state == 'present':
+        doc = {'namespaces': [{'name': ns} for ns in _unique(i['netns'] for i in present if i['netns'])],
+               'tuntaps': [], 'addresses': []}
+        for inst in present:
+            tuntap = {'name': inst['dev'], 'mode': inst['dev_type'], 'link_state': 'up'}
+            # in check mode a user that the run would make does not exist yet: the device is predicted without
+            if not s['user_missing']:
+                tuntap.update(user=s['user'], group=s['group'])
+            if inst['netns']:
+                tuntap['netns'] = inst['netns']
+            if inst['bridge']:
+                tuntap['master'] = inst['bridge']
+            doc['tuntaps'].append(tuntap)
+        for inst in plan['servers']:
+            if inst['bridge'] and 'address' in inst:
+                addresses.setdefault((inst['netns'], inst['bridge']), []).append(_cidr(inst))
+    elif state == 'absent':
+        gone = set((host or {}).get('netns_missing') or [])
+        doc = {'tuntaps': [], 'addresses': []}
+        for inst in plan['absent']:
+            if inst['netns'] in gone:
+                continue
+            if (inst['netns'], inst['dev']) not in used_links:
+                doc['tuntaps'].append(dict({'name': inst['dev'], 'state': 'absent'},
+                                           **({'netns': inst['netns']} if inst['netns'] else {})))
+            if inst['role'] == 'server' and inst['bridge'] and 'address' in inst \
+                    and (inst['netns'], inst['bridge'], _cidr(inst)) not in used_addresses:
+                addresses.setdefault((inst['netns'], inst['bridge']), []).append(_cidr(inst))
+    else:
+        raise AnsibleFilterError('vpn_endpoint_plumbing: state must be present or absent, not %s' % state)
+    for (netns, dev), cidrs in addresses.items():
+        element = {'dev': dev, 'address': _unique(cidrs)}
+        if netns:
+            element['netns'] = netns
+        if state == 'absent':
+            element['state'] = 'absent'
+        doc['addresses'].append(element)
+    return doc
+
+
+# --------------------------------------------------------------------------- the daemons
+
+def _made(plumbing):
+    """{plumbing's device name: (made by this run, a process has it open)} of the registered plumbing task.
+    A tun/tap has carrier - operstate not DOWN - exactly while a process has it attached."""
+    out = {}
+    if not isinstance(plumbing, Mapping):
+        return out
+    for entry in plumbing.get('tuntaps') or []:
+        if isinstance(entry, Mapping) and entry.get('name'):
+            made = any(str(a).startswith('create ') for a in entry.get('actions') or [])
+            link = entry.get('link') or {}
+            out[entry['name']] = (made, link.get('operstate') != 'DOWN')
+    return out
+
+
+def _pending_namespaces(plumbing):
+    """The namespaces the registered plumbing task would make (check mode) or made."""
+    if not isinstance(plumbing, Mapping):
+        return set()
+    return set(e.get('name') for e in plumbing.get('namespaces') or [] if isinstance(e, Mapping) and e.get('changed'))
+
+
+def restart_key(inst, private_node, server_pid=None):
+    """What a daemon reads only at start and that is not a file it owns: a change restarts it."""
+    data = {'instance': dict((k, inst.get(k)) for k in RESTART_KEYS), 'private_node': bool(private_node)}
+    if inst['role'] == 'client':
+        # a client follows its server's daemon when that is another process (see README.md, issue 24)
+        data['server_pid'] = server_pid
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode('utf-8')).hexdigest()
+
+
+def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, pids=None, settings=None, only=None):
+    """The virtnet.linux.daemon batch of the present instances, servers first: each OpenVPN daemon with its
+    directory and files (NAME.conf reloads it; certificate, key, CA and tls-crypt key restart it), its
+    restart key, and state restarted where the plumbing task made its device anew (or, for a server, where
+    no process has its device open - it runs on a device that was replaced under it)."""
+    plan = _plan(plan, 'vpn_endpoint_daemons')
+    s = _settings(settings, DAEMON_SETTINGS, 'vpn_endpoint_daemons')
+    if s['check_mode'] and s['user_missing']:
+        return []    # in check mode the daemons' user does not exist yet (its task reports it)
+    confs = confs or {}
+    pids = pids or {}
+    material = _material(pki)
+    devices = _made(plumbing)
+    pending = _pending_namespaces(plumbing) if s['check_mode'] else set()
+    ordered = [i for i in plan['present'] if i['role'] == 'server'] + \
+        [i for i in plan['present'] if i['role'] != 'server']
+    batch = []
+    for inst in ordered:
+        if inst['netns'] in pending or (only is not None and inst['name'] not in only):
+            continue
+        got = material.get((inst['keyhost'], posixpath.normpath(inst['pki'])))
+        cert = ((got or {}).get('certs') or {}).get(inst['cn'])
+        if not (got and got.get('ca') and got.get('tls_crypt') and cert) and not s['check_mode']:
+            raise AnsibleFilterError('vpn_endpoint_instances[%s] (%s): the PKI task returned no certificate, key, CA '
+                                     'and tls-crypt key for %s from %s:%s' % (inst['name'], inst['role'], inst['cn'],
+                                                                             inst['keyhost'], inst['pki']))
+        got, cert = got or {}, cert or {}
+        if inst['name'] not in confs:
+            raise AnsibleFilterError('vpn_endpoint_daemons: no configuration for instance %s' % inst['name'])
+        made, held = devices.get(_link(inst), (False, True))
+        server = inst['role'] == 'server'
+        owned = dict(owner=s['user'], group=s['group'], mode='0600', on_change='restart')
+        element = {
+            'name': inst['daemon'],
+            'argv': [s['openvpn'], '--config', inst['conf']],
+            'user': s['user'],
+            'group': s['group'],
+            'ambient_capabilities': ['CAP_NET_ADMIN'] + (['CAP_NET_BIND_SERVICE'] if server and inst['port'] < 1024
+                                                         else []),
+            'restart_key': restart_key(inst, s['private_node'], pids.get(inst['daemon'])),
+            'reload_signal': 'HUP',
+            'state': 'restarted' if made or (server and not held) else 'started',
+            'log_errors': list(s['log_errors']),
+            'directories': [{'path': inst['conf_dir'], 'owner': 'root', 'group': s['group'], 'mode': '0750'}],
+            'files': [
+                {'path': inst['conf'], 'content': confs[inst['name']], 'owner': 'root', 'group': s['group'],
+                 'mode': '0640', 'on_change': 'reload'},
+                dict(owned, path=inst['conf_dir'] + '/ca.crt', content=got.get('ca') or ''),
+                dict(owned, path=inst['conf_dir'] + '/cert.crt', content=cert.get('cert') or ''),
+                dict(owned, path=inst['conf_dir'] + '/key.key', content=cert.get('key') or '', secret=s['secret']),
+                dict(owned, path=inst['conf_dir'] + '/tc.key', content=got.get('tls_crypt') or '',
+                     secret=s['secret']),
+            ],
+        }
+        if inst['netns']:
+            element['netns'] = inst['netns']
+        batch.append(element)
+    return batch
+
+
+def vpn_endpoint_server_pids(instances, hostvars, check_mode=False, prefix='vpn-'):
+    """{daemon name: PID} of the server daemons of the present client instances whose server host's run of
+    the role registered its daemons' results (earlier in this playbook run): the PID each runs as, or - in
+    check mode - 'a new process' for one that would be started or restarted."""
+    out = {}
+    if not isinstance(instances, Sequence) or isinstance(instances, (str, bytes)) or hostvars is None:
+        return out
+    for inst in instances:
+        if not isinstance(inst, Mapping) or inst.get('role') != 'client' or (inst.get('state') or 'present') != 'present':
+            continue
+        daemon = inst.get('daemon') or '%s%s' % (prefix, inst.get('name'))
+        server = str(inst.get('server') or '')
+        if not server or server not in hostvars:
+            continue
+        registered = hostvars[server].get('__vpn_endpoint_daemons')
+        if not isinstance(registered, Mapping):
+            continue
+        for r in registered.get('results') or []:
+            if isinstance(r, Mapping) and r.get('name') == daemon:
+                out[daemon] = 'a new process' if check_mode and r.get('action') in ('started', 'restarted') \
+                    else r.get('pid')
+    return out
+
+
+class FilterModule:
+    """What the vpn_endpoint role's tasks hand to the modules."""
+
+    def filters(self):
+        return {
+            'vpn_endpoint_host': vpn_endpoint_host,
+            'vpn_endpoint_pki': vpn_endpoint_pki,
+            'vpn_endpoint_plumbing': vpn_endpoint_plumbing,
+            'vpn_endpoint_daemons': vpn_endpoint_daemons,
+            'vpn_endpoint_server_pids': vpn_endpoint_server_pids,
+        }
