@@ -290,9 +290,9 @@ def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, pids=None, settin
         got = material.get((inst['keyhost'], posixpath.normpath(inst['pki'])))
         cert = ((got or {}).get('certs') or {}).get(inst['cn'])
         if not (got and got.get('ca') and got.get('tls_crypt') and cert) and not s['check_mode']:
-            raise AnsibleFilterError('vpn_endpoint_instances[%s] (%s): the PKI task returned no certificate, key, CA '
-                                     'and tls-crypt key for %s from %s:%s' % (inst['name'], inst['role'], inst['cn'],
-                                                                             inst['keyhost'], inst['pki']))
+            raise AnsibleFilterError(
+                'vpn_endpoint_instances[%s] (%s): the PKI task returned no certificate, key, CA and tls-crypt key '
+                'for %s from %s:%s' % (inst['name'], inst['role'], inst['cn'], inst['keyhost'], inst['pki']))
         got, cert = got or {}, cert or {}
         if inst['name'] not in confs:
             raise AnsibleFilterError('vpn_endpoint_daemons: no configuration for instance %s' % inst['name'])

@@ -245,7 +245,7 @@ cleared:
 material:
   description:
     - What O(read) asks for; empty when O(read) is not given. Secret - use C(no_log) on the task.
-    - With O(batch), the PKI's path (as in RV(results[].name)) to its material, for every PKI; the entries of
+    - With O(batch), the PKI's path (the C(name) of its entry of RV(results)) to its material, for every PKI; the entries of
       RV(results) carry none (Ansible shows the entries of a C(results) list even when the task is
       C(no_log)).
   returned: always

@@ -82,7 +82,7 @@ def test_host_private_nodes_made_fixed_or_replaced():
     p = plan([SITE, ALT, LAN])
     lines = [stat_line('/dev/net/tun', 'character special file', '600', rdev='a:c8'),
              stat_line(DIR + '/site/tun', **NODE_OK),                      # as it should be
-             stat_line(DIR + '/alt/tun', **dict(NODE_OK, user='root')),    # wrong owner
+             stat_line(DIR + '/alt/tun', 'character special file', '600', 'root', 'openvpn', 'a:c8'),  # owner
              stat_line(DIR + '/lan/tun', 'regular empty file', '644')]     # not a node
     out = vpn_endpoint_host(p, {'host': 'vpn1'}, lines)
     assert [(n['name'], n['make'], n['replace']) for n in out['nodes']] == [('alt', False, False), ('lan', True, True)]

@@ -341,8 +341,8 @@ def test_state_of_a_directory(tmp_path):
 def test_a_batch_returns_its_material_apart_from_results():
     """Ansible shows the entries of a no_log result's `results` (it keeps a loop's shape): no key may be in them."""
     key = {'ca': 'CA', 'tls_crypt': 'TC', 'certs': {'c1': {'cert': 'C', 'key': 'K'}}}
-    out = material_apart({'changed': True, 'results': [{'name': '/a/pki', 'issued': ['c1'], 'material': key},
-                                                      {'name': '/b/pki', 'issued': [], 'material': {}}]})
+    out = material_apart({'changed': True, 'results': [
+        {'name': '/a/pki', 'issued': ['c1'], 'material': key}, {'name': '/b/pki', 'issued': [], 'material': {}}]})
     assert out == {'changed': True, 'material': {'/a/pki': key, '/b/pki': {}},
                    'results': [{'name': '/a/pki', 'issued': ['c1']}, {'name': '/b/pki', 'issued': []}]}
     # one PKI (no batch): as it was
