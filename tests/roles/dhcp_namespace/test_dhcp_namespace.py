@@ -24,7 +24,7 @@ import time
 import pytest
 import yaml
 
-from harness.runs import assert_run, daemon_actions  # pylint: disable=import-error
+from harness.runs import assert_run, checked, daemon_actions  # pylint: disable=import-error
 
 LAB = 'roles'
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -176,9 +176,7 @@ def converge(runs, lab, name, v, **kw):
 # ---- 1. bad inputs fail naming the network, and change nothing (one converge, every problem reported) --
 @pytest.fixture(scope='module')
 def refused(lab, runs):
-    before = snapshot(lab)
-    run = converge(runs, lab, 'bad', bad_networks())
-    return run, before, snapshot(lab)
+    return checked(lambda: snapshot(lab), lambda: converge(runs, lab, 'bad', bad_networks()))
 
 
 def test_bad_inputs_fail_the_run_on_every_host(refused):
@@ -197,9 +195,7 @@ def test_bad_inputs_change_nothing(refused):
 # ---- 2. the rhythm: check mode first, apply, apply again, check mode again ------------------------------
 @pytest.fixture(scope='module')
 def checked_fresh(lab, runs, refused):
-    before = snapshot(lab)
-    run = converge(runs, lab, 'check-fresh', networks(), check=True, diff=True)
-    return run, before, snapshot(lab)
+    return checked(lambda: snapshot(lab), lambda: converge(runs, lab, 'check-fresh', networks(), check=True, diff=True))
 
 
 def test_check_mode_on_fresh_hosts_reports_changes(checked_fresh):
@@ -586,8 +582,7 @@ PURGE = {'dhcp_namespace_networks': [], 'dhcp_namespace_purge': True}
 
 @pytest.fixture(scope='module')
 def checked_purge(lab, runs, qemu_guest):
-    before = snapshot(lab)
-    return converge(runs, lab, 'check-purge', PURGE, check=True, diff=True), before, snapshot(lab)
+    return checked(lambda: snapshot(lab), lambda: converge(runs, lab, 'check-purge', PURGE, check=True, diff=True))
 
 
 def test_check_mode_reports_the_purge_and_removes_nothing(checked_purge):

@@ -20,7 +20,7 @@ import os
 import pytest
 import yaml
 
-from harness.runs import assert_run, daemon_actions  # pylint: disable=import-error
+from harness.runs import assert_run, checked, daemon_actions  # pylint: disable=import-error
 
 LAB = 'roles'
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -148,10 +148,10 @@ def verify(runs, lab, name, v=None):
 # ---- 1. check mode on fresh hosts, apply, again, traffic -------------------------------------------------
 @pytest.fixture(scope='module')
 def checked_fresh(lab, runs):
-    before = fingerprint(lab)
-    run = runs.play(os.path.join(MOL, 'role.yml'), lab.inventory, name='check-fresh', check=True, diff=True,
-                    extravars=variant(without_lan))
-    return run, before, fingerprint(lab)
+    def check():
+        return runs.play(os.path.join(MOL, 'role.yml'), lab.inventory, name='check-fresh', check=True, diff=True,
+                         extravars=variant(without_lan))
+    return checked(lambda: fingerprint(lab), check)
 
 
 def test_check_mode_on_fresh_hosts_reports_changes(checked_fresh):
@@ -234,9 +234,7 @@ def test_tap_server_is_a_port_of_its_bridge_which_carries_the_tunnel_address(lab
 # ---- 2. a pushed route: check mode, then alt reloaded (same PID), nothing else touched -------------------
 @pytest.fixture(scope='module')
 def checked_reload(lab, runs, verified):
-    before = fingerprint(lab)
-    run = converge(runs, lab, 'check-reload', variant(more_routes), check=True, diff=True)
-    return run, before, fingerprint(lab)
+    return checked(lambda: fingerprint(lab), lambda: converge(runs, lab, 'check-reload', variant(more_routes), check=True, diff=True))
 
 
 def test_check_mode_reports_a_new_pushed_route(checked_reload):
