@@ -131,8 +131,11 @@ fi
   sort -t$'\t' -k3,3n "$ci/stages.tsv" | while IFS=$'\t' read -r lane name start d result; do
     printf '| %s | %s | %dm%02ds | %dm%02ds | %s |\n' "$lane" "$name" $((start / 60)) $((start % 60)) $((d / 60)) $((d % 60)) "$result"
   done
+  for lane in setup lab plain; do   # a lane's stages one after the other: the sum of their durations
+    awk -F'\t' -v l="$lane" '$1 == l { s += $4 } END { printf "| %s | (the lane, its stages added up) | | %dm%02ds | |\n", l, s / 60, s % 60 }' "$ci/stages.tsv"
+  done
   s=$(($(date +%s) - t0))
-  printf '| all | | | %dm%02ds | %s |\n' $((s / 60)) $((s % 60)) "$(grep -q FAILED "$ci/stages.tsv" && echo FAILED || echo ok)"
+  printf '| all | (wall clock) | | %dm%02ds | %s |\n' $((s / 60)) $((s % 60)) "$(grep -q FAILED "$ci/stages.tsv" && echo FAILED || echo ok)"
   echo
   echo "$(nproc) cores, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$ci/stages.md"
