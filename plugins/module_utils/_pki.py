@@ -39,7 +39,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     ObjectResult, expand_batch, find_duplicates, run_objects,
 )
 
-#: the options of one PKI (the keys of each item; easyrsa and openvpn are the task's)
+#: the options of one PKI (the keys of each item; easyrsa, openvpn and lock_timeout are the task's)
 KEYS = ('path', 'ca_cn', 'curve', 'ca_days', 'cert_days', 'servers', 'clients', 'tls_crypt', 'read')
 LOCK_NAME = '.virtnet-issue.lock'
 TLS_CRYPT = 'tc.key'
