@@ -127,7 +127,7 @@ def vpn_endpoint_host(plan, settings=None, stat=None):
     dev_tun = found.get('/dev/net/tun')
     shared_ok = dev_tun is not None and int(dev_tun['mode'] or '0', 8) & 0o006 == 0o006
     out['private_node'] = bool(present) and (s['tun_node'] == 'private' or (s['tun_node'] == 'auto' and not shared_ok))
-    out['nodes'] = []
+    out['nodes'], out['node_dirs'] = [], []
     if out['private_node']:
         for inst in present:
             st = found.get(_node(inst))
@@ -137,6 +137,10 @@ def vpn_endpoint_host(plan, settings=None, stat=None):
             elif (st['mode'], st['user'], st['group']) != ('600', s['user'], s['group']):
                 out['nodes'].append({'name': inst['name'], 'conf_dir': inst['conf_dir'], 'path': _node(inst),
                                      'make': False, 'replace': False})
+    # the directories of the nodes to make, their parent first (0755 root, as are the directories above it)
+    made = [n['conf_dir'] for n in out['nodes'] if n['make']]
+    out['node_dirs'] = [{'path': p, 'group': 'root', 'mode': '0755'} for p in _unique(posixpath.dirname(d) for d in made)] \
+        + [{'path': d, 'group': s['group'], 'mode': '0750'} for d in made]
     return out
 
 

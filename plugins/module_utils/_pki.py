@@ -709,7 +709,14 @@ class Context(_engine.Context):
 
     def close(self):
         while self.fds:
-            os.close(self.fds.pop())
+            fd = self.fds.pop()
+            try:
+                # the holder's pid goes while the lock is still held: a run that changed nothing leaves the
+                # PKI as it found it, its lock file included
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass    # check mode opened it read-only
+            os.close(fd)
         super(Context, self).close()
 
 

@@ -21,7 +21,9 @@ description:
   - Returns the material the task asks for with O(read) - the CA certificate, the tls-crypt key and the
     certificate and private key of each name - so that one run per host both issues and reads it.
   - Everything is done under an exclusive lock of the PKI (C(flock) of O(path)C(/.virtnet-issue.lock), the
-    lock the role's issuance held), so tasks of several hosts may ask the same PKI at once.
+    lock the role's issuance held), so tasks of several hosts may ask the same PKI at once. While a task
+    holds it, the lock file names its process (for the message of a task that times out waiting); it is
+    emptied again before the lock is released.
   - Every input is checked before anything is made. When a step fails, the PKI is put back as it was
     before the task (files easy-rsa left of a failed issuance included; a directory the task made is
     removed) and the message carries the end of easy-rsa's or openvpn's error output.

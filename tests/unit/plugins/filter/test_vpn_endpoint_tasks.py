@@ -65,6 +65,8 @@ def test_host_without_stat_output_knows_nothing_exists():
     assert out['private_node'] is True
     assert out['nodes'] == [{'name': 'site', 'conf_dir': DIR + '/site', 'path': DIR + '/site/tun', 'make': True,
                              'replace': False}]
+    assert out['node_dirs'] == [{'path': DIR, 'group': 'root', 'mode': '0755'},
+                                {'path': DIR + '/site', 'group': 'openvpn', 'mode': '0750'}]
 
 
 def test_host_a_world_writable_dev_net_tun_is_shared():
@@ -86,6 +88,7 @@ def test_host_private_nodes_made_fixed_or_replaced():
              stat_line(DIR + '/lan/tun', 'regular empty file', '644')]     # not a node
     out = vpn_endpoint_host(p, {'host': 'vpn1'}, lines)
     assert [(n['name'], n['make'], n['replace']) for n in out['nodes']] == [('alt', False, False), ('lan', True, True)]
+    assert [d['path'] for d in out['node_dirs']] == [DIR, DIR + '/lan']
     out = vpn_endpoint_host(p, {'host': 'vpn1', 'user': 'vpn', 'group': 'vpn'}, lines)
     assert [n['name'] for n in out['nodes']] == ['site', 'alt', 'lan']
 
