@@ -8,8 +8,8 @@
 vpn_endpoint_daemons.yml and vpn_endpoint_server_pids.yml):
 
   vpn_endpoint_host         the paths the role looks at on the host (one stat), and what they tell: missing
-                            programs, the tun node the daemons open, private nodes to make, namespaces and
-                            bridges that are not there
+                            programs, the tun node the daemons open, private nodes to make, namespaces of
+                            absent instances that are gone
   vpn_endpoint_pki          one virtnet.linux.pki batch per host that holds a PKI this host needs
   vpn_endpoint_plumbing     the virtnet.linux.plumbing document of the present (or the absent) instances
   vpn_endpoint_daemons      the virtnet.linux.daemon batch: every present instance, servers first, with its
@@ -73,10 +73,6 @@ def _link(inst):
     return '%s/%s' % (inst['netns'], inst['dev']) if inst['netns'] else inst['dev']
 
 
-def _where(inst, host):
-    return 'vpn_endpoint_instances[%s] (%s on %s)' % (inst['name'], inst['role'], host)
-
-
 def _cidr(inst):
     return '%s/%s' % (inst['address'], inst['prefix'])
 
@@ -101,7 +97,9 @@ def _stat(output):
 
 
 def vpn_endpoint_host(plan, settings=None, stat=None):
-    """The paths the role looks at (RV paths, for one stat) and, from their stat output, what they tell."""
+    """The paths the role looks at (RV paths, for one stat) and, from their stat output, what they tell.
+    (The bridges tap instances join are looked for with virtnet.linux.link_info: /sys/class/net shows the
+    namespace sysfs was mounted in, which on a systemd-nspawn host is not the host's own.)"""
     plan = _plan(plan, 'vpn_endpoint_host')
     s = _settings(settings, HOST_SETTINGS, 'vpn_endpoint_host')
     present, absent = plan['present'], plan['absent']
@@ -110,17 +108,11 @@ def vpn_endpoint_host(plan, settings=None, stat=None):
     tun = ['/dev/net/tun'] if present and s['tun_node'] == 'auto' else []
     nodes = [_node(i) for i in present] if s['tun_node'] != 'shared' else []
     netns = _unique('/run/netns/' + i['netns'] for i in absent if i['netns'])
-    bridges = _unique('/sys/class/net/%s/bridge' % i['bridge'] for i in present if i['bridge'] and not i['netns'])
     found = _stat(stat)
     out = {
-        'paths': _unique(programs + tun + nodes + netns + bridges),
+        'paths': _unique(programs + tun + nodes + netns),
         'programs_missing': [p for p in programs if p not in found],
         'netns_missing': [p[len('/run/netns/'):] for p in netns if p not in found],
-        'bridge_errors': ['%s: bridge %s does not exist' % (_where(i, s['host']), i['bridge'])
-                          for i in present if i['bridge'] and not i['netns']
-                          and '/sys/class/net/%s/bridge' % i['bridge'] not in found],
-        # a bridge inside a namespace is looked for with virtnet.linux.link_info
-        'netns_bridges': [i for i in present if i['bridge'] and i['netns']],
     }
     # Debian's udev makes /dev/net/tun 0666; where it is not (no udev, some containers) each instance gets
     # its own node 10:200 in its directory, 0600 for the daemons' user (OpenVPN's dev-node)

@@ -48,7 +48,7 @@ NODE_OK = dict(kind='character special file', mode='600', user='openvpn', group=
 def test_host_paths_of_a_server_host():
     out = vpn_endpoint_host(plan([SITE, LAN, dict(ALT, state='absent', netns='old')]), {'host': 'vpn1'})
     assert out['paths'] == ['/usr/sbin/openvpn', '/usr/share/easy-rsa/easyrsa', '/dev/net/tun', DIR + '/site/tun',
-                            DIR + '/lan/tun', '/run/netns/old', '/sys/class/net/br-vpn/bridge']
+                            DIR + '/lan/tun', '/run/netns/old']
 
 
 def test_host_paths_follow_the_settings():
@@ -93,15 +93,10 @@ def test_host_private_nodes_made_fixed_or_replaced():
     assert [n['name'] for n in out['nodes']] == ['site', 'alt', 'lan']
 
 
-def test_host_missing_bridges_and_gone_namespaces():
-    p = plan([LAN, dict(LAN, name='lan2', port=1197, subnet='10.12.0.0/24', dev='tap2', netns='ns1', bridge='br-ns'),
-              dict(SITE, state='absent', netns='old'), dict(ALT, state='absent', netns='here')])
+def test_host_gone_namespaces():
+    p = plan([LAN, dict(SITE, state='absent', netns='old'), dict(ALT, state='absent', netns='here')])
     out = vpn_endpoint_host(p, {'host': 'vpn1'}, [stat_line('/run/netns/here', 'regular empty file', '444')])
-    assert out['bridge_errors'] == ['vpn_endpoint_instances[lan] (server on vpn1): bridge br-vpn does not exist']
-    assert [i['name'] for i in out['netns_bridges']] == ['lan2']
     assert out['netns_missing'] == ['old']
-    out = vpn_endpoint_host(p, {'host': 'vpn1'}, [stat_line('/sys/class/net/br-vpn/bridge', 'directory')])
-    assert out['bridge_errors'] == []
 
 
 def test_host_refuses_what_is_not_a_plan_or_a_setting():
