@@ -409,7 +409,9 @@ def runner(module, locks=()):
     def run(argv, env=None, umask=None):
         update = dict(env or {}, LC_ALL='C')
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            script = 'exec "$@" >&%d 2>&%d' % (out.fileno(), err.fileno())
+            # by path, not by number: sh (dash) takes single-digit fd numbers only, and with a lock per PKI of
+            # a batch the files' numbers pass 9
+            script = 'exec "$@" >/dev/fd/%d 2>/dev/fd/%d' % (out.fileno(), err.fileno())
             rc, dummy, dummy = module.run_command(
                 ['/bin/sh', '-c', script, 'sh'] + list(argv), cwd='/', environ_update=update, umask=umask,
                 expand_user_and_vars=False, handle_exceptions=False,

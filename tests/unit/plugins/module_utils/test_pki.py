@@ -9,13 +9,14 @@ easy-rsa involved: the integration target runs the real one)."""
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._pki import (
     LOCK_NAME, SecretsApart, Snapshot, Step, certificate_not_after, clean_environment, easyrsa_env, error_tail, make_dirs,
-    material_apart, normalise, parse_index, parse_time, plan, read_state, remove_dirs, summary, valid_not_after, validate,
-    validate_all, view,
+    material_apart, normalise, parse_index, parse_time, plan, read_state, remove_dirs, runner, summary, valid_not_after,
+    validate, validate_all, view,
 )
 
 
@@ -365,3 +366,21 @@ def test_the_module_returns_a_batch_and_its_failure_with_the_material_apart():
     wrapped.fail_json(msg='x', results=[{'name': '/a', 'material': {'ca': 'CA'}}])
     assert module.exited == {'results': [{'name': '/a'}], 'material': {'/a': {'ca': 'CA'}}}
     assert module.failed == {'msg': 'x', 'results': [{'name': '/a'}], 'material': {'/a': {'ca': 'CA'}}}
+
+
+def test_the_runner_writes_into_files_with_a_lock_per_pki_open(tmp_path):
+    """A batch holds a lock per PKI, so the output files' descriptors pass 9 (sh's >&N takes one digit)."""
+    class Module(object):
+        def run_command(self, args, cwd=None, environ_update=None, umask=None, expand_user_and_vars=True,
+                        handle_exceptions=True, pass_fds=()):
+            env = dict(os.environ, **(environ_update or {}))
+            done = subprocess.run(args, cwd=cwd, env=env, pass_fds=pass_fds, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, check=False)
+            return done.returncode, done.stdout, done.stderr
+    locks = [os.open(str(tmp_path / ('lock%d' % i)), os.O_RDWR | os.O_CREAT) for i in range(12)]
+    try:
+        run = runner(Module(), locks)
+        assert run(['sh', '-c', 'echo out; echo err >&2; exit 3']) == (3, 'out\n', 'err\n')
+    finally:
+        for fd in locks:
+            os.close(fd)
