@@ -142,15 +142,20 @@ def _ca_cn(name):
     return 'vpn %s CA' % name
 
 
-def vpn_endpoint_pki(plan, check_mode=False):
-    """[{host, batch}]: per host that holds a PKI this host's present instances need (this host first for its
-    servers), the virtnet.linux.pki batch that issues what is missing and reads it all. A server instance's
-    PKI is made on its own host (CA, server certificate, tls-crypt key); a client's certificate is issued
-    in its server instance's PKI, which the client never makes (no ca_cn) - except in check mode, where a
-    server's PKI that its host's run would make is predicted rather than refused."""
+def vpn_endpoint_pki(plan, check_mode=False, role=None):
+    """[{host, batch}]: per host that holds a PKI this host's present instances need (this host for its
+    servers), the virtnet.linux.pki batch that issues what is missing and reads it all; role server or
+    client: only those instances' PKIs. A server instance's PKI is made on its own host (CA, server
+    certificate, tls-crypt key); a client's certificate is issued in its server instance's PKI, which the
+    client never makes (no ca_cn) - except in check mode, where a server's PKI that its host's run would
+    make is predicted rather than refused."""
     plan = _plan(plan, 'vpn_endpoint_pki')
+    if role not in (None, 'server', 'client'):
+        raise AnsibleFilterError('vpn_endpoint_pki: role must be server or client, not %s' % role)
     hosts = {}
     for inst in plan['present']:
+        if role is not None and inst['role'] != role:
+            continue
         element = {'path': inst['pki'], 'read': [inst['cn']]}
         if inst['role'] == 'server':
             element.update(ca_cn=_ca_cn(inst['name']), servers=[inst['cn']], tls_crypt=True)
@@ -163,12 +168,12 @@ def vpn_endpoint_pki(plan, check_mode=False):
 
 
 def _material(pki):
-    """{(host, normalised PKI path): material} of the registered loop of the role's pki task (a batch returns
-    its material by path, apart from its results)."""
+    """{(host, normalised PKI path): material} of the registered loops of the role's pki tasks (one, or a list;
+    a batch returns its material by path, apart from its results)."""
     out = {}
-    if not isinstance(pki, Mapping):
-        return out
-    for item_result in pki.get('results') or []:
+    loops = pki if isinstance(pki, Sequence) and not isinstance(pki, (str, bytes)) else [pki]
+    item_results = [r for loop in loops if isinstance(loop, Mapping) for r in loop.get('results') or []]
+    for item_result in item_results:
         if not isinstance(item_result, Mapping) or item_result.get('failed') or item_result.get('skipped'):
             continue
         host = (item_result.get('item') or {}).get('host')
@@ -263,7 +268,7 @@ def restart_key(inst, private_node, server_pid=None):
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode('utf-8')).hexdigest()
 
 
-def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, pids=None, settings=None, only=None):
+def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, pids=None, settings=None, only=None, skip=None):
     """The virtnet.linux.daemon batch of the present instances, servers first: each OpenVPN daemon with its
     directory and files (NAME.conf reloads it; certificate, key, CA and tls-crypt key restart it), its
     restart key, and state restarted where the plumbing task made its device anew (or, for a server, where
@@ -281,7 +286,8 @@ def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, pids=None, settin
         [i for i in plan['present'] if i['role'] != 'server']
     batch = []
     for inst in ordered:
-        if inst['netns'] in pending or (only is not None and inst['name'] not in only):
+        if inst['netns'] in pending or (only is not None and inst['name'] not in only) \
+                or (skip is not None and inst['name'] in skip):
             continue
         got = material.get((inst['keyhost'], posixpath.normpath(inst['pki'])))
         cert = ((got or {}).get('certs') or {}).get(inst['cn'])

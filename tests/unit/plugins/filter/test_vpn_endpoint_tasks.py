@@ -127,6 +127,15 @@ def test_pki_a_client_never_makes_its_servers_ca_except_in_check_mode():
     assert vpn_endpoint_pki(plan([dict(SITE, state='absent')])) == []
 
 
+def test_pki_of_servers_or_of_clients():
+    p = plan([SITE, dict(CLIENTS[1], name='x', server='vpn3')], 'vpn1', dict(HOSTVARS, vpn3={
+        'vpn_endpoint_servers': vpn_endpoint_servers([dict(SITE, name='x', subnet='10.30.0.0/24')], 'vpn3')}))
+    assert [(h['host'], len(h['batch'])) for h in vpn_endpoint_pki(p, role='server')] == [('vpn1', 1)]
+    assert [(h['host'], len(h['batch'])) for h in vpn_endpoint_pki(p, role='client')] == [('vpn3', 1)]
+    with pytest.raises(AnsibleFilterError, match='role must be server or client'):
+        vpn_endpoint_pki(p, role='peer')
+
+
 # ---- vpn_endpoint_plumbing ------------------------------------------------------------------------------
 def test_plumbing_of_the_present_instances():
     p = plan([SITE, LAN, dict(LAN, name='lan2', port=1197, subnet='10.12.0.0/24', dev='tap2'), LOW,
@@ -254,6 +263,14 @@ def test_daemons_restart_where_the_device_was_made_or_a_server_holds_no_device()
     assert daemons(c, plumbing=plumbing_result(c, actions={'site': ['create tun vpn-site']}))[0]['state'] == 'restarted'
 
 
+def test_daemons_take_the_material_of_several_pki_tasks():
+    p = plan([SITE] + [dict(CLIENTS[1], name='x', server='vpn3')], 'vpn1', dict(HOSTVARS, vpn3={
+        'vpn_endpoint_servers': vpn_endpoint_servers([dict(SITE, name='x', subnet='10.30.0.0/24')], 'vpn3')}))
+    both = pki_result(p)
+    apart = [{'results': [both['results'][0]]}, {'results': [both['results'][1]]}, {'skipped': True}]
+    assert daemons(p, pki=apart) == daemons(p, pki=both)
+
+
 def test_daemons_need_the_key_material_outside_check_mode():
     p = plan(CLIENTS[:2], 'vpn2')
     partial = pki_result(p)
@@ -279,6 +296,7 @@ def test_daemons_in_check_mode_wait_for_their_user_and_namespace():
 def test_daemons_only_some_and_not_secret():
     p = plan(CLIENTS, 'vpn2')
     assert [d['name'] for d in daemons(p, only=['alt'])] == ['vpn-alt']
+    assert [d['name'] for d in daemons(p, skip=['alt'])] == ['vpn-site', 'vpn-lan']
     assert not any(f.get('secret') for f in daemons(p, settings={'secret': False})[0]['files'])
 
 
