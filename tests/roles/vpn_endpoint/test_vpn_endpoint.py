@@ -9,7 +9,8 @@ vpn_instances.yml; the variants below change it as extra vars).
 
 Steps (module-scoped fixtures, each on the state the one before left):
   checked_fresh -> converged (-vvv --diff) -> reconverged -> verified -> checked_reload -> reloaded ->
-  reload_verified -> restarted -> restart_verified -> refused (bad inputs) -> removed -> removed_again
+  reload_verified -> restarted -> restart_verified -> refused (bad inputs) -> removed -> removed_again ->
+  one_play (servers and clients in one play: fresh PKIs, a killed server)
 """
 
 from __future__ import annotations
@@ -357,3 +358,33 @@ def removed_again(lab, runs, removed):
 
 def test_absent_again_changes_nothing(removed_again):
     assert_run(removed_again, hosts=HOSTS, changed=False)
+
+
+# ---- 6. servers and clients in one play: from PKIs that do not exist yet, and a killed server -----------
+@pytest.fixture(scope='module')
+def one_play(lab, runs, removed_again):
+    """The instances back in one play (molecule/vpn_endpoint/oneplay.yml) after the CAs were deleted: the
+    servers' PKIs are made in the same run as the clients ask them for certificates; then site's server is
+    killed and the play run again; then once more."""
+    lab.run('vpn1', 'rm -rf /etc/virtnet/vpn/pki')
+    first = runs.play(os.path.join(MOL, 'oneplay.yml'), lab.inventory, name='one-play')
+    before = openvpn_pids(lab)
+    lab.run('vpn1', 'kill -KILL %s' % before['vpn1:site'])
+    killed = runs.play(os.path.join(MOL, 'oneplay.yml'), lab.inventory, name='one-play-killed')
+    again = runs.play(os.path.join(MOL, 'oneplay.yml'), lab.inventory, name='one-play-again')
+    return first, killed, again
+
+
+def test_one_play_makes_the_servers_pkis_before_the_clients_ask_for_certificates(one_play):
+    assert_run(one_play[0], hosts=HOSTS, changed=True)
+    assert sorted(acted(one_play[0])) == ['vpn1:vpn-alt', 'vpn1:vpn-lan', 'vpn1:vpn-site', 'vpn2:vpn-alt', 'vpn2:vpn-lan',
+                                         'vpn2:vpn-site', 'vpn3:vpn-site']
+
+
+def test_one_play_restarts_the_clients_of_a_server_it_revives(one_play):
+    assert_run(one_play[1], hosts=HOSTS, changed=True)
+    assert acted(one_play[1]) == {'vpn1:vpn-site': 'started', 'vpn2:vpn-site': 'restarted', 'vpn3:vpn-site': 'restarted'}
+
+
+def test_one_play_again_changes_nothing(one_play):
+    assert_run(one_play[2], hosts=HOSTS, changed=False)
