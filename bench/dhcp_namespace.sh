@@ -3,8 +3,8 @@
 # For each N, in a sandbox with its own PID namespace (tools/sandbox.sh --pid, so every dnsmasq ends with
 # it): a first converge (builds N bridges, namespaces, veth pairs, addresses, files and dnsmasq), a
 # second converge (must be changed=0), their ratio, and the converged run's cost per network. The floor
-# is an ansible-playbook run of one `ansible.builtin.command: "true"` task, measured in the same sandbox:
-# what any converge pays before the role does anything. Figures on stdout and in
+# is a run of one `ansible.builtin.command: "true"` task (through tools/play.py, as every run here) in
+# the same sandbox: what any converge pays before the role does anything. Figures on stdout and in
 # bench/results/dhcp_namespace.json.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,13 +23,17 @@ W=$(mktemp -d /tmp/dhcp-bench.XXXXXX); trap 'rm -rf "$W"' EXIT
 export ANSIBLE_COLLECTIONS_PATH=$top/build/collections ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING=false ANSIBLE_PYTHON_INTERPRETER=$top/.venv/bin/python
 now() { date +%s.%N; }
-play() {  # VARS STATE_DIR -> sets T (seconds) and C (changed)
+runs=0
+play() {  # VARS STATE_DIR -> sets T (seconds) and C (changed, from the run's stats: tools/play.py)
   local t0; t0=$(now)
-  "$top/.venv/bin/ansible-playbook" -i localhost, -c local -e dhcp_namespace_state_dir="$2" \
-    -e dhcp_namespace_install_packages=false -e @"$1" "$top/tests/roles/dhcp_namespace/converge.yml" > "$W/log" 2>&1 \
-    || { tail -30 "$W/log"; exit 1; }
-  T=$(echo "$(now) - $t0" | bc); C=$(sed -n 's/^localhost *:.* changed=\([0-9]*\).*/\1/p' "$W/log")
+  runs=$((runs + 1))
+  "$top/.venv/bin/python" "$top/tools/play.py" --dir "$W/runs" --name "run$runs" --summary "$W/summary.json" -i "$W/inventory" \
+    -e dhcp_namespace_state_dir="$2" -e dhcp_namespace_install_packages=false -e @"$1" \
+    "$top/molecule/dhcp_namespace/converge.yml" > "$W/log" 2>&1 || { tail -30 "$W/log"; exit 1; }
+  T=$(echo "$(now) - $t0" | bc)
+  C=$("$top/.venv/bin/python" -c 'import json, sys; print(sum(h["changed"] for h in json.load(open(sys.argv[1]))["hosts"].values()))' "$W/summary.json")
 }
+printf 'localhost ansible_connection=local\n' > "$W/inventory"
 cat > "$W/floor.yml" <<'EOF'
 - hosts: localhost
   gather_facts: false
@@ -37,8 +41,8 @@ cat > "$W/floor.yml" <<'EOF'
     - ansible.builtin.command: "true"
       changed_when: false
 EOF
-t0=$(now); "$top/.venv/bin/ansible-playbook" -i localhost, -c local "$W/floor.yml" > /dev/null; floor=$(echo "$(now) - $t0" | bc)
-printf 'floor (ansible-playbook, one command task): %.2f s   load average: %s\n' "$floor" "$(cut -d' ' -f1-3 /proc/loadavg)"
+t0=$(now); "$top/.venv/bin/python" "$top/tools/play.py" --dir "$W/runs" --name floor -i "$W/inventory" "$W/floor.yml" > /dev/null; floor=$(echo "$(now) - $t0" | bc)
+printf 'floor (one command task through tools/play.py): %.2f s   load average: %s\n' "$floor" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%9s %10s %8s %10s %8s %7s %16s\n' networks first_s changed second_s changed ratio converged_s/net
 json="{\"floor_s\": $floor, \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"runs\": ["
 sep=

@@ -34,7 +34,12 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 dest=$work/ansible_collections/virtnet/linux
 mkdir -p "$dest"
 cd "$top"
-git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents -a {} "$dest"/ 2>/dev/null || true
+# every tracked or new file that exists (a tracked file deleted in the worktree is left out); a copy that
+# fails stops the run, so a test file can never be missing silently
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  cp --parents -a -- "$f" "$dest"/
+done
 (cd "$dest" && git init -q && git add -A >/dev/null && git -c user.email=ci@localhost -c user.name=ci commit -qm tree)
 
 cd "$dest"

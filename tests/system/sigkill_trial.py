@@ -85,8 +85,52 @@ def _count_remaining(prefix):
                        if line.split(': ')[1].startswith(prefix) and 'group default' in line)
 
 
+PKI = '/run/virtnet/sk-pki'      # a tmpfs of the sandbox: gone with it
+PKI_CNS = ['sk-c%d' % i for i in range(30)]
+
+
+def _issued():
+    try:
+        return sum(1 for n in os.listdir(os.path.join(PKI, 'issued')) if n.endswith('.crt'))
+    except OSError:
+        return 0
+
+
+def _check_pki():
+    """Every client issued once (one valid entry each in easy-rsa's index), signed by the CA, its key
+    matching, nothing left of an interrupted issuance."""
+    issued = sorted(n[:-4] for n in os.listdir(os.path.join(PKI, 'issued')))
+    if issued != sorted(PKI_CNS):
+        return 'issued: %s' % issued
+    with open(os.path.join(PKI, 'index.txt')) as f:
+        cns = sorted(line.rsplit('/CN=', 1)[1].strip() for line in f if line.startswith('V'))
+    if cns != sorted(PKI_CNS):
+        return 'index.txt: %s' % cns
+    keys = sorted(n[:-4] for n in os.listdir(os.path.join(PKI, 'private')))
+    reqs = sorted(n[:-4] for n in os.listdir(os.path.join(PKI, 'reqs')))
+    if keys != sorted(PKI_CNS + ['ca']) or reqs != sorted(PKI_CNS):
+        return 'keys %s, requests %s' % (keys, reqs)
+    verify = subprocess.run(['openssl', 'verify', '-CAfile', os.path.join(PKI, 'ca.crt')]
+                            + [os.path.join(PKI, 'issued', cn + '.crt') for cn in PKI_CNS],
+                            capture_output=True, text=True, check=False)
+    if verify.returncode != 0:
+        return 'openssl verify: %s' % verify.stdout[-300:]
+    for cn in PKI_CNS:
+        pub = [subprocess.run(cmd, capture_output=True, text=True, check=True).stdout for cmd in (
+            ['openssl', 'pkey', '-pubout', '-in', os.path.join(PKI, 'private', cn + '.key')],
+            ['openssl', 'x509', '-pubkey', '-noout', '-in', os.path.join(PKI, 'issued', cn + '.crt')])]
+        if pub[0] != pub[1]:
+            return 'the key of %s does not match its certificate' % cn
+    return None
+
+
 SCENARIOS = {
     # name: (prepare shell, module, args, check() -> error or None, (progress(), objects, created?))
+    # a PKI made from nothing (init-pki, build-ca) and 30 clients issued: the kill lands while easy-rsa
+    # issues one (it goes on, holding the PKI's lock) or between two
+    'pki_issue': (
+        '', 'pki', {'path': PKI, 'ca_cn': 'sk CA', 'clients': PKI_CNS, 'tls_crypt': True},
+        _check_pki, (_issued, len(PKI_CNS), True)),
     'netns_create': (
         '', 'netns', {'names': ['sk-x%d' % i for i in range(150)]},
         lambda: None if netns_list() == sorted('sk-x%d' % i for i in range(150)) else 'namespaces differ',
