@@ -115,15 +115,15 @@ def test_kind_specific_data_not_needed_is_none_not_empty():
     assert link['info_data'] == {} and link['slave_data'] is None     # no IFLA_INFO_DATA; slave data not read
     plain = link_payload(info=attr(1, b'veth\0'))
     assert parse_link(plain, 0, len(plain), need_data=False)['info_data'] == {}
-    vxlan = link_payload(info=attr(1, b'vxlan\0') + attr(2 | 0x8000, u32(1, 42)))
-    assert parse_link(vxlan, 0, len(vxlan), need_data=False)['info_data'] is None     # no table: not read
-    assert parse_link(vxlan, 0, len(vxlan), need_data='info') is FALLBACK
+    ipvlan = link_payload(info=attr(1, b'ipvlan\0') + attr(2 | 0x8000, u32(1, 42)))
+    assert parse_link(ipvlan, 0, len(ipvlan), need_data=False)['info_data'] is None     # no table: not read
+    assert parse_link(ipvlan, 0, len(ipvlan), need_data='info') is FALLBACK
     bridge = link_payload(info=attr(1, b'bridge\0') + attr(2 | 0x8000, u32(5, 1) + u32(40, 7)))
     assert parse_link(bridge, 0, len(bridge), need_data=False)['info_data'] == {'IFLA_BR_STP_STATE': 1}
     assert parse_link(bridge, 0, len(bridge), need_data='info') is FALLBACK          # table not complete
     # 'table': what the kind's table decodes is enough (the bridge module); no table at all falls back
     assert parse_link(bridge, 0, len(bridge), need_data='table')['info_data'] == {'IFLA_BR_STP_STATE': 1}
-    assert parse_link(vxlan, 0, len(vxlan), need_data='table') is FALLBACK
+    assert parse_link(ipvlan, 0, len(ipvlan), need_data='table') is FALLBACK
     bridged = link_payload(info=attr(1, b'bridge\0') + attr(2 | 0x8000, u32(5, 1)) + attr(4, b'vrf\0')
                            + attr(5 | 0x8000, u32(1, 1)))
     link = parse_link(bridged, 0, len(bridged), need_data='table')
