@@ -126,17 +126,18 @@ def plan_peers(wanted, entries, group=None):
     flood = [e for e in entries if is_flood_entry(e) and not (plain_entry(e) and e['dst'] == group)]
     have = set(e['dst'] for e in flood if plain_entry(e))
     to_add = [p for p in wanted if p not in have]
-    to_remove = [e for e in flood if not plain_entry(e) or e['dst'] not in wanted]
+    to_remove = sorted((e for e in flood if not plain_entry(e) or e['dst'] not in wanted),
+                       key=lambda e: address_order(describe_entry(e)))
     return to_add, to_remove
 
 
-def describe_sync(to_add, to_remove):
-    """'add 10.0.0.2, 10.0.0.3; remove 10.0.0.9' for the actions list."""
+def describe_sync(to_add, to_remove, names=None):
+    """'add 10.0.0.2, 10.0.0.3; remove 10.0.0.9' for the actions list (`names`: ifindex -> underlay name)."""
     parts = []
     if to_add:
         parts.append('add %s' % ', '.join(to_add))
     if to_remove:
-        parts.append('remove %s' % ', '.join(describe_entry(e) for e in to_remove))
+        parts.append('remove %s' % ', '.join(describe_entry(e, names) for e in to_remove))
     return '; '.join(parts)
 
 
@@ -247,13 +248,17 @@ class VxlanKind(LinkKind):
         if index and link.get('link_netnsid') is None:
             dev = read_link(ctx, netns, index=index, need_data=False)
             out['dev'] = dev['ifname'] if dev else None
-        names = {}
         entries = self.entries(ctx, netns, link['index'], link['ifname'])
+        out['peers'] = flood_peers(entries, out['group'], self.via_names(ctx, netns, entries))
+        return out
+
+    def via_names(self, ctx, netns, entries):
+        """ifindex -> name of the underlay devices that flood entries of their own name."""
+        names = {}
         for via in set(e['via'] for e in entries if e.get('via')):
             dev = read_link(ctx, netns, index=via, need_data=False)
             names[via] = dev['ifname'] if dev else None
-        out['peers'] = flood_peers(entries, out['group'], names)
-        return out
+        return names
 
     # ----------------------------------------------------------------- comparing
     def compare(self, ctx, item, link, view, diffs):
@@ -282,12 +287,17 @@ class VxlanKind(LinkKind):
             if to_add or to_remove:
                 diffs.add('peers', view['peers'], list(item['peers']))
         if diffs.needs_recreate:
-            # the new device keeps what the task leaves unmanaged
-            for key in _CARRY:
+            # the new device keeps what the task leaves unmanaged; not the MTU when its underlay or address family
+            # changes (the kernel derives it from the underlay: 50 bytes less over IPv4, 70 over IPv6)
+            carry = [key for key in _CARRY if key != 'mtu' or not ('dev' in diffs or 'local' in diffs)]
+            for key in carry:
                 if item.get(key) is None and view.get(key) not in (None, ''):
                     item[key] = view[key]
             if item.get('peers') is None:
-                item['peers'] = [p for p in view['peers'] if ' ' not in p and p != view.get('group')]
+                # the plain entries; none when the new device has another address family (they cannot be its)
+                keep = [p for p in view['peers'] if ' ' not in p and p != view.get('group')]
+                if item.get('local') is None or all(_same_family(p, item['local']) for p in keep):
+                    item['peers'] = keep
 
     def may_recreate(self, item):
         return bool(item.get('recreate'))
@@ -422,7 +432,9 @@ class VxlanKind(LinkKind):
                 raise VirtnetError('read back, the flood entries of %s in %s are %s, not %s' % (
                     name, ns_label(netns), ', '.join(_flood(now)) or 'none', ', '.join(_flood(before)) or 'none'))
 
-        ctx.tx.run('set flood entries of %s: %s' % (name, describe_sync(to_add, to_remove)), act, undo)
+        ctx.tx.run('set flood entries of %s: %s' % (name, describe_sync(to_add, to_remove,
+                                                                        self.via_names(ctx, netns, to_remove))),
+                   act, undo)
 
     # ----------------------------------------------------------------- check mode
     def predict(self, item, view):

@@ -258,3 +258,18 @@ def test_entries_of_a_device_check_mode_predicts_are_none():
     ctx = Ctx([entry('10.0.0.2')])
     assert VxlanKind().entries(ctx, '', -3, 'vx0') == [] and ctx.rt.asked == []
     assert VxlanKind().entries(ctx, 'n', 5, 'vx0') == [entry('10.0.0.2')] and ctx.rt.asked == [('n', 5)]
+
+
+def test_recreate_for_another_family_does_not_carry_the_old_familys_peers():
+    it, diffs = compare([entry('10.0.0.2')], local='fd00::1')
+    assert diffs == [('local', '10.0.0.1', 'fd00::1', True)]
+    assert it['peers'] is None and it['dev'] == 'eth1'
+
+
+def test_recreate_for_another_underlay_or_family_lets_the_kernel_derive_the_mtu():
+    it, _diffs = compare(vni=43, dev='eth2')
+    assert it['mtu'] is None and it['master'] == 'br0'
+    it, _diffs = compare(local='fd00::1')
+    assert it['mtu'] is None
+    it, _diffs = compare(vni=43)
+    assert it['mtu'] == 1450
