@@ -61,8 +61,9 @@ options:
     description:
       - The parent, an Ethernet device in O(link_netns) (a NIC, a veth, a bridge, a tap...). Required with
         O(state=present).
-      - A parent that does not exist, is itself a macvlan or macvtap, or is not an Ethernet device (a tun, the
-        loopback) is an error naming it, found before anything is changed.
+      - A parent that does not exist, is itself a macvlan or macvtap, is a port of a bridge (the kernel refuses
+        it; the bridge itself can be the parent), or is not an Ethernet device (a tun, the loopback) is an error
+        naming it, found before anything is changed.
       - Changing it replaces the device (see O(recreate)).
     type: str
   link_netns:

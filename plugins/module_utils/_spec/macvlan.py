@@ -211,6 +211,12 @@ class MacvlanKind(LinkKind):
         if parent['kind'] in KINDS:
             raise VirtnetError('%s: parent %s in %s is itself a %s (the kernel would use its parent instead): '
                                'name that one' % (what, item['link'], ns_label(link_ns), parent['kind']))
+        if parent.get('master_index'):
+            master = read_link(ctx, link_ns, index=parent['master_index'], need_data=False)
+            raise VirtnetError('%s: parent %s in %s is a port of %s %s, and a port cannot carry a macvlan (the kernel '
+                               'refuses it: EBUSY); name the bridge as the parent instead' % (
+                                   what, item['link'], ns_label(link_ns), (master or {}).get('kind') or 'device',
+                                   (master or {}).get('ifname') or '#%d' % parent['master_index']))
         if parent.get('ifi_type') not in (None, ARPHRD_ETHER) or parent['ifname'] == 'lo':
             raise VirtnetError('%s: parent %s in %s is not an Ethernet device (a %s cannot carry a macvlan)'
                                % (what, item['link'], ns_label(link_ns), parent['kind'] or 'loopback or device '
@@ -330,6 +336,8 @@ class MacvlanKind(LinkKind):
                             'has one, in this or another namespace, or this one would be a second)' % item['link'])
                 elif error_code(exc) == errno.EEXIST:
                     hint = 'the name %s is taken in %s' % (name, ns_label(netns))
+                elif error_code(exc) == errno.EBUSY:
+                    hint = 'device or resource busy: %s is a port of a bridge or another upper device' % item['link']
                 raise kernel_error(exc, 'creating %s %s on %s' % (kind, name, item['link']), link_ns, hint=hint)
             finally:
                 if close:

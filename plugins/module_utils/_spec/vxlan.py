@@ -313,15 +313,15 @@ class VxlanKind(LinkKind):
     def create(self, ctx, item):
         netns = item.get('netns') or ''
         name = item['name']
-        dev = self.dev_index(ctx, item) if item.get('dev') else None
-        data = vxlan_data(vni=item['vni'], local=item.get('local'), dev=dev, port=item.get('port'),
-                          learning=item.get('learning'), ttl=item.get('ttl'), tos=item.get('tos'))
+        dev = self.dev_index(ctx, item) if item.get('dev') else None     # (check mode: planned, not sent)
         attrs = {}
         for key, arg in (('mtu', 'mtu'), ('address', 'address'), ('txqueuelen', 'txqlen')):
             if item.get(key) is not None:
                 attrs[arg] = item[key]
 
         def act():
+            data = vxlan_data(vni=item['vni'], local=item.get('local'), dev=dev, port=item.get('port'),
+                              learning=item.get('learning'), ttl=item.get('ttl'), tos=item.get('tos'))
             try:
                 ctx.rt.sock(netns).add_link(link_body(name, 'vxlan', data, **attrs))
             except OSError as exc:

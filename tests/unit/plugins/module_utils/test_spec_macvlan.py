@@ -206,3 +206,14 @@ def test_fd_targets_compares_device_numbers(tmp_path):
     assert fd_targets('/dev/zero', str(proc)) == []
     assert fd_targets('/nonexistent', str(proc)) == []
     assert os.path.exists('/dev/null')
+
+
+def test_a_bridge_port_cannot_be_a_parent():
+    port = {'ifname': 'eth9', 'index': 4, 'kind': 'veth', 'ifi_type': 1, 'master_index': 3}
+    ctx = Ctx({('', 'eth9'): port})
+    ctx.rt.get_link = lambda netns, ifname=None, index=None, need_data=True: (
+        {'ifname': 'br0', 'index': 3, 'kind': 'bridge'} if index == 3 else port)
+    with pytest.raises(VirtnetError) as err:
+        MacvlanKind().parent(ctx, item(name='mv0', link='eth9'))
+    assert err.value.msg.startswith('macvlan mv0: parent eth9 in the default netns is a port of bridge br0, and a port '
+                                    'cannot carry a macvlan')
