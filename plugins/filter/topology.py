@@ -198,7 +198,7 @@ def _addresses_of(links):
     for link in links:
         for cidr in link.get('addresses') or []:
             where = '%s%s' % (link['name'], (' in netns %s' % link['netns']) if link.get('netns') else '')
-            out.setdefault(str(cidr).split('/')[0], where)
+            out.setdefault(str(cidr).split('/', maxsplit=1)[0], where)
     return out
 
 
@@ -395,8 +395,9 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
         if pns is None:
             lines.append('  ' + _placeholder(pid, plabel))
     for pid, plabel in sorted(peer_nodes.items()):
-        lines.append('  %s %s;' % (_quote(pid), _attrs(label=plabel, shape=TUNNEL_END_STYLE[0], style='dashed',
-                                                      color=TUNNEL_END_STYLE[2], fontcolor=TUNNEL_END_STYLE[2])))
+        attrs = _attrs(label=plabel, shape=TUNNEL_END_STYLE[0], style='dashed', color=TUNNEL_END_STYLE[2],
+                       fontcolor=TUNNEL_END_STYLE[2])
+        lines.append('  %s %s;' % (_quote(pid), attrs))
     if legend:
         lines.append('  legend %s;' % _attrs(label=_legend(), shape='plaintext', fontsize='10'))
     lines.extend('  ' + edge for edge in edges)

@@ -228,8 +228,8 @@ class VxlanKind(LinkKind):
         netns = item.get('netns') or ''
         link = read_link(ctx, netns, ifname=item['dev'], need_data=False)
         if link is None:
-            raise VirtnetError('vxlan %s: underlay dev %s not found in %s' % (item['name'], item['dev'],
-                                                                            ns_label(netns)))
+            raise VirtnetError('vxlan %s: underlay dev %s not found in %s'
+                               % (item['name'], item['dev'], ns_label(netns)))
         return link['index']
 
     # ----------------------------------------------------------------- reading

@@ -285,7 +285,10 @@ def test_assemble_vxlan_and_macvlan():
         rec(5, 'mv0', 'macvlan', link_index=2, info_data={'IFLA_MACVLAN_MODE': 'bridge'}),
         rec(6, 'mt0', 'macvtap', link_index=9, link_netnsid=0, info_data={'IFLA_MACVTAP_MODE': 'vepa'}),
     ]
-    taps = lambda index: ('/dev/tap%d' % index, Stat())          # noqa: E731
+
+    def taps(index):
+        return '/dev/tap%d' % index, Stat()
+
     links, _by_index, pending = _info.assemble('n', records, [], Names(), taps=taps)
     by_name = dict((l['name'], l) for l in links)
     assert by_name['vx0']['vxlan'] == {'vni': 42, 'local': '10.0.0.1', 'port': 4789, 'dev': 'eth1', 'learning': True,

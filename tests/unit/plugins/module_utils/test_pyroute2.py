@@ -252,5 +252,5 @@ def test_raw_forwarding_entries_decode_as_pyroute2_does():
     raw = parse_fdb(wire, 16, len(wire))
     assert raw['ifindex'] == back['ifindex'] and raw['state'] == back['state'] and raw['flags'] == back['flags']
     assert raw['mac'] == back.get_attr('NDA_LLADDR') and raw['dst'] == back.get_attr('NDA_DST')
-    assert (raw['port'], raw['vni'], raw['via']) == (back.get_attr('NDA_PORT'), back.get_attr('NDA_VNI'),
-                                                      back.get_attr('NDA_IFINDEX'))
+    oracle = (back.get_attr('NDA_PORT'), back.get_attr('NDA_VNI'), back.get_attr('NDA_IFINDEX'))
+    assert (raw['port'], raw['vni'], raw['via']) == oracle

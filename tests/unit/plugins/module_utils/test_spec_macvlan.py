@@ -119,10 +119,10 @@ def test_a_parent_that_can_be_one():
 
 # --------------------------------------------------------------------------- comparing
 
-def compare(view=VIEW, link=LINK, **kw):
+def compare(view=None, link=None, **kw):
     it = item(name='mv0', netns='vpn', link='eth0', link_netns='', **kw)
     diffs = Differences()
-    MacvlanKind().compare(None, it, link, view, diffs)
+    MacvlanKind().compare(None, it, link or LINK, view or VIEW, diffs)
     return it, [(d.key, d.before, d.after, d.recreate) for d in diffs.items]
 
 

@@ -5,8 +5,8 @@
 """The kernel's plumbing as iproute2 shows it, as JSON, without what the kernel changes by itself.
 
 Every namespace (the sandbox's own as ''): its links (kind, admin state, master, MTU, MAC, queue length,
-alias, veth peer, tun and bridge settings, macvlan mode and parent, vxlan settings and flood entries), its addresses but link-local ones, its routes but the kernel's
-own, and the files under /etc/netns. Left out: ifindexes, operstate and carrier, address flags and
+alias, veth peer, tun and bridge settings, macvlan mode and parent, vxlan settings and flood entries), its
+addresses but link-local ones, its routes but the kernel's own, and the files under /etc/netns. Left out: ifindexes, operstate and carrier, address flags and
 lifetimes, timers (what changes without anyone asking, or between two builds of the same state).
 With --no-mac the MAC addresses are left out too (a new link gets a random one).
 """
