@@ -263,6 +263,21 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
             top = name
         return top
 
+    def far_end(ns, end, why):
+        """The node of the other end of a link (a veth's peer, a macvlan's parent: name, netns, ifindex, netnsid),
+        a placeholder when it was not reported; None when the kernel names no end."""
+        if end.get('netns') is None:
+            # in a namespace without a name: one placeholder per (namespace seen from, nsid, ifindex)
+            pid = '?nsid %s of %s/#%s' % (end.get('netnsid'), ns, end.get('ifindex'))
+            if pid not in placeholders:
+                what = end.get('name') or 'ifindex %s' % end.get('ifindex')
+                placeholders[pid] = (None, _Html('<i>%s</i><br/><font point-size="8">in an unnamed netns</font>'
+                                                 % _html(what)))
+            return pid
+        if end.get('name'):
+            return want_node(end['netns'], end['name'], why)
+        return None
+
     seen_pairs = set()
     tunnel_ends = _tunnel_ends(links)
     local_addresses = _addresses_of(links)
@@ -288,16 +303,8 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
 
         peer = link.get('peer')
         if link.get('kind') == 'veth' and isinstance(peer, Mapping):
-            if peer.get('netns') is None:
-                # in a namespace without a name: one placeholder per (namespace seen from, nsid, ifindex)
-                pid = '?nsid %s of %s/#%s' % (peer.get('netnsid'), ns, peer.get('ifindex'))
-                if pid not in placeholders:
-                    what = peer.get('name') or 'ifindex %s' % peer.get('ifindex')
-                    placeholders[pid] = (None, _Html('<i>%s</i><br/><font point-size="8">in an unnamed netns</font>'
-                                                     % _html(what)))
-            elif peer.get('name'):
-                pid = want_node(peer['netns'], peer['name'], 'netns not reported')
-            else:
+            pid = far_end(ns, peer, 'netns not reported')
+            if pid is None:
                 continue
             pair = tuple(sorted((nid, pid)))
             if pair in seen_pairs:
@@ -312,16 +319,7 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
         macvlan = link.get('macvlan')
         parent = macvlan.get('parent') if isinstance(macvlan, Mapping) else None
         if isinstance(parent, Mapping):
-            if parent.get('netns') is None:
-                pid = '?nsid %s of %s/#%s' % (parent.get('netnsid'), ns, parent.get('ifindex'))
-                if pid not in placeholders:
-                    what = parent.get('name') or 'ifindex %s' % parent.get('ifindex')
-                    placeholders[pid] = (None, _Html('<i>%s</i><br/><font point-size="8">in an unnamed netns</font>'
-                                                     % _html(what)))
-            elif parent.get('name'):
-                pid = want_node(parent['netns'], parent['name'], 'parent, netns not reported')
-            else:
-                pid = None
+            pid = far_end(ns, parent, 'parent, netns not reported')
             if pid is not None:
                 across = pid.split('/', 1)[0] != ns or pid.startswith('?')
                 edges.append('%s -> %s %s;' % (_quote(nid), _quote(pid), _attrs(

@@ -473,12 +473,9 @@ def fdb_body(ifindex, mac, dst, port=None, vni=None, via=None, state=NUD_NOARP |
     #ifindex (a vxlan's own table, NTF_SELF), as `bridge fdb append/del MAC dev X dst DST` sends it."""
     body = _NDMSG.pack(AF_BRIDGE, ifindex, state, NTF_SELF, 0)
     body += _attr(NDA_LLADDR, _mac(mac)) + _attr(NDA_DST, _ip(dst)[1])
-    if port is not None:
-        body += _attr(NDA_PORT, _BE16.pack(port))
-    if vni is not None:
-        body += _attr(NDA_VNI, _U32.pack(vni))
-    if via is not None:
-        body += _attr(NDA_IFINDEX, _U32.pack(via))
+    for kind, fmt, value in ((NDA_PORT, _BE16, port), (NDA_VNI, _U32, vni), (NDA_IFINDEX, _U32, via)):
+        if value is not None:
+            body += _attr(kind, fmt.pack(value))
     return body
 
 

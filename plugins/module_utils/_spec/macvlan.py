@@ -34,7 +34,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import link_key
 from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import link_body, macvlan_data
-from ansible_collections.virtnet.linux.plugins.module_utils._tuntap import holders_text, resolve_id
+from ansible_collections.virtnet.linux.plugins.module_utils._tuntap import holders_text, processes_with, resolve_id
 from ansible_collections.virtnet.linux.plugins.module_utils._spec.views import (
     macvlan_view, macvtap_major, tap_device, veth_peer,
 )
@@ -91,40 +91,17 @@ def fd_targets(path, proc='/proc'):
         rdev = os.stat(path).st_rdev
     except OSError:
         return []
-    found = []
-    try:
-        pids = [p for p in os.listdir(proc) if p.isdigit()]
-    except OSError:
-        return found
-    for pid in pids:
-        base = os.path.join(proc, pid, 'fd')
+
+    def opened(base, fd):
+        link = os.path.join(base, 'fd', fd)
         try:
-            fds = os.listdir(base)
+            if not os.readlink(link).startswith('/dev/'):
+                return False
+            st = os.stat(link)
         except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(os.path.join(base, fd))
-            except OSError:
-                continue
-            if not target.startswith('/dev/'):
-                continue
-            try:
-                st = os.stat(os.path.join(base, fd))
-            except OSError:
-                continue
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == rdev:
-                found.append((int(pid), _comm(proc, pid)))
-                break
-    return sorted(found)
-
-
-def _comm(proc, pid):
-    try:
-        with open(os.path.join(proc, pid, 'comm')) as f:
-            return f.read().strip()
-    except OSError:
-        return '?'
+            return False
+        return stat.S_ISCHR(st.st_mode) and st.st_rdev == rdev
+    return processes_with(opened, proc)
 
 
 # --------------------------------------------------------------------------- the device
