@@ -7,7 +7,8 @@
 
 """link_info: the inventory of links and addresses per network namespace, assembled from `_rtnl`'s dumps.
 
-Cost model: ONE link dump and ONE address dump per namespace, no per-link request. A veth peer
+Cost model: ONE link dump and ONE address dump per namespace, no per-link request (and ONE dump of the
+forwarding entries in a namespace with vxlan devices). A veth peer (or macvlan parent)
 in a namespace that is not being reported costs one ``get`` (or one dump of that namespace when
 many peers live there); link-netnsids are resolved with one RTM_GETNSID per candidate namespace,
 stopping as soon as every id a namespace uses is known.
@@ -17,9 +18,11 @@ the address parser, dumps read again on NLM_F_DUMP_INTR, the nsid resolver) is `
 every other module: decoding a link dump into pyroute2 message objects costs about 250 us per link,
 _rtnl's struct walk keeps 5000 links in 50 namespaces well under 0.2 s. What stays here is link_info's
 own: which namespaces and links are selected, and how a link record becomes link_info's public dict
-(ports, addresses, veth peers across namespaces, batched). What a device's part of that dict shows is the
+(ports, addresses, veth peers and macvlan parents across namespaces, batched; vxlan flood peers from one
+forwarding-entry dump per namespace that has vxlan devices). What a device's part of that dict shows is the
 device's own view, the functions its spec file uses (`_spec.views`: a bridge's options `bridge_view`, a
-veth's peer `veth_peer`; a tun's settings `_tuntap.tun_view`), which load neither the engine nor pyroute2.
+veth's peer `veth_peer`, a vxlan's `vxlan_view` and `flood_peers`, a macvlan's `macvlan_view`; a tun's
+settings `_tuntap.tun_view`), which load neither the engine nor pyroute2.
 It is pure except for :func:`link_info`, which drives an `_rtnl.Rtnl` and is covered by unit tests with a
 fake one.
 """

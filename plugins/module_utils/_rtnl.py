@@ -18,16 +18,20 @@ Hand-built, because it is measured to matter (BENCHMARKS.md): pyroute2 spends ab
 one link message into its objects and about 0.5 ms encoding one request, and ~65 ms to import; a
 `struct`-built request and parse take about 0.015 ms, and a dump of 5000 links in 50 namespaces that
 skips statistics (RTEXT_FILTER_SKIP_STATS) is read in well under 0.2 s. So this module carries: link
-get/add(veth)/set/delete (by index, name or group), namespace ids, and the link and address dumps of
-link_info (one function per kernel operation; dumps are read again when the kernel flags them
-NLM_F_DUMP_INTR).
+get/add (veth, and any kind from its IFLA_INFO_DATA: vxlan, macvlan, macvtap)/set/delete (by index, name or
+group), changes of a kind's attributes, namespace ids, the link and address dumps of link_info, and a
+vxlan's forwarding entries (the bridge family's RTM_GETNEIGH dump, RTM_NEWNEIGH append, RTM_DELNEIGH: 64
+appends take ~1 ms here against ~25 ms through pyroute2, BENCHMARKS.md issue 23) - one function per kernel
+operation; dumps are read again when the kernel flags them NLM_F_DUMP_INTR.
 
 ONE parser of RTM_NEWLINK (:func:`parse_link`) gives plain dicts with pyroute2's key names, the same
 dict as `_pyroute2.link_to_dict` (tests/system/test_raw_matches_pyroute2.py holds them equal on the real
 kernel). Kind-specific data (IFLA_INFO_DATA) is decoded by one table per kind (KIND_TABLES: tun
 complete, bridge for the attributes the collection reads, so a bridge is read with one get); what a caller
 needs and the tables do not decode (a bridge port's IFLA_INFO_SLAVE_DATA, a kind without a table) is
-FALLBACK: read that link through pyroute2 instead.
+FALLBACK: read that link through pyroute2 instead. The vxlan, macvlan and macvtap tables decode what their
+modules and link_info read (need_data='table'), as pyroute2 names and shows it (addresses as text, a
+macvlan's mode by name).
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@
 
 """The devices' views of what the kernel reports, shared by each device's spec and by link_info.
 
-What link_info shows of a bridge's options or of a veth's peer is exactly what the bridge and veth modules
-read, compare and return: the spec files (`_spec/bridge`, `_spec/veth`) import these functions under
-their own names and use them as their view. (A tun's settings: `_tuntap.tun_view`, likewise shared.)
+What link_info shows of a bridge's options, of a veth's peer, of a vxlan's settings and flood entries or of
+a macvlan's mode and parent is exactly what those modules read, compare and return: the spec files
+(`_spec/bridge`, `_spec/veth`, `_spec/vxlan`, `_spec/macvlan`) import these functions under their own names
+and use them as their view. (A tun's settings: `_tuntap.tun_view`, likewise shared.)
 
 They live here, not in the spec files, for one measured reason: a spec builds on the engine (`_link`,
 `_engine`, the spec itself: about 1,800 lines), and AnsiballZ ships module_utils as source, so link_info
