@@ -5,7 +5,8 @@
 """Module-layer speed benchmark of virtnet.linux. Start it with bench/run.sh (enters the sandbox).
 
 Every figure is printed next to the figure it is compared with, both measured in this run; nothing
-here asserts a time. Sections (pick with --sections): import, overhead, netns, veth, link_info, profile.
+here asserts a time. Sections (pick with --sections): import, overhead, netns, veth, link_info, profile,
+daemon.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402  pylint: disable=wrong-import-position
 
-ALL_SECTIONS = ['import', 'overhead', 'netns', 'veth', 'link_info', 'profile']
+ALL_SECTIONS = ['import', 'overhead', 'netns', 'veth', 'link_info', 'profile', 'daemon']
 RESULTS = {'goals': []}
 
 
@@ -750,6 +751,96 @@ def section_profile(args):
     RESULTS['profile'] = out
 
 
+# =========================================================================== daemon
+
+def _daemon_defs(n, nfiles, base, generation):
+    """n daemon definitions (pidfile back end: `sleep` processes), each owning nfiles files in its own
+    directory, as a role would declare a network's dnsmasq: a conf (restart), reload-class files, a
+    none-class one."""
+    classes = ['restart'] + ['reload'] * max(0, nfiles - 2) + ['none'] * (1 if nfiles > 1 else 0)
+    defs = []
+    for i in range(n):
+        d = os.path.join(base, 'bd%03d' % i)
+        defs.append({
+            'name': 'bd%03d' % i, 'argv': ['sleep', '%d' % (360000 + i)],
+            'pidfile': os.path.join(base, 'bd%03d.pid' % i), 'log_file': os.path.join(base, 'bd%03d.log' % i),
+            'directories': [{'path': d}],
+            'files': [{'path': os.path.join(d, 'f%d' % k), 'on_change': classes[k],
+                       'content': 'daemon %d file %d generation %d\n%s' % (i, k, generation, 'x' * 200)}
+                      for k in range(nfiles)]})
+    return defs
+
+
+def section_daemon(args):
+    n, nfiles = args.daemons, args.daemon_files
+    heading('%d daemons with %d files each: one virtnet.linux.daemon batch task vs %d single-daemon tasks '
+            '(pidfile back end)' % (n, nfiles, n))
+    if not have('daemon'):
+        missing('daemon', 'daemon')
+        RESULTS['daemon'] = 'module not available'
+        return
+    base = os.path.join(C.WORK, 'daemons')
+    os.makedirs(base)
+    os.chmod(C.WORK, 0o755)
+    defs = _daemon_defs(n, nfiles, base, 1)
+    common = {'start_wait': 0.5}
+    batch_task = {'virtnet.linux.daemon': dict(common, batch=defs)}
+    single_tasks = [{'virtnet.linux.daemon': dict(common, **d)} for d in defs]
+    absent = {'virtnet.linux.daemon': {'state': 'absent', 'batch': defs}}
+    # the way the roles did it before: one copy per file, the contents hashed into restart_key/reload_key
+    copy_tasks = []
+    for d in defs:
+        copy_tasks.append({'ansible.builtin.file': {'path': d['directories'][0]['path'], 'state': 'directory',
+                                                    'mode': '0755'}})
+        for f in d['files']:
+            copy_tasks.append({'ansible.builtin.copy': {'dest': f['path'], 'content': f['content'], 'mode': '0644'}})
+        keyed = dict((k, v) for k, v in d.items() if k not in ('files', 'directories'))
+        keyed['restart_key'] = '{{ %r | hash("sha256") }}' % d['files'][0]['content']
+        keyed['reload_key'] = '{{ %r | hash("sha256") }}' % ''.join(f['content'] for f in d['files'][1:-1])
+        copy_tasks.append({'virtnet.linux.daemon': dict(common, **keyed)})
+    res = {'daemons': n, 'files_per_daemon': nfiles}
+    first_batch, conv_batch, first_single, conv_single, conv_copy = [], [], [], [], []
+    changed = {}
+    for rep in range(args.repeat):
+        # batch: first run (starts all, files written), converged run, removal
+        run = C.run_playbook([batch_task, batch_task, absent], label='daemon-batch-%d' % rep)
+        first_batch.append(run['tasks'][0]['dur'])
+        conv_batch.append(run['tasks'][1]['dur'])
+        changed['batch_converged'] = changed.get('batch_converged', False) or run['tasks'][1]['changed']
+        # n single tasks: first pass, converged pass, removal
+        run = C.run_playbook(single_tasks + single_tasks + [absent], label='daemon-single-%d' % rep)
+        ts = run['tasks']
+        first_single.append(ts[n]['start'] - ts[0]['start'])
+        conv_single.append(ts[2 * n]['start'] - ts[n]['start'])
+        changed['single_converged'] = changed.get('single_converged', False) or any(t['changed'] for t in ts[n:2 * n])
+        # the roles' former pattern, converged: file + copy per file + a daemon task per daemon
+        run = C.run_playbook(copy_tasks + copy_tasks + [absent], label='daemon-copy-%d' % rep)
+        ts = run['tasks']
+        per = len(copy_tasks)
+        conv_copy.append(ts[2 * per]['start'] - ts[per]['start'])
+        changed['copy_converged'] = changed.get('copy_converged', False) or any(t['changed'] for t in ts[per:2 * per])
+    res.update(first_batch=C.median(first_batch), converged_batch=C.median(conv_batch),
+               first_single=C.median(first_single), converged_single=C.median(conv_single),
+               converged_copy=C.median(conv_copy), changed=changed,
+               module_runs={'batch': 1, 'single': n, 'copy': len(copy_tasks)})
+    res['ratio_converged_single_to_batch'] = res['converged_single'] / res['converged_batch']
+    res['ratio_converged_copy_to_batch'] = res['converged_copy'] / res['converged_batch']
+    res['ratio_first_single_to_batch'] = res['first_single'] / res['first_batch']
+    row('converged: one batch task (1 module run)', fmt(res['converged_batch']), 'changed=%s' % changed['batch_converged'])
+    row('converged: %d single-daemon tasks (%d module runs)' % (n, n), fmt(res['converged_single']),
+        fmt(res['ratio_converged_single_to_batch'], 'x') + ' the batch', 'changed=%s' % changed['single_converged'])
+    row('converged: file + copy per file + daemon with keys (%d module runs)' % len(copy_tasks),
+        fmt(res['converged_copy']), fmt(res['ratio_converged_copy_to_batch'], 'x') + ' the batch',
+        'changed=%s' % changed['copy_converged'])
+    row('first run: one batch task (starts confirmed in one wait of start_wait)', fmt(res['first_batch']))
+    row('first run: %d single-daemon tasks (one start_wait each)' % n, fmt(res['first_single']),
+        fmt(res['ratio_first_single_to_batch'], 'x') + ' the batch')
+    if any(changed.values()):
+        print('  WARNING: a converged pass reported changed: %s' % changed, flush=True)
+    RESULTS['daemon'] = res
+    shutil.rmtree(base, ignore_errors=True)
+
+
 # =========================================================================== main
 
 def main():
@@ -767,6 +858,8 @@ def main():
     parser.add_argument('--links', type=int, default=5000, help='links for link_info')
     parser.add_argument('--info-netns', type=int, default=50, help='namespaces for link_info')
     parser.add_argument('--top', type=int, default=12, help='rows per profile')
+    parser.add_argument('--daemons', type=int, default=20, help='daemons for the daemon section')
+    parser.add_argument('--daemon-files', type=int, default=4, help='files per daemon in the daemon section')
     parser.add_argument('--skip-modules', default='', help='treat these modules as missing (comma-separated)')
     parser.add_argument('--verbose', action='store_true')
     parser.add_argument('--out', help='results file name in bench/results/')
@@ -792,7 +885,8 @@ def main():
     row('modules present', ', '.join(RESULTS['modules']))
     t0 = time.perf_counter()
     funcs = {'import': section_import, 'overhead': section_overhead, 'netns': section_netns,
-             'veth': section_veth, 'link_info': section_link_info, 'profile': section_profile}
+             'veth': section_veth, 'link_info': section_link_info, 'profile': section_profile,
+             'daemon': section_daemon}
     failures = []
     for s in sections:
         ts = time.perf_counter()

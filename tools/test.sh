@@ -4,7 +4,8 @@
 #         collection's content, the execution environment (ansible-builder introspect and create), unit
 #         tests, ansible-test sanity (empty ignore files), the integration targets on the real kernel inside
 #         a throwaway network/mount namespace sandbox, the interrupted-run (SIGKILL) trials, the lab's own
-#         test (tests/lab, pytest on a lab fixture: tests/run.sh tests/lab), every molecule
+#         test (tests/lab, pytest on a lab fixture: tests/run.sh tests/lab), the daemon module's back ends on
+#         lab hosts (tests/daemon/run.sh), every molecule
 #         scenario (molecule/*/molecule.yml, each on a lab of SSH hosts in its own sandbox, one at a time)
 #         and every role test script tests/roles/*/run.sh (each starts its own sandbox), and the site test
 #         tests/site/run.sh (packaging, ansible-runner, -vvv secrets, faults, SIGKILL trials);
@@ -53,6 +54,8 @@ tools/sandbox.sh .venv/bin/python -m pytest -c tests/pytest.ini tests/system -q
 # the lab of simulated SSH hosts itself (tools/lab.sh: hosts, inventory, reboot, nothing left after down;
 # pytest on a lab fixture, tests/conftest.py)
 bash tests/run.sh tests/lab
+# the daemon module's two back ends over SSH (a systemd and a plain lab host): batch, files, log_errors
+bash tests/daemon/run.sh
 # the roles and playbooks as ansible-lint's production profile wants them (offline, .ansible-lint)
 echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] ansible-lint --profile production roles/ playbooks/"
 PATH="$top/.venv/bin:$PATH" ansible-lint --profile production roles/ playbooks/
