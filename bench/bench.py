@@ -6,7 +6,7 @@
 
 Every figure is printed next to the figure it is compared with, both measured in this run; nothing
 here asserts a time. Sections (pick with --sections): import, overhead, netns, veth, link_info, profile,
-daemon.
+daemon, plumbing.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402  pylint: disable=wrong-import-position
 
-ALL_SECTIONS = ['import', 'overhead', 'netns', 'veth', 'link_info', 'profile', 'daemon']
+ALL_SECTIONS = ['import', 'overhead', 'netns', 'veth', 'link_info', 'profile', 'daemon', 'plumbing']
 RESULTS = {'goals': []}
 
 
@@ -843,6 +843,81 @@ def section_daemon(args):
 
 # =========================================================================== main
 
+# =========================================================================== plumbing
+
+def _plumbing_doc(n, prefix='bq'):
+    """N DHCP networks as the dhcp_namespace role makes them: namespace, bridge, veth pair into the namespace,
+    the server's address on the namespace's end."""
+    doc = {'namespaces': [], 'bridges': [], 'veths': [], 'addresses': []}
+    for i in range(n):
+        ns = '%s-ns%d' % (prefix, i)
+        doc['namespaces'].append({'name': ns})
+        doc['bridges'].append({'name': '%sbr%d' % (prefix, i), 'link_state': 'up'})
+        doc['veths'].append({'name': '%st%d' % (prefix, i), 'master': '%sbr%d' % (prefix, i), 'link_state': 'up',
+                             'peer': '%sn%d' % (prefix, i), 'peer_netns': ns, 'peer_link_state': 'up'})
+        doc['addresses'].append({'netns': ns, 'dev': '%sn%d' % (prefix, i),
+                                 'address': ['10.%d.%d.2/24' % (100 + i // 256, i % 256)]})
+    return doc
+
+
+def _device_tasks(doc):
+    """The same document as four device-module tasks (netns, bridge, veth, address), as the roles run them."""
+    return [{'virtnet.linux.netns': {'batch': doc['namespaces']}},
+            {'virtnet.linux.bridge': {'batch': doc['bridges']}},
+            {'virtnet.linux.veth': {'batch': doc['veths']}},
+            {'virtnet.linux.address': {'batch': doc['addresses']}}]
+
+
+def _spans(run, groups):
+    """Seconds from the start of each group's first task to the start of the task after its last (everything
+    Ansible spends on the group); `groups` are task counts in playbook order (a final marker task follows)."""
+    ts, out, at = run['tasks'], [], 0
+    for count in groups:
+        out.append(ts[at + count]['start'] - ts[at]['start'])
+        at += count
+    return out
+
+
+def section_plumbing(args):
+    """One virtnet.linux.plumbing task against the four device-module tasks, for N DHCP networks."""
+    if not have('plumbing'):
+        missing('plumbing', 'plumbing')
+        return
+    out = {}
+    for n in args.plumbing_sizes:
+        heading('%d DHCP networks (netns + bridge + veth + address each): one plumbing task vs four device '
+                'tasks' % n)
+        C.cleanup()
+        doc = _plumbing_doc(n)
+        one = [{'virtnet.linux.plumbing': doc}]
+        four = _device_tasks(doc)
+        gone = [{'virtnet.linux.plumbing': dict((k, [dict(e, state='absent') for e in v]) for k, v in doc.items())}]
+        end = [{'ansible.builtin.debug': {'msg': 'end'}}]
+        # first runs, each from an empty sandbox; then converged runs interleaved (one, four, one, four...)
+        tasks = one + gone + four + (one + four) * args.repeat + end
+        run = C.run_playbook(tasks, label='plumbing-%d' % n)
+        changed = [t['changed'] for t in run['tasks']]
+        spans = _spans(run, [1, 1, 4] + [1, 4] * args.repeat)
+        first_one, first_four = spans[0], spans[2]
+        conv_one = C.median(spans[3::2])
+        conv_four = C.median(spans[4::2])
+        converged = changed[6:-1]
+        res = {'first_one': first_one, 'first_four': first_four, 'converged_one': conv_one,
+               'converged_four': conv_four, 'first_ratio': first_one / first_four,
+               'converged_ratio': conv_one / conv_four, 'converged_changed': any(converged),
+               'first_changed': [changed[0], any(changed[2:6])]}
+        out[n] = res
+        row('first run: plumbing, 1 task', fmt(first_one))
+        row('first run: netns + bridge + veth + address, 4 tasks', fmt(first_four),
+            'plumbing/four %s' % fmt(res['first_ratio'], 'x'))
+        row('converged (median of %d): plumbing, 1 task' % args.repeat, fmt(conv_one))
+        row('converged (median of %d): 4 tasks' % args.repeat, fmt(conv_four),
+            'plumbing/four %s' % fmt(res['converged_ratio'], 'x'),
+            'changed on a converged run: %s' % res['converged_changed'])
+        C.run_playbook(gone, label='plumbing-%d-gone' % n)
+    RESULTS['plumbing'] = out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--sections', default=','.join(ALL_SECTIONS),
@@ -860,11 +935,13 @@ def main():
     parser.add_argument('--top', type=int, default=12, help='rows per profile')
     parser.add_argument('--daemons', type=int, default=20, help='daemons for the daemon section')
     parser.add_argument('--daemon-files', type=int, default=4, help='files per daemon in the daemon section')
+    parser.add_argument('--plumbing-sizes', default='3,20,100', help='DHCP networks for the plumbing section')
     parser.add_argument('--skip-modules', default='', help='treat these modules as missing (comma-separated)')
     parser.add_argument('--verbose', action='store_true')
     parser.add_argument('--out', help='results file name in bench/results/')
     args = parser.parse_args()
     args.netns_sizes = [int(x) for x in args.netns_sizes.split(',') if x]
+    args.plumbing_sizes = [int(x) for x in args.plumbing_sizes.split(',') if x]
     C.VERBOSE = args.verbose
     if args.skip_modules:
         os.environ['BENCH_SKIP_MODULES'] = args.skip_modules
@@ -886,7 +963,7 @@ def main():
     t0 = time.perf_counter()
     funcs = {'import': section_import, 'overhead': section_overhead, 'netns': section_netns,
              'veth': section_veth, 'link_info': section_link_info, 'profile': section_profile,
-             'daemon': section_daemon}
+             'daemon': section_daemon, 'plumbing': section_plumbing}
     failures = []
     for s in sections:
         ts = time.perf_counter()

@@ -18,7 +18,8 @@ know about a kind of object is its :class:`Spec`, in ``_spec/<device>`` (devices
 options and path of ``_link.LinkKind``). :func:`run` drives every module the same way:
 
     expand        the task's objects: its batch, or the task itself (spec.expand)
-    validate      every input error of every object, before anything is read (spec.validate_all)
+    validate      every input error of every object, before anything is read (spec.validate_all), then
+                  the namespaces the objects need (spec.needs)
     resolve       read-only lookups before the lock, e.g. the links an address names (spec.resolve_all)
     lock          the host lock (Context.lock)
     prepare       read-only checks under the lock, before the first change (spec.prepare)
@@ -244,6 +245,11 @@ def netns_errors(items, needs):
     return errors
 
 
+def needed_netns(spec, item):
+    """(netns, why) of every namespace the object of `item` needs (see netns_errors)."""
+    return [(key[1], why) for key, why, _kind in spec.needs(item) if key[0] == 'netns']
+
+
 def task_errors(items, key, listed_twice, needs=None):
     """Errors of the task's objects taken together, once each is valid on its own: objects listed twice
     (by `key(item)`: '<listed_twice>: a, b'), else the namespaces they need that do not exist (`needs`:
@@ -254,8 +260,19 @@ def task_errors(items, key, listed_twice, needs=None):
     return netns_errors(items, needs) if needs is not None else []
 
 
+def netns_key(netns):
+    """The key of a named namespace in Spec.needs / Spec.provides."""
+    return ('netns', netns or '')
+
+
+def link_key(netns, name):
+    """The key of link `name` of namespace `netns` in Spec.needs / Spec.provides."""
+    return ('link', netns or '', name)
+
+
 class Spec(object):
-    """What a module tells the engine about its objects: one instance per module run, driven by :func:`run`.
+    """What a module tells the engine about its objects: one instance per module run, driven by :func:`run`
+    (and by `_plumbing.run_plumbing`, which runs several specs in one task).
 
     Every hook but ensure has a default that does nothing; `items` are the per-object parameter dicts.
     """
@@ -273,6 +290,26 @@ class Spec(object):
         """(items, errors): every input error of the task's objects (strings, naming the object when
         `batch`), found before the kernel is read; the items ensure gets (normalised if need be)."""
         return items, []
+
+    def key(self, item):
+        """How results and messages name the object of a (validated) item."""
+        return item.get('name')
+
+    def needs(self, item):
+        """What the object of a validated item needs to exist before it is ensured: a list of
+        (key, why, kind) - key netns_key(NS) (a named namespace; why completes "netns NS not found (...)")
+        or link_key(NS, NAME) (a link; kind: 'bridge' when it must be a bridge, 'port' when it must not
+        be one, None for any). The engine checks the namespaces; virtnet.linux.plumbing orders the
+        sections, checks the task against itself and predicts check mode with the rest."""
+        return []
+
+    def provides(self, item):
+        """What the object of a validated item is, as keys other objects need: [(key, kind)]."""
+        return []
+
+    def gone(self, item):
+        """The result of an object with state=absent whose namespace does not exist (nothing to read)."""
+        return ObjectResult(self.key(item), None, None, False)
 
     def resolve_all(self, ctx, items):
         """Errors of read-only lookups before the lock (a link an object names is missing...)."""
@@ -300,6 +337,8 @@ def run(module, spec):
         require_pyroute2(module)
     items, batch = spec.expand(module.params)
     items, errors = spec.validate_all(items, batch)
+    if not errors:
+        errors = netns_errors(items, lambda item: needed_netns(spec, item))
     if errors:
         module.fail_json(msg='; '.join(errors))
     ctx = Context(module)
@@ -360,11 +399,11 @@ def run_objects(module, items, ensure, context, batch=False, result_key=None, fi
             finish(context)
         tx.commit()
     except VirtnetError as exc:
-        _fail(module, context, exc.msg, results, exc.details)
+        fail(module, context, exc.msg, _listed(results), exc.details)
     except Exception as exc:  # pylint: disable=broad-except
         what = current.get('name') if isinstance(current, dict) else current
-        _fail(module, context, 'unexpected error on %s: %s' % (what, exc), results,
-              {'exception': traceback.format_exc()})
+        fail(module, context, 'unexpected error on %s: %s' % (what, exc), _listed(results),
+             {'exception': traceback.format_exc()})
     finally:
         context.close()
 
@@ -396,7 +435,14 @@ def _diffable(value):
     return copy.deepcopy(value)
 
 
-def _fail(module, context, msg, results, details):
+def _listed(results):
+    return {'results': [r.as_dict() for r in results]} if results else None
+
+
+def fail(module, context, msg, results, details):
+    """Roll the whole task back and fail, saying what was undone and what could not be. `results` (the
+    keys of the objects' results as the module returns them, or None) are returned when something could
+    not be undone."""
     undone, errors = context.tx.rollback()
     context.close()
     extra = {}
@@ -411,13 +457,80 @@ def _fail(module, context, msg, results, details):
         msg = '%s; %s' % (msg, '; '.join(errors))
     if results and errors:
         # what could not be undone is still there: say exactly what the task did
-        extra['results'] = [r.as_dict() for r in results]
+        extra.update(results)
     exception = details.pop('exception', None) if details else None
     if exception:
         extra['exception'] = exception
     for key, value in (details or {}).items():
         extra.setdefault(key, value)
     module.fail_json(msg=msg, changed=bool(errors or context.tx.kept), **extra)
+
+
+#: Plan.link's answer when the plan knows nothing of a link: read the kernel
+UNPLANNED = object()
+
+
+class Plan(object):
+    """Check mode of a task whose later objects use what its earlier objects make (virtnet.linux.plumbing).
+
+    Check mode changes nothing, so a namespace or link the task would have made by now is not in the kernel,
+    and one it would have deleted or replaced still is. The plan holds those differences; reads of links
+    (`_link.read_link`) and of a namespace's routes ask it first: nothing is in a namespace the task would
+    make, a link the task would make or replace reads as a fresh link (`planned`: no addresses, no routes,
+    no ports), a link it would delete reads as missing.
+    """
+
+    def __init__(self):
+        self.namespaces = set()     # namespaces the task would make (they do not exist)
+        self.links = {}             # (netns, name) -> a planned link, or None: deleted
+        self.indexes = {}           # (netns, ifindex) -> the same, by ifindex (planned: negative)
+
+    def add_netns(self, name):
+        """Namespace `name` would be made by now: nothing in it but its loopback device."""
+        self.namespaces.add(name)
+        self.add_link(name, 'lo', None)
+
+    def add_link(self, netns, name, kind):
+        """Link `name` of `netns` would be made (or made again) by now."""
+        netns = netns or ''
+        self.remove_link(netns, name)
+        index = -1 - len(self.indexes)
+        link = {'ifname': name, 'index': index, 'kind': kind, 'planned': True, 'master_index': 0,
+                'link_state': 'down', 'operstate': None, 'mtu': None, 'address': None, 'txqueuelen': None,
+                'alias': None, 'group': 0, 'link_index': None, 'link_netnsid': None}
+        self.links[(netns, name)] = link
+        self.indexes[(netns, index)] = link
+
+    def remove_link(self, netns, name, index=None):
+        """Link `name` (ifindex `index` in the kernel, if known) of `netns` would be deleted by now."""
+        netns = netns or ''
+        old = self.links.get((netns, name))
+        if old is not None:
+            self.indexes[(netns, old['index'])] = None
+        self.links[(netns, name)] = None
+        if index is not None:
+            self.indexes[(netns, index)] = None
+
+    def netns_made(self, netns):
+        """Whether `netns` is a namespace the task would make (it does not exist yet)."""
+        return bool(netns) and netns in self.namespaces
+
+    def made(self, key):
+        """Whether the object of a Spec.needs key would be made by the task (it does not exist yet)."""
+        if key[0] == 'netns':
+            return self.netns_made(key[1])
+        return self.netns_made(key[1]) or bool(self.links.get((key[1], key[2])))
+
+    def link(self, netns, ifname=None, index=None):
+        """The link as the task would have left it: a planned link, None, or UNPLANNED (read the kernel)."""
+        netns = netns or ''
+        key, table = ((netns, ifname), self.links) if ifname else ((netns, index), self.indexes)
+        if key in table:
+            link = table[key]
+            return dict(link) if link is not None else None
+        if netns in self.namespaces:
+            return None
+        return UNPLANNED
 
 
 class Context(object):
@@ -431,6 +544,9 @@ class Context(object):
         self._lock_fd = None
         self.lock_path = LOCK_DIR
         self.deferred = {}      # work a module plans per object and carries out together
+        # check mode of a task that uses what it makes itself (virtnet.linux.plumbing): a Plan of what the
+        # task would have made or deleted so far, which reads consult before the kernel (else None)
+        self.plan = None
 
     def lock(self, timeout=None):
         """Serialise the tasks of this collection on one host: read, compare and apply under one lock,

@@ -20,7 +20,8 @@ import errno
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    Differences, ObjectResult, Spec, batch_argument_spec, expand_batch, task_errors,
+    UNPLANNED, Differences, ObjectResult, Spec, batch_argument_spec, expand_batch, link_key, netns_key,
+    task_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, error_code, kernel_error, mac_error, normalise_mac, ns_label, validate_ifname,
@@ -45,12 +46,18 @@ LINK_OPTIONS = dict(
 COMMON_KEYS = list(LINK_OPTIONS)
 
 
-def link_module_args(options):
-    """AnsibleModule's keywords for a device module whose own options (beyond LINK_OPTIONS) are `options`,
-    each written once with its default: the batch elements take them all, without defaults."""
+def link_options(options):
+    """The options of one device of a kind: LINK_OPTIONS, then the kind's own `options`, each with its
+    default (a spec file's ARGUMENT_SPEC; its module and virtnet.linux.plumbing take them from there)."""
     spec = dict(LINK_OPTIONS)
     spec.update(options)
-    return dict(argument_spec=batch_argument_spec(spec, required=('name',)),
+    return spec
+
+
+def link_module_args(options):
+    """AnsibleModule's keywords for a device module whose options of one device are `options` (see
+    link_options), each written once with its default: the batch elements take them all, without defaults."""
+    return dict(argument_spec=batch_argument_spec(options, required=('name',)),
                 required_one_of=[('name', 'batch')],
                 mutually_exclusive=[('name', 'batch')],
                 supports_check_mode=True)
@@ -97,8 +104,13 @@ def read_link(ctx, netns, ifname=None, index=None, need_data=True):
 
     Read on the hand-built socket (`_rtnl`); only a link whose kind-specific data is needed (need_data)
     and not decoded there (a bridge port's slave data, a kind without a table) is read again through
-    pyroute2 (`_pyroute2`), imported here on first use.
+    pyroute2 (`_pyroute2`), imported here on first use. In check mode of a task that uses what it makes
+    itself, the task's plan is asked first (`_engine.Plan`).
     """
+    if ctx.plan is not None:
+        link = ctx.plan.link(netns, ifname=ifname, index=index)
+        if link is not UNPLANNED:
+            return link
     link = ctx.rt.get_link(netns, ifname=ifname, index=index, need_data=need_data)
     if link is FALLBACK:
         from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import get_link
@@ -374,9 +386,31 @@ class LinkKind(Spec):
             for err in validate_common(item) + self.validate(item):
                 errors.append('%s: %s' % (label, err) if batch else err)
         if not errors:
-            errors = task_errors(items, _object_key, 'duplicate devices in batch',
-                                 lambda i: [(ns, 'needed by %s' % i['name']) for ns in self.netns_needed(i)])
+            errors = task_errors(items, _object_key, 'duplicate devices in batch')
         return items, sorted(set(errors), key=errors.index)
+
+    def key(self, item):
+        return _object_key(item)
+
+    def needs(self, item):
+        """Its namespaces (netns_needed) and, to be made present, the bridges it is to be a port of."""
+        out = [(netns_key(ns), 'needed by %s' % item['name'], None) for ns in self.netns_needed(item)]
+        if item.get('state') != 'absent':
+            out.extend((link_key(ns, item[option]), '%s of %s' % (option, name), 'bridge')
+                       for ns, name, option in self.masters(item) if item.get(option))
+        return out
+
+    def provides(self, item):
+        return [(link_key(ns, name), self.kind) for ns, name in self.ends(item)]
+
+    def masters(self, item):
+        """(netns, name, the option naming its master) of each end of the object."""
+        return [(item.get('netns') or '', item['name'], 'master')]
+
+    def ends(self, item, view=None):
+        """(netns, name) of each link the object is: of `view` (the kernel's) when given, else as the item
+        declares it."""
+        return [(item.get('netns') or '', item['name'])]
 
     def order(self, items):
         """Deletions first (carried out together, by link group), then creations and updates."""
@@ -501,6 +535,21 @@ def _fix_created(ctx, kind, item):
     return read_at, view
 
 
+def _plan(ctx, kind, item, gone=None):
+    """Check mode: record in the task's plan (if it has one) the links `item` would make, after those it
+    would delete (`gone`: the kernel's link and its view)."""
+    plan = ctx.plan
+    if plan is None:
+        return
+    if gone is not None:
+        link, view = gone
+        for n, (ns, name) in enumerate(kind.ends(item, view)):
+            plan.remove_link(ns, name, link['index'] if n == 0 else None)
+    if item['state'] != 'absent':
+        for ns, name in kind.ends(item):
+            plan.add_link(ns, name, kind.read_kinds[0])
+
+
 def ensure_link(ctx, kind, item):
     netns = item.get('netns') or ''
     name = item['name']
@@ -521,6 +570,7 @@ def ensure_link(ctx, kind, item):
         if ctx.check_mode:
             start = len(ctx.tx.done)
             delete_link(ctx, netns, name, link['index'])
+            _plan(ctx, kind, item, gone=(link, before))
             return ObjectResult(key, before, None, True, ctx.tx.done[start:])
         defer_delete(ctx, netns, name, link['index'], link.get('group'))
         ctx.tx.done.append('delete %s' % name)
@@ -531,6 +581,7 @@ def ensure_link(ctx, kind, item):
         before = None
         kind.create(ctx, item)
         if ctx.check_mode:
+            _plan(ctx, kind, item)
             after = kind.predict(item, {'name': name, 'netns': netns, 'kind': kind.kind})
             return ObjectResult(key, None, after, True, ctx.tx.done[start:], {'link': after})
         read_at, view = _fix_created(ctx, kind, item)
@@ -552,6 +603,8 @@ def ensure_link(ctx, kind, item):
         else:
             _apply(ctx, kind, item, link, view, diffs)
         if ctx.check_mode:
+            if diffs.needs_recreate:
+                _plan(ctx, kind, item, gone=(link, view))
             after = kind.predict_update(item, view, diffs)
             return ObjectResult(key, before, after, True, ctx.tx.done[start:], {'link': after})
 

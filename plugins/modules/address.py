@@ -199,18 +199,12 @@ results:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import batch_argument_spec, run
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.address import Address
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.address import ARGUMENT_SPEC, Address
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=batch_argument_spec(dict(
-            dev=dict(type='str'),
-            address=dict(type='list', elements='str'),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            purge=dict(type='bool', default=False),
-            netns=dict(type='str', default=''),
-        )),
+        argument_spec=batch_argument_spec(ARGUMENT_SPEC),
         required_one_of=[('dev', 'batch'), ('address', 'batch')],
         supports_check_mode=True,
     )

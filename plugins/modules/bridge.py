@@ -347,24 +347,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import run
 from ansible_collections.virtnet.linux.plugins.module_utils._link import link_module_args
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.bridge import BridgeKind
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.bridge import ARGUMENT_SPEC, BridgeKind
 
 
 def main():
-    module = AnsibleModule(**link_module_args(dict(
-        stp=dict(type='bool'),
-        forward_delay=dict(type='float'),
-        hello_time=dict(type='float'),
-        max_age=dict(type='float'),
-        ageing_time=dict(type='float'),
-        priority=dict(type='int'),
-        mcast_snooping=dict(type='bool'),
-        mcast_querier=dict(type='bool'),
-        group_fwd_mask=dict(type='int'),
-        vlan_filtering=dict(type='bool'),
-        ports=dict(type='list', elements='str'),
-        purge_ports=dict(type='bool', default=False),
-    )))
+    module = AnsibleModule(**link_module_args(ARGUMENT_SPEC))
     run(module, BridgeKind())
 
 

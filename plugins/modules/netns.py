@@ -170,18 +170,13 @@ results:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import batch_argument_spec, run
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.netns import Netns
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.netns import ARGUMENT_SPEC, Netns
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=batch_argument_spec(dict(
-            name=dict(type='str'),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            loopback_up=dict(type='bool', default=True),
-            etc=dict(type='dict'),
-            names=dict(type='list', elements='str'),
-        ), required=('name',), exclude=('names',)),
+        argument_spec=batch_argument_spec(dict(ARGUMENT_SPEC, names=dict(type='list', elements='str')),
+                                          required=('name',), exclude=('names',)),
         required_one_of=[('name', 'names', 'batch')],
         mutually_exclusive=[('name', 'names', 'batch')],
         supports_check_mode=True,

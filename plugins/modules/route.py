@@ -280,24 +280,12 @@ results:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import batch_argument_spec, run
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.route import USER_ROUTE_TYPES, Route
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.route import ARGUMENT_SPEC, Route
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=batch_argument_spec(dict(
-            dst=dict(type='str'),
-            gateway=dict(type='str'),
-            dev=dict(type='str'),
-            metric=dict(type='int'),
-            table=dict(type='str'),
-            scope=dict(type='str'),
-            proto=dict(type='str'),
-            src=dict(type='str'),
-            type=dict(type='str', default='unicast', choices=USER_ROUTE_TYPES),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            netns=dict(type='str', default=''),
-        )),
+        argument_spec=batch_argument_spec(ARGUMENT_SPEC),
         required_one_of=[('dst', 'batch')],
         supports_check_mode=True,
     )

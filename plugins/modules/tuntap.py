@@ -350,19 +350,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import run
 from ansible_collections.virtnet.linux.plugins.module_utils._link import link_module_args
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.tuntap import TuntapKind
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.tuntap import ARGUMENT_SPEC, TuntapKind
 
 
 def main():
-    module = AnsibleModule(**link_module_args(dict(
-        mode=dict(type='str', choices=['tun', 'tap']),
-        user=dict(type='raw'),
-        group=dict(type='raw'),
-        pi=dict(type='bool', default=False),
-        vnet_hdr=dict(type='bool', default=False),
-        multi_queue=dict(type='bool', default=False),
-        recreate=dict(type='bool', default=True),
-    )))
+    module = AnsibleModule(**link_module_args(ARGUMENT_SPEC))
     run(module, TuntapKind())
 
 

@@ -316,21 +316,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import run
 from ansible_collections.virtnet.linux.plugins.module_utils._link import link_module_args
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.veth import Veth
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.veth import ARGUMENT_SPEC, Veth
 
 
 def main():
-    module = AnsibleModule(**link_module_args(dict(
-        peer=dict(type='str'),
-        peer_netns=dict(type='str'),
-        peer_link_state=dict(type='str', choices=['up', 'down']),
-        peer_mtu=dict(type='int'),
-        peer_address=dict(type='str'),
-        peer_master=dict(type='str'),
-        peer_txqueuelen=dict(type='int'),
-        peer_alias=dict(type='str'),
-        recreate=dict(type='bool', default=False),
-    )))
+    module = AnsibleModule(**link_module_args(ARGUMENT_SPEC))
     run(module, Veth())
 
 

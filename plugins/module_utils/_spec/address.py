@@ -16,7 +16,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     error_code, kernel_error, ns_label, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult, Spec, task_errors,
+    ObjectResult, Spec, link_key, netns_key, task_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
@@ -25,6 +25,15 @@ from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
 from ansible_collections.virtnet.linux.plugins.module_utils._pyroute2 import prepare_socket, read_addresses
 
 KEYS = ['dev', 'address', 'state', 'purge', 'netns']
+#: the options of the addresses of one link, with the task's defaults: the module's argument spec (and
+#: its batch elements') and the element of virtnet.linux.plumbing's `addresses`
+ARGUMENT_SPEC = dict(
+    dev=dict(type='str'),
+    address=dict(type='list', elements='str'),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    purge=dict(type='bool', default=False),
+    netns=dict(type='str', default=''),
+)
 
 
 # --------------------------------------------------------------------------- checks and lists
@@ -175,10 +184,15 @@ class AddressOps(object):
     """The netlink requests of one link, each a callable for the transaction."""
 
     def __init__(self, ctx, netns, dev, index):
-        self.ipr = ctx.ipr(netns)
+        self.ctx = ctx
         self.netns = netns
         self.dev = dev
         self.index = index
+
+    @property
+    def ipr(self):
+        """pyroute2's socket of the namespace, opened when a request needs it (not for a planned link)."""
+        return self.ctx.ipr(self.netns)
 
     def read(self):
         return read_addresses(self.ipr, self.index, self.netns)
@@ -225,8 +239,11 @@ def ensure(ctx, item):
         return ObjectResult(key, None, None, False, [], _extra(item, [], [], []))
 
     ops = AddressOps(ctx, netns, dev, link['index'])
-    prepare_socket(ops.ipr)
-    current = ops.read()
+    if link.get('planned'):
+        current = []        # check mode: a link the task would make (or make again) has no addresses yet
+    else:
+        prepare_socket(ops.ipr)
+        current = ops.read()
     remove, add = plan_addresses(current, item['_wanted'], item['state'], item.get('purge'))
     before = address_list(current)
     if not remove and not add:
@@ -286,8 +303,7 @@ def validate(items, batch):
         item['_wanted'] = wanted
         errors.extend('%s: %s' % (label, e) for e in own)
     if not errors:
-        errors = task_errors(items, _key, 'links listed more than once in batch',
-                             lambda i: [(i.get('netns'), 'needed for the addresses of %s' % i['dev'])])
+        errors = task_errors(items, _key, 'links listed more than once in batch')
     return errors
 
 
@@ -311,6 +327,19 @@ class Address(Spec):
 
     def validate_all(self, items, batch):
         return items, validate(items, batch)
+
+    def key(self, item):
+        return _key(item)
+
+    def needs(self, item):
+        netns = item.get('netns') or ''
+        out = [(netns_key(netns), 'needed for the addresses of %s' % item['dev'], None)]
+        if item['state'] != 'absent':
+            out.append((link_key(netns, item['dev']), 'the link of addresses', None))
+        return out
+
+    def gone(self, item):
+        return ObjectResult(_key(item), None, None, False, [], _extra(item, [], [], []))
 
     def resolve_all(self, ctx, items):
         return resolve_links(ctx, items)

@@ -13,11 +13,12 @@ import errno
 import math
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, check_master, normalise_mac, read_link,
+    LinkKind, check_master, link_options, normalise_mac, read_link,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, kernel_error, ns_label, validate_ifname,
 )
+from ansible_collections.virtnet.linux.plugins.module_utils._engine import link_key
 # the bridge's view of the kernel's data, shared with link_info (`_spec.views`: why it lives there)
 from ansible_collections.virtnet.linux.plugins.module_utils._spec.views import (  # pylint: disable=unused-import
     BRIDGE_OPTIONS as OPTIONS, bridge_value as from_kernel, bridge_view as options_view, cs_to_seconds,
@@ -40,6 +41,23 @@ STP_FORWARD_DELAY_CS = (200, 3000)
 GROUP_FWD_RESTRICTED = 0x0007
 
 KEYS = list(OPTIONS) + ['ports', 'purge_ports']
+
+#: the options of one bridge, with the task's defaults: the module's argument spec (and its batch
+#: elements') and the element of virtnet.linux.plumbing's `bridges`
+ARGUMENT_SPEC = link_options(dict(
+    stp=dict(type='bool'),
+    forward_delay=dict(type='float'),
+    hello_time=dict(type='float'),
+    max_age=dict(type='float'),
+    ageing_time=dict(type='float'),
+    priority=dict(type='int'),
+    mcast_snooping=dict(type='bool'),
+    mcast_querier=dict(type='bool'),
+    group_fwd_mask=dict(type='int'),
+    vlan_filtering=dict(type='bool'),
+    ports=dict(type='list', elements='str'),
+    purge_ports=dict(type='bool', default=False),
+))
 
 
 # --------------------------------------------------------------------------- pure logic
@@ -193,8 +211,9 @@ def read_ports(ipr, index, netns):
     return dict((link['ifname'], link['index']) for link in _pyroute2().dump_ports(ipr, index, netns))
 
 
-def _set(ipr, netns, what, **args):
-    return lambda: _pyroute2().nl_call(what, netns, ipr.link, 'set', **args)
+def _set(ctx, netns, what, **args):
+    """An action that sets link attributes `args` in `netns` (the socket is opened when it runs)."""
+    return lambda: _pyroute2().nl_call(what, netns, ctx.ipr(netns).link, 'set', **args)
 
 
 def _restore_master(ctx, netns, what, port, index, master):
@@ -222,6 +241,15 @@ class BridgeKind(LinkKind):
         if item.get('state') == 'absent':
             return []
         return validate_bridge(item)
+
+    def needs(self, item):
+        """Its namespace and, to be made present, its ports (links that are no bridge)."""
+        out = LinkKind.needs(self, item)
+        if item.get('state') != 'absent':
+            netns = item.get('netns') or ''
+            out.extend((link_key(netns, port), 'port of bridge %s' % item['name'], 'port')
+                       for port in item.get('ports') or [])
+        return out
 
     def check_masters(self, ctx, item):
         """A bridge cannot be a port of another bridge (the kernel refuses it): refused before anything
@@ -299,7 +327,6 @@ class BridgeKind(LinkKind):
     def create(self, ctx, item):
         netns = item.get('netns') or ''
         name = item['name']
-        ipr = ctx.ipr(netns)
         adds, _releases = self._port_plan(ctx, item, None, [])
         args = {'ifname': name, 'kind': 'bridge'}
         for option, (_attr, key, _t) in OPTIONS.items():
@@ -315,14 +342,14 @@ class BridgeKind(LinkKind):
 
         def act():
             try:
-                ipr.link('add', **args)
+                ctx.ipr(netns).link('add', **args)
             except _pyroute2().NetlinkError as exc:
                 if exc.code == errno.EOPNOTSUPP and item.get('vlan_filtering'):
                     raise VirtnetError(_vlan_unsupported(name, netns))
                 raise kernel_error(exc, 'creating bridge %s' % name, netns)
 
         def undo():
-            _pyroute2().nl_call('deleting %s' % name, netns, ipr.link, 'del', ifname=name)
+            _pyroute2().nl_call('deleting %s' % name, netns, ctx.ipr(netns).link, 'del', ifname=name)
             if read_link(ctx, netns, ifname=name, need_data=False) is not None:
                 raise VirtnetError('read back, bridge %s is still in %s' % (name, ns_label(netns)))
 
@@ -330,7 +357,7 @@ class BridgeKind(LinkKind):
         if item.get('alias'):
             # the kernel ignores IFLA_IFALIAS in a request that creates a link
             ctx.tx.run('set ifalias=%s on %s' % (item['alias'], name),
-                       _set(ipr, netns, 'setting the alias of %s' % name, ifname=name, ifalias=item['alias']))
+                       _set(ctx, netns, 'setting the alias of %s' % name, ifname=name, ifalias=item['alias']))
         self._add_ports(ctx, item, adds, lambda: _index_of(ctx, name, netns))
 
     def update(self, ctx, item, link, view, diffs):
@@ -371,7 +398,7 @@ class BridgeKind(LinkKind):
             for port in releases:
                 pidx = current[port]
                 ctx.tx.run('release port %s from %s' % (port, name),
-                           _set(ipr, netns, 'releasing port %s from %s' % (port, name), index=pidx, master=0),
+                           _set(ctx, netns, 'releasing port %s from %s' % (port, name), index=pidx, master=0),
                            _restore_master(ctx, netns, 'adding port %s to %s again' % (port, name), port, pidx, index))
             self._add_ports(ctx, item, adds, lambda: index)
 
@@ -388,7 +415,6 @@ class BridgeKind(LinkKind):
     def _add_ports(self, ctx, item, adds, bridge_index):
         netns = item.get('netns') or ''
         name = item['name']
-        ipr = ctx.ipr(netns)
         for port, pidx, old, old_name in adds:
             if old_name:
                 description = 'move port %s from %s to %s' % (port, old_name, name)
@@ -397,7 +423,7 @@ class BridgeKind(LinkKind):
 
             def act(pidx=pidx, port=port):
                 _pyroute2().nl_call('adding port %s to bridge %s' % (port, name), netns,
-                                    ipr.link, 'set', index=pidx, master=bridge_index())
+                                    ctx.ipr(netns).link, 'set', index=pidx, master=bridge_index())
 
             ctx.tx.run(description, act,
                        _restore_master(ctx, netns, 'restoring the master of port %s' % port, port, pidx, old))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult, Spec, expand_batch, task_errors,
+    ObjectResult, Spec, expand_batch, netns_key, task_errors,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     netns_exists, netns_path, validate_netns_name,
@@ -20,6 +20,14 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
 from ansible_collections.virtnet.linux.plugins.module_utils import _netns
 
 KEYS = ['name', 'state', 'loopback_up', 'etc']
+#: the options of one namespace, with the task's defaults: the module's argument spec (and its batch
+#: elements') and the element of virtnet.linux.plumbing's `namespaces`
+ARGUMENT_SPEC = dict(
+    name=dict(type='str'),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    loopback_up=dict(type='bool', default=True),
+    etc=dict(type='dict'),
+)
 
 
 def _view(name, etc_files):
@@ -143,6 +151,9 @@ class Netns(Spec):
 
     def validate_all(self, items, batch):
         return items, _validate(items, batch)
+
+    def provides(self, item):
+        return [(netns_key(item['name']), 'netns')]
 
     def ensure(self, ctx, item):
         return ensure(ctx, item)

@@ -17,7 +17,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, error_code, kernel_error, kernel_message, ns_label, validate_ifname, validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
-    ObjectResult, Spec, netns_errors,
+    ObjectResult, Spec, link_key, netns_key,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._ip import (
@@ -43,6 +43,21 @@ RT_TABLES_FILES = ('/usr/share/iproute2/rt_tables', '/etc/iproute2/rt_tables')
 RT_TABLES_DIRS = ('/usr/share/iproute2/rt_tables.d', '/etc/iproute2/rt_tables.d')
 
 KEYS = ['dst', 'gateway', 'dev', 'metric', 'table', 'scope', 'proto', 'src', 'type', 'state', 'netns']
+#: the options of one route, with the task's defaults: the module's argument spec (and its batch
+#: elements') and the element of virtnet.linux.plumbing's `routes`
+ARGUMENT_SPEC = dict(
+    dst=dict(type='str'),
+    gateway=dict(type='str'),
+    dev=dict(type='str'),
+    metric=dict(type='int'),
+    table=dict(type='str'),
+    scope=dict(type='str'),
+    proto=dict(type='str'),
+    src=dict(type='str'),
+    type=dict(type='str', default='unicast', choices=USER_ROUTE_TYPES),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    netns=dict(type='str', default=''),
+)
 RTNH_F_ONLINK = 4
 
 
@@ -426,7 +441,11 @@ class Routes(object):
     def table(self, netns, family, table):
         key = (netns, family, table)
         if key not in self.tables:
-            self.tables[key] = read_routes(self.ipr(netns), family, table, netns)
+            plan = self.ctx.plan
+            if plan is not None and plan.netns_made(netns):
+                self.tables[key] = []       # check mode: a namespace the task would make has no routes yet
+            else:
+                self.tables[key] = read_routes(self.ipr(netns), family, table, netns)
         return self.tables[key]
 
     def find(self, spec):
@@ -644,8 +663,6 @@ def validate(items, batch):
         dups = route_conflicts(specs)
         if dups:
             errors.append('routes listed more than once in batch: %s' % ', '.join(dups))
-    if not errors:
-        errors = netns_errors(specs, lambda s: [(s['netns'], 'needed by route %s' % route_label(s, False))])
     return specs, errors
 
 
@@ -673,6 +690,18 @@ class Route(Spec):
 
     def validate_all(self, items, batch):
         return validate(items, batch)
+
+    def key(self, item):
+        return route_label(item)
+
+    def needs(self, item):
+        out = [(netns_key(item['netns']), 'needed by route %s' % route_label(item, False), None)]
+        if item['dev'] and item['state'] == 'present':
+            out.append((link_key(item['netns'], item['dev']), 'dev of route %s' % route_label(item, False), None))
+        return out
+
+    def gone(self, item):
+        return ObjectResult(route_label(item), None, None, False, [], {'route': None})
 
     def resolve_all(self, ctx, items):
         ctx.routes = Routes(ctx)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, read_link, remove_link, resolve_master,
+    LinkKind, link_options, read_link, remove_link, resolve_master,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, ns_label, open_netns_fd, setns,
@@ -23,6 +23,17 @@ from ansible_collections.virtnet.linux.plugins.module_utils._tuntap import (
 )
 
 KEYS = ['mode', 'user', 'group', 'pi', 'vnet_hdr', 'multi_queue', 'recreate']
+#: the options of one device, with the task's defaults: the module's argument spec (and its batch
+#: elements') and the element of virtnet.linux.plumbing's `tuntaps`
+ARGUMENT_SPEC = link_options(dict(
+    mode=dict(type='str', choices=['tun', 'tap']),
+    user=dict(type='raw'),
+    group=dict(type='raw'),
+    pi=dict(type='bool', default=False),
+    vnet_hdr=dict(type='bool', default=False),
+    multi_queue=dict(type='bool', default=False),
+    recreate=dict(type='bool', default=True),
+))
 #: link settings a replaced device keeps unless the task sets them
 _CARRY = ('link_state', 'mtu', 'address', 'master', 'txqueuelen', 'alias', 'user', 'group')
 

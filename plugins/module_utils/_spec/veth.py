@@ -13,7 +13,7 @@ import errno
 import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._link import (
-    LinkKind, apply_common, check_master, common_view, compare_common, read_link,
+    LinkKind, apply_common, check_master, common_view, compare_common, link_options, read_link,
     validate_common,
 )
 # the keys of an item are COMMON_KEYS + KEYS (the unit tests build items from them)
@@ -27,6 +27,19 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
 PEER_KEYS = ['peer', 'peer_netns', 'peer_link_state', 'peer_mtu', 'peer_address', 'peer_master',
              'peer_txqueuelen', 'peer_alias']
 KEYS = PEER_KEYS + ['recreate']
+#: the options of one pair, with the task's defaults: the module's argument spec (and its batch
+#: elements') and the element of virtnet.linux.plumbing's `veths`
+ARGUMENT_SPEC = link_options(dict(
+    peer=dict(type='str'),
+    peer_netns=dict(type='str'),
+    peer_link_state=dict(type='str', choices=['up', 'down']),
+    peer_mtu=dict(type='int'),
+    peer_address=dict(type='str'),
+    peer_master=dict(type='str'),
+    peer_txqueuelen=dict(type='int'),
+    peer_alias=dict(type='str'),
+    recreate=dict(type='bool', default=False),
+))
 
 # options that the kernel takes in the create request itself (veth ends and the peer alike)
 _CREATE_ARGS = (('mtu', 'mtu'), ('address', 'address'), ('txqueuelen', 'txqlen'))
@@ -138,6 +151,20 @@ class Veth(LinkKind):
         if item.get('state') != 'absent':
             needed.append(peer_netns_of(item))
         return needed
+
+    def masters(self, item):
+        return [(item.get('netns') or '', item['name'], 'master'),
+                (peer_netns_of(item), item.get('peer'), 'peer_master')]
+
+    def ends(self, item, view=None):
+        """Both ends: the peer as the kernel has it (`view`), else as the item declares it (state=present)."""
+        out = [(item.get('netns') or '', item['name'])]
+        if view is not None:
+            if view.get('peer') is not None and view.get('peer_netns') is not None:
+                out.append((view['peer_netns'], view['peer']))
+        elif item.get('state') != 'absent' and item.get('peer'):
+            out.append((peer_netns_of(item), item['peer']))
+        return out
 
     # ----------------------------------------------------------------- reading
     def _peer_netns(self, ctx, item, netns, nsid):
