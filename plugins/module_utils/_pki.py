@@ -18,19 +18,20 @@
 
 Seams for what comes next (issue 24): read_index gives every certificate easy-rsa issued with its status
 and notAfter, which revocation of names no longer claimed and renewal within renew_days plan from;
-not_after reads any certificate's end date through openssl (the CA's); revoke, gen-crl and renew are
-further Step kinds run under the same lock and snapshot; read_material is what an export writes out.
+certificate_not_after reads any certificate's end date from its DER (the CA's: no program to run, so a
+converged task runs none); revoke, gen-crl and renew are further Step kinds run under the same lock and
+snapshot; read_material is what an export writes out.
 """
 
 from __future__ import annotations
 
-import calendar
+import base64
+import binascii
 import os
 import re
 import shutil
 import stat
 import tempfile
-import time
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, hold_lock
 from ansible_collections.virtnet.linux.plugins.module_utils import _engine
@@ -38,7 +39,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
     ObjectResult, expand_batch, find_duplicates, run_objects,
 )
 
-#: the options of one PKI (the keys of each item; easyrsa and openvpn are the task's)
+#: the options of one PKI (the keys of each item; easyrsa, openvpn and lock_timeout are the task's)
 KEYS = ('path', 'ca_cn', 'curve', 'ca_days', 'cert_days', 'servers', 'clients', 'tls_crypt', 'read')
 LOCK_NAME = '.virtnet-issue.lock'
 TLS_CRYPT = 'tc.key'
@@ -352,25 +353,46 @@ def valid_not_after(entries, cns):
     return out
 
 
-def parse_enddate(text):
-    """`openssl x509 -enddate -noout`'s 'notAfter=Mar  6 20:12:19 2029 GMT' as ISO 8601 (None if not)."""
-    line = text.strip()
-    if not line.startswith('notAfter='):
+def _der(data, pos):
+    """(tag, start, end) of the DER element at `pos`: its tag and where its content starts and ends."""
+    tag, length = data[pos], data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7f
+        if not 1 <= count <= 4:
+            raise ValueError('unsupported DER length')
+        length = int.from_bytes(data[pos:pos + count], 'big')
+        pos += count
+    if pos + length > len(data):
+        raise ValueError('truncated DER')
+    return tag, pos, pos + length
+
+
+def certificate_not_after(text):
+    """The notAfter (ISO 8601) of the first certificate in `text` (PEM; easy-rsa's text dump before it
+    is skipped), read from its DER without a program; None when there is none that can be read."""
+    match = re.search(r'-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----', text, re.S)
+    if not match:
         return None
     try:
-        parsed = time.strptime(' '.join(line[len('notAfter='):].split()), '%b %d %H:%M:%S %Y GMT')
-    except ValueError:
+        der = base64.b64decode(''.join(match.group(1).split()), validate=True)
+        certificate, pos, dummy = _der(der, 0)
+        tbs, pos, end = _der(der, pos)
+        fields = []
+        while pos < end and len(fields) < 4:              # serialNumber, signature, issuer, validity
+            tag, start, stop = _der(der, pos)
+            if tag != 0xa0:                               # [0] version
+                fields.append((tag, start, stop))
+            pos = stop
+        validity, start, stop = fields[3]
+        before, dummy, after = _der(der, start)
+        tag, start, stop = _der(der, after)
+        if (certificate, tbs, validity) != (0x30, 0x30, 0x30) or before not in (0x17, 0x18) or \
+                tag not in (0x17, 0x18):          # SEQUENCEs; UTCTime or GeneralizedTime
+            return None
+        return parse_time(der[start:stop].decode('ascii'))
+    except (ValueError, IndexError, UnicodeDecodeError, binascii.Error):
         return None
-    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(calendar.timegm(parsed)))
-
-
-def not_after(run, openssl, certificate):
-    """The notAfter of the certificate file `certificate` (ISO 8601), read by openssl (`run`: see runner)."""
-    rc, out, err = run([openssl, 'x509', '-enddate', '-noout', '-in', certificate])
-    date = parse_enddate(out) if rc == 0 else None
-    if date is None:
-        raise VirtnetError('cannot read the end date of %s: %s' % (certificate, error_tail(err or out) or 'no date'))
-    return date
 
 
 # --------------------------------------------------------------------------- commands
@@ -462,7 +484,7 @@ class Tools(object):
             if 'tls_crypt' in kinds and not _executable(self.openvpn):
                 errors.append('%s: openvpn not found at %s: install openvpn (or set openvpn)' % (where, self.openvpn))
             keyed = any(step.generates_key for step in steps)
-            if (keyed or os.path.isfile(os.path.join(item['path'], 'ca.crt'))) and not self.openssl:
+            if keyed and not self.openssl:
                 errors.append('%s: openssl not found: install openssl (easy-rsa needs it)' % where)
             elif keyed and item['curve'] not in self.curves():
                 errors.append('%s: unknown curve %s (openssl ecparam -list_curves lists the known ones)'
@@ -742,8 +764,11 @@ def _ensure(ctx, item):
         extra['material'] = read_material(path, item['read'])
     named = item['servers'] + item['clients'] + (item.get('read') or [])
     extra['not_after'] = valid_not_after(read_index(path), named)
-    if os.path.isfile(os.path.join(path, 'ca.crt')):
-        extra['not_after']['ca'] = not_after(ctx.tools.run, ctx.tools.openssl, os.path.join(path, 'ca.crt'))
+    ca = os.path.join(path, 'ca.crt')
+    if os.path.isfile(ca):
+        extra['not_after']['ca'] = certificate_not_after(_read_text(ca))
+        if extra['not_after']['ca'] is None:
+            raise VirtnetError('%s: ca.crt holds no certificate that can be read' % label(path))
     return ObjectResult(path, before=view(state, item), after=view(state, item, steps), changed=bool(steps),
                         actions=[step.describe() for step in steps], extra=extra)
 

@@ -13,7 +13,7 @@ import os
 import pytest
 
 from ansible_collections.virtnet.linux.plugins.module_utils._pki import (
-    LOCK_NAME, Snapshot, Step, clean_environment, easyrsa_env, error_tail, make_dirs, normalise, parse_enddate, parse_index, parse_time, plan,
+    LOCK_NAME, Snapshot, Step, certificate_not_after, clean_environment, easyrsa_env, error_tail, make_dirs, normalise, parse_index, parse_time, plan,
     read_state, remove_dirs, summary, valid_not_after, validate, validate_all, view,
 )
 
@@ -202,9 +202,44 @@ def test_asn1_times(text, iso):
     assert parse_time(text) == iso
 
 
-def test_openssl_enddate():
-    assert parse_enddate('notAfter=Mar  6 20:12:19 2029 GMT\n') == '2029-03-06T20:12:19Z'
-    assert parse_enddate('unable to load certificate') is None
+# self-signed test certificates (openssl req -x509 -days 3650 and -days 20000: UTCTime and GeneralizedTime)
+NEAR = """-----BEGIN CERTIFICATE-----
+MIIBczCCARmgAwIBAgIUIzzIC5U2nrPdDz2ov60/fSUx8MwwCgYIKoZIzj0EAwIw
+DzENMAsGA1UEAwwEbmVhcjAeFw0yNjEyMDIyMTU4NTZaFw0zNjExMjkyMTU4NTZa
+MA8xDTALBgNVBAMMBG5lYXIwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATBEJeM
+mErgvnaszWeZoR6mqFVdIPvyuHD4GbMEXMNWUnUHKc2hn27nq9TtF2AAYXQryCUQ
+K+ov6zaKmej3Yvc+o1MwUTAdBgNVHQ4EFgQUPO8PXURvNo5lIYfA+aDL2SqRfaAw
+HwYDVR0jBBgwFoAUPO8PXURvNo5lIYfA+aDL2SqRfaAwDwYDVR0TAQH/BAUwAwEB
+/zAKBggqhkjOPQQDAgNIADBFAiA0Z9u7V1lZTxsLeE6i/c0zAyaabeTHiDoYO/n4
+ZfIIewIhAMKyX5oA+OsZ63q4EWFE2SEhtdVK5DuiFJPQSNmFmVIR
+-----END CERTIFICATE-----
+"""
+FAR = """-----BEGIN CERTIFICATE-----
+MIIBczCCARmgAwIBAgIUTAlrnp0Cr9vll9oggG01BqqfWd0wCgYIKoZIzj0EAwIw
+DjEMMAoGA1UEAwwDZmFyMCAXDTI2MTIwMjIxNTg1NloYDzIwODEwOTA0MjE1ODU2
+WjAOMQwwCgYDVQQDDANmYXIwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASlVlAz
+WQAvG4go7mTujAISbkqDwAnzMUVb0CrXo7TUK0xNwPKBv5rcYR8OEWk3HdXao+d9
+CDBgI86XXXTSkB2go1MwUTAdBgNVHQ4EFgQUkzfGpiwixNASltAq9UggrToWfVYw
+HwYDVR0jBBgwFoAUkzfGpiwixNASltAq9UggrToWfVYwDwYDVR0TAQH/BAUwAwEB
+/zAKBggqhkjOPQQDAgNIADBFAiBnyNHH65EUZ+DlnliPaSLACqJgtF+QWDTMXwnO
+0qNSZQIhANMX5QzRcxJlbwx7j/6VFCmuMb6Usz6ciC3Gi+a2nfRY
+-----END CERTIFICATE-----
+"""
+
+
+def test_certificate_end_dates_read_from_der_as_openssl_shows_them():
+    # openssl x509 -enddate: Nov 29 21:58:56 2036 GMT, Sep  4 21:58:56 2081 GMT
+    assert certificate_not_after(NEAR) == '2036-11-29T21:58:56Z'
+    assert certificate_not_after(FAR) == '2081-09-04T21:58:56Z'
+    assert certificate_not_after('Certificate:\n    Data: ...\n' + NEAR) == '2036-11-29T21:58:56Z'
+
+
+@pytest.mark.parametrize('text', [
+    '', 'no certificate', NEAR.replace('MIIBcz', 'AIIBcz'), NEAR.replace('DzENMAsG', 'DzENMAsGAA'), NEAR.replace('K+ov6zaK', ''),
+    '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+])
+def test_what_is_no_readable_certificate_has_no_end_date(text):
+    assert certificate_not_after(text) is None
 
 
 def test_error_tail_leaves_pem_blocks_out():
