@@ -244,6 +244,14 @@ check "the rebuilt namespace has ns-42 with 10.42.0.2 and dnsmasq runs inside it
 check "after the rebuild a guest gets a lease again" bash -c "$(declare -f udhcpc_lease envval in_range); W=$W; udhcpc_lease g42b && in_range \"\$(envval g42b ip)\" 10.42.0 100 189"
 converge "$range_changed"
 check "after the repairs: again changes nothing" unchanged_ok
+ip link del tap42     # the veth pair goes, the namespace stays: ns-42 comes back with another ifindex
+converge "$range_changed"
+P42e=$(dpid 42)
+check "a deleted veth pair is rebuilt and dnsmasq restarted on the new ns-42 (it stays bound to the old one)" bash -c "
+  [ '$RC' = 0 ] && [ '$CHANGED' != 0 ] && [ -n '$P42e' ] && [ '$P42e' != '$P42d' ] && ip -o link show tap42 | grep -q 'master brq42'"
+check "after the veth rebuild a guest gets a lease again" bash -c "$(declare -f udhcpc_lease envval in_range); W=$W; udhcpc_lease g42b && in_range \"\$(envval g42b ip)\" 10.42.0 100 189"
+converge "$range_changed"
+check "after the veth rebuild: again changes nothing" unchanged_ok
 
 echo "== uplink"
 ip link add upl42 type veth peer name upl42p
@@ -265,7 +273,7 @@ check "absent: changed" bash -c "[ '$RC' = 0 ] && [ '$CHANGED' != 0 ]"
 gone43() { ! alive "$P43" 43 && ! ip link show brq43 2>/dev/null && ! ip link show tap43 2>/dev/null &&
   ! ip netns list | grep -q qdhcp-43 && [ ! -e "$SD/43" ]; }
 check "absent: 43's dnsmasq, bridge, veth, namespace and files are gone" gone43
-check "absent: 42 untouched (same PID)" [ "$(dpid 42)" = "$P42d" ]
+check "absent: 42 untouched (same PID)" [ "$(dpid 42)" = "$P42e" ]
 converge "$absent43"
 check "absent again: not changed" unchanged_ok
 
@@ -308,6 +316,60 @@ check "purge: the record is empty" bash -c "tr -d ' \n' < $SD/networks.json | gr
 check "purge: the uplink NIC and the hand-made bridge brq99 are left alone" bash -c 'ip link show upl42 >/dev/null && ip link show brq99 >/dev/null'
 converge "$purge"
 check "purge again: not changed" unchanged_ok
+
+echo "== files dnsmasq's user cannot read: refused before dnsmasq starts; a dnsmasq that logs it could not load one fails"
+one44=$W/one44.yml
+cat > "$one44" <<'EOF'
+dhcp_namespace_networks:
+  - {id: "44", subnet: 10.44.0.0/24, range_start: 10.44.0.100, range_end: 10.44.0.199, domain: net44.example,
+     hosts: [{mac: "52:54:00:00:44:10", ip: 10.44.0.10, name: db1}]}
+EOF
+more44=$W/more44.yml
+sed 's/name: db1}]/name: db1}, {mac: "52:54:00:00:44:11", ip: 10.44.0.11, name: db2}]/' "$one44" > "$more44"
+mkdir -m 0700 "$W/locked"
+converge "$one44" -e dhcp_namespace_state_dir="$W/locked/state"
+check "a state directory below a 0700 directory fails the run" [ "$RC" -ne 0 ]
+check "the failure names the daemon, the user, the file and what blocks it" \
+  grep -qF "daemon dnsmasq-44: nobody cannot read $W/locked/state/44/dnsmasq.conf: $W/locked is mode 0700 owned by root:root" "$OUT"
+check "no dnsmasq was started for it" bash -c "[ ! -e $W/locked/state/44/dnsmasq.pid ] && ! ip netns pids qdhcp-44 | grep -q ."
+converge "$purge" -e dhcp_namespace_state_dir="$W/locked/state"
+check "what the failed run made is recorded: purge removes it (namespace, bridge, veth, directory)" bash -c "
+  [ '$RC' = 0 ] && ! ip netns list | grep -q qdhcp-44 && ! ip link show brq44 2>/dev/null && ! ip link show tap44 2>/dev/null &&
+  [ \"\$(ls $W/locked/state)\" = networks.json ]"
+# an ACL that keeps nobody out while the mode bits let it in: read_as (mode bits) cannot see it, dnsmasq can
+acl() {  # acl set|clear DIR
+  "$top/.venv/bin/python" - "$@" <<'PY'
+import os, struct, sys
+if sys.argv[1] == 'set':   # user::rwx user:nobody:--- group::r-x mask::r-x other::r-x
+    entries = [(1, 7, 0xffffffff), (2, 0, 65534), (4, 5, 0xffffffff), (0x10, 5, 0xffffffff), (0x20, 5, 0xffffffff)]
+    os.setxattr(sys.argv[2], 'system.posix_acl_access', struct.pack('<I', 2) + b''.join(struct.pack('<HHI', *e) for e in entries))
+else:
+    os.removexattr(sys.argv[2], 'system.posix_acl_access')
+PY
+}
+mkdir -m 0755 "$W/acl"; acl set "$W/acl"
+converge "$one44" -e dhcp_namespace_state_dir="$W/acl/state"
+check "a dnsmasq that cannot read its files after its start fails the run" [ "$RC" -ne 0 ]
+check "the failure is the line dnsmasq logged" grep -qE "daemon dnsmasq-44: logged an error after its start: .*(cannot read|failed to load names from) $W/acl/state/44/[a-z_]+: Permission denied" "$OUT"
+converge "$one44" -e dhcp_namespace_state_dir="$W/acl/state"
+check "the next run fails again (never an ok over a dnsmasq without its files)" [ "$RC" -ne 0 ]
+acl clear "$W/acl"
+converge "$one44" -e dhcp_namespace_state_dir="$W/acl/state"
+check "once dnsmasq can read its files the run converges (changed)" changed_ok
+P44=$(cat "$W/acl/state/44/dnsmasq.pid" 2>/dev/null)
+converge "$one44" -e dhcp_namespace_state_dir="$W/acl/state"
+check "and then changes nothing" unchanged_ok
+acl set "$W/acl"
+converge "$more44" -e dhcp_namespace_state_dir="$W/acl/state"
+check "a dnsmasq that cannot re-read its hosts after a SIGHUP fails the run" bash -c "[ '$RC' -ne 0 ] &&
+  grep -qE 'daemon dnsmasq-44: logged an error after its reload: .*(cannot read|failed to load names from) $W/acl/state/44/' '$OUT'"
+acl clear "$W/acl"
+converge "$more44" -e dhcp_namespace_state_dir="$W/acl/state"
+check "once it can, the next run sends SIGHUP again (changed, same PID)" bash -c "
+  [ '$RC' = 0 ] && [ '$CHANGED' != 0 ] && [ \"\$(cat $W/acl/state/44/dnsmasq.pid)\" = '$P44' ]"
+converge "$purge" -e dhcp_namespace_state_dir="$W/acl/state"
+check "purge of the ACL state directory leaves nothing" bash -c "
+  [ '$RC' = 0 ] && ! ip netns list | grep -q qdhcp-44 && [ \"\$(ls $W/acl/state)\" = networks.json ]"
 
 echo "dhcp_namespace: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
