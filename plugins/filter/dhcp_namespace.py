@@ -400,9 +400,8 @@ def dhcp_namespace_daemons(plan, work, contents, plumbing=None, settings=None):
             ifindex[link['name']] = peer['ifindex']
 
     def common(name, directory):
-        out = {'name': name, 'argv': [binary, '--keep-in-foreground', '--conf-file=%s/dnsmasq.conf' % directory],
-               'pidfile': directory + '/daemon.pid', 'log_file': directory + '/dnsmasq.log'}
-        return out
+        return {'name': name, 'argv': [binary, '--keep-in-foreground', '--conf-file=%s/dnsmasq.conf' % directory],
+                'pidfile': directory + '/daemon.pid', 'log_file': directory + '/dnsmasq.log'}
 
     out = []
     for net in plan.get('present') or []:
@@ -416,8 +415,8 @@ def dhcp_namespace_daemons(plan, work, contents, plumbing=None, settings=None):
             'netns': net['netns'], 'state': 'started',
             # what dnsmasq takes only at start and is in none of its files: the address it binds to, and
             # which ns-<id> it is bound to (see README: a veth pair rebuilt in its namespace)
-            'restart_key': 'server %s on %s (ifindex %s)' % (net['server_cidr'], net['ns_dev'],
-                                                            ifindex.get(net['tap'], 'unknown')),
+            'restart_key': 'server %s on %s (ifindex %s)'
+                           % (net['server_cidr'], net['ns_dev'], ifindex.get(net['tap'], 'unknown')),
             'read_as': settings.get('user') or 'nobody',
             'log_errors': list(LOG_ERRORS),
             'directories': [{'path': net['dir'], 'mode': '0755'}],
