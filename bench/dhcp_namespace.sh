@@ -24,6 +24,7 @@ if [ "${VIRTNET_BENCH_INSIDE:-}" != 1 ]; then
 fi
 
 W=$(mktemp -d /tmp/dhcp-bench.XXXXXX); trap 'rm -rf "$W"' EXIT
+chmod 755 "$W"    # dnsmasq reads its files as nobody: the role refuses a state directory nobody cannot enter
 export ANSIBLE_COLLECTIONS_PATH=${BENCH_COLLECTIONS:-$top/build/collections} ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING=false ANSIBLE_PYTHON_INTERPRETER=$top/.venv/bin/python
 now() { date +%s.%N; }
@@ -31,9 +32,11 @@ runs=0
 play() {  # VARS STATE_DIR -> sets T (seconds), C (changed) and R (task results), from tools/play.py's summary
   local t0; t0=$(now)
   runs=$((runs + 1))
+  # the playbook before the -e options: tools/play.py takes its first non-option argument as the playbook
   "$top/.venv/bin/python" "$top/tools/play.py" --dir "$W/runs" --name "run$runs" --summary "$W/summary.json" -i "$W/inventory" \
-    -e dhcp_namespace_state_dir="$2" -e dhcp_namespace_install_packages=false -e @"$1" \
-    "$top/molecule/dhcp_namespace/converge.yml" > "$W/log" 2>&1 || { tail -30 "$W/log"; exit 1; }
+    "$top/molecule/dhcp_namespace/converge.yml" \
+    -e dhcp_namespace_state_dir="$2" -e dhcp_namespace_install_packages=false -e @"$1" > "$W/log" 2>&1 || {
+      tail -30 "$W/log"; tail -40 "$W/runs/run$runs/artifacts/run$runs/stdout"; exit 1; }
   T=$(echo "$(now) - $t0" | bc)
   read -r C R < <("$top/.venv/bin/python" -c 'import json, sys; h = json.load(open(sys.argv[1]))["hosts"]["localhost"]
 print(h["changed"], h["task_results"])' "$W/summary.json")
