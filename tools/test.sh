@@ -1,93 +1,147 @@
 #!/usr/bin/env bash
-# test.sh — sets up everything (tools/setup.sh, tools/setup-legs.sh) and runs every test of the collection:
-#   leg 1 (ansible-core 2.19, Debian's Python 3.11, pyroute2 0.9 from PyPI): documentation check, the built
-#         collection's content, the execution environment (ansible-builder introspect and create), unit
-#         tests, ansible-test sanity (empty ignore files), the integration targets on the real kernel inside
-#         a throwaway network/mount namespace sandbox, the interrupted-run (SIGKILL) trials, the lab's own
-#         test (tests/lab, pytest on a lab fixture: tests/run.sh tests/lab), the daemon module's back ends on
-#         lab hosts (tests/daemon/run.sh), every molecule
-#         scenario (molecule/*/molecule.yml, each on a lab of SSH hosts in its own sandbox, one at a time)
-#         and every role test script tests/roles/*/run.sh (each starts its own sandbox), and the site test
-#         tests/site/run.sh (packaging, ansible-runner, -vvv secrets, faults, SIGKILL trials);
-#   leg 2 (Debian's python3-pyroute2 0.7, ansible-core 2.19): the integration targets of the modules that use
-#         pyroute2 (address, bridge, route, engine);
-#   leg 3 (ansible-core 2.21 on Python 3.13, pyroute2 0.9): sanity and units (the integration targets run
-#         in legs 1 and 2 only: slow scenarios run once, not once per leg).
-# Exit code 0 only if all pass.
+# test.sh [--deep] [--serial] — sets up everything (tools/setup.sh, tools/setup-legs.sh), then runs every
+# test of the collection in two lanes side by side (a stage's output goes to build/ci/STAGE.log):
+#   lab lane    (each on a lab of simulated SSH hosts, in a sandbox of its own; tests/README.md)
+#               lab        tests/lab: the lab itself (tools/lab.sh)
+#               roles      tests/roles/*: dhcp_namespace and vpn_endpoint on one shared lab
+#               site       tests/site: site.yml built, installed and faulted (SIGKILL trials: one round)
+#               molecule-* every molecule scenario (molecule/*/molecule.yml), one at a time
+#   plain lane  (no lab)
+#               docs       every module's documentation renders, with examples
+#               package    the built collection carries the content only (galaxy.yml build_ignore)
+#               ee         an execution environment: ansible-builder introspect and create (no container)
+#               leg1       ansible-core 2.19, pyroute2 0.9 (PyPI): unit tests and ansible-test sanity
+#                          (ignore files stay empty), then the integration targets on the real kernel
+#               system     tests/system: modules SIGKILLed mid-batch, then run again
+#               lint       ansible-lint --profile production roles/ playbooks/
+#               leg2       Debian's python3-pyroute2 0.7: the integration targets of the modules that use
+#                          pyroute2 (address, bridge, route, engine; the lab-based tests run every module
+#                          with it anyway: it is the lab hosts' pyroute2)
+#               leg3       ansible-core 2.21 on Python 3.13: sanity and units (where Python 3.13 exists)
+#   --deep     also the long trials: 10 SIGKILL trials of single hosts and 2 of the whole site
+#   --serial   the lanes one after the other (to compare with the lanes side by side)
+# Every stage runs even when one fails. Prints a line when a stage starts and ends, and at the end a table
+# of every stage (start, duration, result; also build/ci/stages.md). Exit code 0 only if all pass.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-bash tools/setup.sh
-bash tools/setup-legs.sh
-
-echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] leg 1: ansible-core $(.venv/bin/python -c 'import ansible; print(ansible.__version__)'), pyroute2 $(.venv/bin/python -c 'import pyroute2; print(pyroute2.__version__)')"
-# every module's documentation renders, with examples
-export ANSIBLE_COLLECTIONS_PATH="$top/build/collections" ANSIBLE_NOCOLOR=1
-for m in plugins/modules/*.py; do
-  name=virtnet.linux.$(basename "$m" .py)
-  .venv/bin/ansible-doc "$name" > /tmp/virtnet-doc.$$ || { echo "ansible-doc $name failed"; exit 1; }
-  grep -q 'EXAMPLES:' /tmp/virtnet-doc.$$ || { echo "ansible-doc $name shows no examples"; exit 1; }
-  echo "ansible-doc $name: ok ($(wc -l < /tmp/virtnet-doc.$$) lines)"
+deep=() serial=0
+for a in "$@"; do
+  case $a in
+    --deep) deep=(--deep) ;;
+    --serial) serial=1 ;;
+    *) echo "test.sh: unknown option $a" >&2; exit 2 ;;
+  esac
 done
-rm -f /tmp/virtnet-doc.$$
-# the built collection carries the content only (galaxy.yml build_ignore; README.md "The built collection")
-t=$SECONDS pack=$(mktemp -d)
-.venv/bin/ansible-galaxy collection build --output-path "$pack" . > /dev/null
-files=$(tar tzf "$pack"/virtnet-linux-*.tar.gz); rm -rf "$pack"
-extra=$(grep -vE '^((plugins|roles|playbooks|meta|docs|changelogs|tests/(unit|integration|sanity))/|tests/(config\.yml)?$|(README|BENCHMARKS)\.md$|LICENSE$|(MANIFEST|FILES)\.json$)' <<<"$files"
-        grep -E '^playbooks/inventory/(lab|bench)\.yml$' <<<"$files"; true)
-[ -z "$extra" ] || { printf 'the built collection carries what it should not:\n%s\n' "$extra"; exit 1; }
-echo "collection build: the content only ($((SECONDS - t))s)"
-# an execution environment: ansible-builder sees the collection's requirements (meta/execution-environment.yml)
-# and writes the build context of docs/execution-environment.yml (no container runtime needed)
-t=$SECONDS
-.venv/bin/ansible-builder introspect --sanitize build/collections > build/ee-introspect.txt
-if ! grep -q '^- .pyroute2.*from collection virtnet.linux' build/ee-introspect.txt \
-   || ! grep -q '^- .graphviz.*from collection virtnet.linux' build/ee-introspect.txt; then
-  cat build/ee-introspect.txt; echo "ansible-builder does not see the collection's requirements"; exit 1
-fi
-rm -rf build/ee && .venv/bin/ansible-builder create -f docs/execution-environment.yml --context build/ee > /dev/null
-echo "ansible-builder introspect and create: ok ($((SECONDS - t))s)"
-bash tools/ansible-test.sh units sanity integration
-# interrupted runs: modules SIGKILLed mid-batch, then run again (each trial in its own sandbox)
-tools/sandbox.sh .venv/bin/python -m pytest -c tests/pytest.ini tests/system -q
-# the lab of simulated SSH hosts itself (tools/lab.sh: hosts, inventory, reboot, nothing left after down;
-# pytest on a lab fixture, tests/conftest.py)
-bash tests/run.sh tests/lab
-# the daemon module's two back ends over SSH (a systemd and a plain lab host): batch, files, log_errors
-bash tests/daemon/run.sh
-# the roles and playbooks as ansible-lint's production profile wants them (offline, .ansible-lint)
-echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] ansible-lint --profile production roles/ playbooks/"
-PATH="$top/.venv/bin:$PATH" ansible-lint --profile production roles/ playbooks/
-# molecule: every scenario, one at a time, each in its own lab sandbox (judged by molecule's exit code);
-# then every role's own test script. A role adds tests by adding files, never by editing this script.
-failed=()
-for d in molecule/*/; do
-  s=$(basename "$d")
-  { [ "$s" != shared ] && [ -f "$d/molecule.yml" ]; } || continue
-  echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] molecule test -s $s"
-  tools/sandbox.sh --pid env PATH="$top/.venv/bin:$PATH" molecule test -s "$s" || failed+=("molecule scenario $s")
-done
-for t in tests/roles/*/run.sh; do
-  [ -f "$t" ] || continue
-  echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] $t"
-  bash "$t" || failed+=("$t")
-done
-# the site as operators meet it: built and installed, through ansible-runner, -vvv, faults, SIGKILL trials
-echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] tests/site/run.sh"
-bash tests/site/run.sh || failed+=("tests/site/run.sh")
-[ ${#failed[@]} = 0 ] || { printf 'FAILED: %s\n' "${failed[@]}"; exit 1; }
+t0=$(date +%s)
+ci=$top/build/ci
+rm -rf "$ci"; mkdir -p "$ci"
+clock() { local s=$(($(date +%s) - t0)); printf '%3dm%02ds' $((s / 60)) $((s % 60)); }
 
-# leg 2: the targets whose modules use pyroute2 (bridge, address, route; engine mixes them with the others).
-# The modules that speak rtnetlink themselves do not depend on its version, and every lab-based test above
-# already runs every module on the lab hosts' Python with Debian's pyroute2 0.7.
-echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] leg 2: Debian's python3-pyroute2 $(dpkg-query -W -f='${Version}' python3-pyroute2), ansible-core 2.19"
-VIRTNET_VENV="$top/.venv-deb" bash tools/ansible-test.sh integration -- address bridge route engine
+# stage LANE NAME COMMAND...: runs COMMAND, its output in build/ci/NAME.log; records start, duration, result
+stage() {
+  local lane=$1 name=$2 s rc=0; shift 2
+  s=$(date +%s)
+  echo "=== [$(clock)] $lane/$name: start"
+  "$@" > "$ci/$name.log" 2>&1 || rc=$?
+  local d=$(($(date +%s) - s)) result=ok
+  [ $rc = 0 ] || result="FAILED (rc $rc)"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$lane" "$name" $((s - t0)) "$d" "$result" >> "$ci/stages.tsv"
+  echo "=== [$(clock)] $lane/$name: $result after ${d}s"
+  if [ $rc != 0 ]; then tail -40 "$ci/$name.log" | sed "s|^|    $name: |"; fi
+  return 0
+}
 
-if [ -x .venv-new/bin/python ]; then
-  echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] leg 3: ansible-core $(.venv-new/bin/python -c 'import ansible; print(ansible.__version__)') on Python 3.13"
-  VIRTNET_VENV="$top/.venv-new" bash tools/ansible-test.sh units sanity
+docs() {  # every module's documentation renders, with examples
+  local m name
+  for m in plugins/modules/*.py; do
+    name=virtnet.linux.$(basename "$m" .py)
+    ANSIBLE_COLLECTIONS_PATH="$top/build/collections" .venv/bin/ansible-doc "$name" > "$ci/doc.txt" || { echo "ansible-doc $name failed"; return 1; }
+    grep -q 'EXAMPLES:' "$ci/doc.txt" || { echo "ansible-doc $name shows no examples"; return 1; }
+    echo "ansible-doc $name: ok ($(wc -l < "$ci/doc.txt") lines)"
+  done
+}
+package() {  # the built collection carries the content only (galaxy.yml build_ignore; README.md "The built collection")
+  local pack files extra
+  pack=$(mktemp -d)
+  .venv/bin/ansible-galaxy collection build --output-path "$pack" . > /dev/null
+  files=$(tar tzf "$pack"/virtnet-linux-*.tar.gz); rm -rf "$pack"
+  extra=$(grep -vE '^((plugins|roles|playbooks|meta|docs|changelogs|tests/(unit|integration|sanity))/|tests/(config\.yml)?$|(README|BENCHMARKS)\.md$|LICENSE$|(MANIFEST|FILES)\.json$)' <<<"$files"
+          grep -E '^playbooks/inventory/(lab|bench)\.yml$' <<<"$files"; true)
+  [ -z "$extra" ] || { printf 'the built collection carries what it should not:\n%s\n' "$extra"; return 1; }
+  echo "collection build: the content only"
+}
+ee() {  # ansible-builder sees the collection's requirements (meta/execution-environment.yml) and writes the
+  # build context of docs/execution-environment.yml (no container runtime needed)
+  ANSIBLE_COLLECTIONS_PATH="$top/build/collections" .venv/bin/ansible-builder introspect --sanitize build/collections > "$ci/ee-introspect.txt"
+  if ! grep -q '^- .pyroute2.*from collection virtnet.linux' "$ci/ee-introspect.txt" \
+     || ! grep -q '^- .graphviz.*from collection virtnet.linux' "$ci/ee-introspect.txt"; then
+    cat "$ci/ee-introspect.txt"; echo "ansible-builder does not see the collection's requirements"; return 1
+  fi
+  rm -rf build/ee && .venv/bin/ansible-builder create -f docs/execution-environment.yml --context build/ee > /dev/null
+  echo "ansible-builder introspect and create: ok"
+}
+leg3() {
+  if [ -x .venv-new/bin/python ]; then VIRTNET_VENV="$top/.venv-new" bash tools/ansible-test.sh units sanity
+  else echo "leg 3 NOT RUN: this machine has no Python 3.13 interpreter for ansible-core 2.21"; fi
+}
+molecule_all() {  # every scenario, one at a time, each in its own lab sandbox (judged by molecule's exit code)
+  local d s
+  for d in molecule/*/; do
+    s=$(basename "$d")
+    { [ "$s" != shared ] && [ -f "$d/molecule.yml" ]; } || continue
+    stage lab "molecule-$s" tools/sandbox.sh --pid env PATH="$top/.venv/bin:$PATH" molecule test -s "$s"
+  done
+}
+lab_lane() {
+  stage lab lab bash tests/run.sh tests/lab
+  stage lab roles bash tests/run.sh tests/roles
+  stage lab site bash tests/run.sh tests/site "${deep[@]}"
+  molecule_all
+}
+plain_lane() {
+  stage plain docs docs
+  stage plain package package
+  stage plain ee ee
+  stage plain leg1 bash tools/ansible-test.sh units sanity integration
+  stage plain system tools/sandbox.sh .venv/bin/python -m pytest -c tests/pytest.ini tests/system -q
+  stage plain lint env PATH="$top/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$top/build/collections" ansible-lint --profile production roles/ playbooks/
+  stage plain leg2 env VIRTNET_VENV="$top/.venv-deb" bash tools/ansible-test.sh integration -- address bridge route engine
+  stage plain leg3 leg3
+}
+
+stage setup setup bash tools/setup.sh
+stage setup legs bash tools/setup-legs.sh
+if grep -q FAILED "$ci/stages.tsv"; then echo "set-up failed: see $ci/setup.log, $ci/legs.log"; exit 1; fi
+# the qemu guest of the DHCP role test: fetched before the sandboxes (apt-get download)
+stage setup guest .venv/bin/python tests/harness/guest.py build/qemu-guest
+export ANSIBLE_NOCOLOR=1
+echo "=== [$(clock)] ansible-core $(.venv/bin/python -c 'import ansible; print(ansible.__version__)'), pyroute2 $(.venv/bin/python -c 'import pyroute2; print(pyroute2.__version__)'), Debian's pyroute2 $(dpkg-query -W -f='${Version}' python3-pyroute2); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ $serial = 1 ]; then
+  lab_lane; plain_lane
 else
-  echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] leg 3 NOT RUN: this machine has no Python 3.13 interpreter for ansible-core 2.21"
+  lab_lane & lab=$!
+  plain_lane & plain=$!
+  wait $lab || true; wait $plain || true
 fi
-echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] all tests passed"
+
+{
+  echo "| lane | stage | start | duration | result |"
+  echo "|---|---|---|---|---|"
+  sort -t$'\t' -k3,3n "$ci/stages.tsv" | while IFS=$'\t' read -r lane name start d result; do
+    printf '| %s | %s | %dm%02ds | %dm%02ds | %s |\n' "$lane" "$name" $((start / 60)) $((start % 60)) $((d / 60)) $((d % 60)) "$result"
+  done
+  for lane in setup lab plain; do   # a lane's stages one after the other: the sum of their durations
+    awk -F'\t' -v l="$lane" '$1 == l { s += $4 } END { printf "| %s | (the lane, its stages added up) | | %dm%02ds | |\n", l, s / 60, s % 60 }' "$ci/stages.tsv"
+  done
+  s=$(($(date +%s) - t0))
+  printf '| all | (wall clock) | | %dm%02ds | %s |\n' $((s / 60)) $((s % 60)) "$(grep -q FAILED "$ci/stages.tsv" && echo FAILED || echo ok)"
+  echo
+  echo "$(nproc) cores, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$ci/stages.md"
+echo; cat "$ci/stages.md"
+if grep -q FAILED "$ci/stages.tsv"; then
+  echo "FAILED: $(awk -F'\t' '$5 ~ /FAILED/ { printf "%s ", $2 }' "$ci/stages.tsv")(logs in $ci/)"
+  exit 1
+fi
+echo "=== [$(clock)] all tests passed"

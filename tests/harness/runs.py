@@ -81,4 +81,10 @@ def assert_run(run, hosts=None, changed=None):
     return run
 
 
+def checked(read, do):
+    """A run between two readings of the hosts (the rhythm's "changes nothing" steps): (run, before, after)."""
+    before = read()
+    return do(), before, read()
+
+
 daemon_actions = play.daemon_actions

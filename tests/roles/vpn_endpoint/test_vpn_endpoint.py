@@ -1,0 +1,359 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The vpn_endpoint role by traffic, on three plain lab hosts (pid files; molecule/vpn_endpoint runs the
+same playbooks on systemd hosts): vpn1 serves site + alt (tun, udp) and lan (tap on a bridge, tcp), vpn2
+is a client of all three, vpn3 a client of site from the namespace vpnns (molecule/shared/vars/
+vpn_instances.yml; the variants below change it as extra vars).
+
+Steps (module-scoped fixtures, each on the state the one before left):
+  checked_fresh -> converged (-vvv --diff) -> reconverged -> verified -> checked_reload -> reloaded ->
+  reload_verified -> restarted -> restart_verified -> refused (bad inputs) -> removed -> removed_again
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+import yaml
+
+from harness.runs import assert_run, checked, daemon_actions  # pylint: disable=import-error
+
+LAB = 'roles'
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+MOL = os.path.join(TOP, 'molecule', 'vpn_endpoint')
+HOSTS = ['vpn1', 'vpn2', 'vpn3']
+with open(os.path.join(TOP, 'molecule', 'shared', 'vars', 'vpn_instances.yml')) as _f:
+    BASE = yaml.safe_load(_f)['vpn_test_instances']
+DEVICES = {'site': 'vpn-site', 'alt': 'tun-alt', 'lan': 'vpn-lan'}
+
+
+# ---- the instances and their variants ------------------------------------------------------------------
+def variant(change):
+    """BASE changed by CHANGE(instances) (a copy)."""
+    v = copy.deepcopy(BASE)
+    change(v)
+    return {'vpn_test_instances': v}
+
+
+def instance(v, host, name):
+    return next(i for i in v[host] if i['name'] == name)
+
+
+def without_lan(v):                 # check mode on fresh hosts: the bridge of lan is made by converge.yml
+    for h in ('vpn1', 'vpn2'):
+        v[h] = [i for i in v[h] if i['name'] != 'lan']
+
+
+def more_routes(v):                 # alt pushes one more route: a SIGHUP of alt's server only
+    instance(v, 'vpn1', 'alt')['push_routes'] = ['10.21.0.0/24', '10.22.0.0/24']
+
+
+def bound(v):                       # ... and binds to one address: a restart of alt's server (and its clients)
+    more_routes(v)
+    instance(v, 'vpn1', 'alt')['local'] = '0.0.0.0'
+
+
+def all_absent(v):
+    for h in v:
+        for i in v[h]:
+            i['state'] = 'absent'
+
+
+def both(*changes):
+    def change(v):
+        for c in changes:
+            c(v)
+    return change
+
+
+def set_key(host, name, **kv):
+    def change(v):
+        instance(v, host, name).update(kv)
+    return change
+
+
+def rename(host, old, new):
+    def change(v):
+        instance(v, host, old)['name'] = new
+    return change
+
+
+def bad_many(v):                    # alt: a 16-character device, site's udp port; lan: host bits in its subnet
+    alt = instance(v, 'vpn1', 'alt')
+    alt.update(dev='tun-alt-too-long')
+    del alt['port']
+    instance(v, 'vpn1', 'lan')['subnet'] = '10.10.0.1/24'
+
+
+BAD = {
+    'bad-many': (bad_many, [
+        'vpn_endpoint_instances[alt] (server on vpn1): device name "tun-alt-too-long" must be 1 to 15 characters',
+        'vpn_endpoint_instances[alt] (server on vpn1): udp port 1194 is also used by instance site',
+        'vpn_endpoint_instances[lan] (server on vpn1): subnet 10.10.0.1/24 is not a network address']),
+    'bad-clients': (both(bound, set_key('vpn2', 'lan', server='vpn9'), rename('vpn3', 'site', 'lab')), [
+        'vpn_endpoint_instances[lan] (client on vpn2): server "vpn9" is not a host of the inventory',
+        'vpn_endpoint_instances[lab] (client on vpn3): server "vpn1" has no server instance named "lab"']),
+    'bad-overlap': (both(bound, set_key('vpn1', 'alt', subnet='10.8.0.128/25')), [
+        'vpn_endpoint_instances[alt] (server on vpn1): subnet 10.8.0.128/25 overlaps subnet 10.8.0.0/24 of instance site']),
+    # a role the plan refuses (closed sets of values are the filter's, roles/README.md), a port the argument
+    # spec refuses (types are the spec's)
+    'bad-spec': (both(bound, set_key('vpn2', 'lan', role='peer'), set_key('vpn3', 'site', port='https')), [
+        'vpn_endpoint_instances[lan] (peer on vpn2): role must be server or client, not "peer"',
+        "argument 'port' is of type str found in 'vpn_endpoint_instances'"]),
+    'bad-bridge': (both(bound, set_key('vpn1', 'lan', bridge='br-nope')), [
+        'vpn_endpoint_instances[lan] (server on vpn1): bridge br-nope does not exist']),
+}
+
+
+# ---- reading the hosts ---------------------------------------------------------------------------------
+def fingerprint(lab):
+    """What a failed or check-mode run must not change: files, devices, namespaces, daemons."""
+    script = ('find /etc/virtnet -printf "%p %m %u %s\\n" 2>/dev/null | sort; '
+              'find /etc/virtnet -type f -exec sha256sum {} + 2>/dev/null | sort; '
+              'ip -o link show | sed "s/^[0-9]*: //; s/ state .*//; s/ qdisc .*//"; ls /run/netns 2>/dev/null; '
+              'pgrep -x openvpn | sort; true')
+    return dict((h, lab.out(h, script)) for h in HOSTS)
+
+
+def openvpn_pids(lab):
+    """{'HOST:INSTANCE': PID} of every OpenVPN process, by the tun/tap device it holds (/proc's fdinfo)."""
+    script = ('for p in $(pgrep -x openvpn); do for f in /proc/$p/fdinfo/*; do '
+              'sed -n "s/^iff:[[:space:]]*/$p /p" "$f"; done; done; true')
+    out = {}
+    for h in HOSTS:
+        for line in lab.out(h, script).splitlines():
+            pid, dev = line.split()
+            name = next(n for n, d in DEVICES.items() if d == dev)
+            out['%s:%s' % (h, name)] = pid
+    return out
+
+
+def acted(run):
+    """{'HOST:DAEMON': action} of what virtnet.linux.daemon reported it did."""
+    return dict(('%s:%s' % k, a) for k, a in daemon_actions(run).items())
+
+
+def converge(runs, lab, name, v=None, **kw):
+    return runs.play(os.path.join(MOL, 'converge.yml'), lab.inventory, name=name, extravars=v or {}, **kw)
+
+
+def verify(runs, lab, name, v=None):
+    return runs.play(os.path.join(MOL, 'verify.yml'), lab.inventory, name=name, extravars=v or {})
+
+
+# ---- 1. check mode on fresh hosts, apply, again, traffic -------------------------------------------------
+@pytest.fixture(scope='module')
+def checked_fresh(lab, runs):
+    def check():
+        return runs.play(os.path.join(MOL, 'role.yml'), lab.inventory, name='check-fresh', check=True, diff=True,
+                         extravars=variant(without_lan))
+    return checked(lambda: fingerprint(lab), check)
+
+
+def test_check_mode_on_fresh_hosts_reports_changes(checked_fresh):
+    assert_run(checked_fresh[0], hosts=HOSTS, changed=True)
+
+
+def test_check_mode_on_fresh_hosts_changes_nothing(checked_fresh):
+    assert checked_fresh[2] == checked_fresh[1]
+
+
+@pytest.fixture(scope='module')
+def converged(lab, runs, checked_fresh):
+    return converge(runs, lab, 'converge', verbosity=3, diff=True)
+
+
+def test_first_converge_changes(converged):
+    assert_run(converged, hosts=HOSTS, changed=True)
+
+
+def test_no_key_material_in_verbose_diff_output(lab, converged):
+    keys = set()
+    for h in HOSTS:
+        text = lab.out(h, 'cat /etc/virtnet/vpn/instances/*/*.key; cat /etc/virtnet/vpn/pki/*/private/*.key 2>/dev/null; true')
+        keys.update(x for x in text.splitlines() if len(x) >= 16 and not x.startswith('-----'))
+    assert len(keys) > 10, 'no key material found on the hosts: the search is broken'
+    with open(converged.stdout_path) as f:
+        out = f.read()
+    assert [k[:10] for k in keys if k in out] == []
+
+
+@pytest.fixture(scope='module')
+def reconverged(lab, runs, converged):
+    return converge(runs, lab, 'converge-again')
+
+
+def test_second_converge_changes_nothing(reconverged):
+    assert_run(reconverged, hosts=HOSTS, changed=False)
+
+
+@pytest.fixture(scope='module')
+def verified(lab, runs, reconverged):
+    return verify(runs, lab, 'verify')
+
+
+def test_traffic_both_ways_through_every_tunnel_with_pushed_routes(verified):
+    assert_run(verified)
+    assert {r.host for r in verified.results(path='traffic.yml')} == set(HOSTS)
+
+
+def test_daemons_run_as_openvpn_with_cap_net_admin_only(verified):
+    assert {r.host for r in verified.results(path='hygiene_daemons.yml', status='ok', action='assert')} == set(HOSTS)
+    assert verified.failures() == []
+
+
+def test_keys_and_certificates_are_0600_and_owned_right(verified):
+    assert {r.host for r in verified.results(path='hygiene_vpn_keys.yml', status='ok', action='assert')} == set(HOSTS)
+    assert verified.failures() == []
+
+
+def test_clients_take_the_servers_address_from_the_inventory_unless_remote_is_given(lab, verified):
+    confs = '/etc/virtnet/vpn/instances/site/site.conf /etc/virtnet/vpn/instances/lan/lan.conf'
+    assert lab.out('vpn2', 'grep -h "^remote " %s' % confs).splitlines() == \
+        ['remote %s 1194' % lab.address('vpn1'), 'remote vpn1 1196']
+
+
+def test_one_certificate_per_client_host_and_instance(lab, verified):
+    assert lab.out('vpn1', 'ls /etc/virtnet/vpn/pki/site/issued').split() == ['client-vpn2.crt', 'client-vpn3.crt', 'server.crt']
+
+
+def test_client_in_a_namespace_runs_inside_it(lab, verified):
+    pid = openvpn_pids(lab)['vpn3:site']
+    assert lab.out('vpn3', 'readlink /proc/%s/ns/net' % pid) == lab.out('vpn3', 'ip netns exec vpnns readlink /proc/self/ns/net')
+
+
+def test_tap_server_is_a_port_of_its_bridge_which_carries_the_tunnel_address(lab, verified):
+    assert lab.out('vpn1', 'basename "$(readlink /sys/class/net/vpn-lan/master)"; ip -o -4 addr show dev br-vpn | grep -c 10.10.0.1/24') \
+        == 'br-vpn\n1'
+
+
+# ---- 2. a pushed route: check mode, then alt reloaded (same PID), nothing else touched -------------------
+@pytest.fixture(scope='module')
+def checked_reload(lab, runs, verified):
+    return checked(lambda: fingerprint(lab), lambda: converge(runs, lab, 'check-reload', variant(more_routes), check=True, diff=True))
+
+
+def test_check_mode_reports_a_new_pushed_route(checked_reload):
+    assert_run(checked_reload[0], hosts=HOSTS, changed=True)
+
+
+def test_check_mode_with_a_new_pushed_route_changes_nothing(checked_reload):
+    assert checked_reload[2] == checked_reload[1]
+
+
+@pytest.fixture(scope='module')
+def reloaded(lab, runs, checked_reload):
+    before = openvpn_pids(lab)
+    run = converge(runs, lab, 'reload', variant(more_routes))
+    return run, before, openvpn_pids(lab)
+
+
+def test_new_pushed_route_reloads_only_alts_server(reloaded):
+    assert_run(reloaded[0], hosts=HOSTS, changed=True)
+    assert acted(reloaded[0]) == {'vpn1:vpn-alt': 'reloaded'}
+
+
+def test_reload_keeps_every_process(reloaded):
+    assert reloaded[2] == reloaded[1]
+
+
+@pytest.fixture(scope='module')
+def reload_verified(lab, runs, reloaded):
+    return verify(runs, lab, 'verify-reload', variant(more_routes))
+
+
+def test_after_the_reload_traffic_flows_and_the_new_route_is_pushed(reload_verified):
+    assert_run(reload_verified)
+
+
+# ---- 3. a killed server and a restart-class change: site revived, alt restarted, their clients too ------
+@pytest.fixture(scope='module')
+def restarted(lab, runs, reload_verified):
+    before = openvpn_pids(lab)
+    index = lab.out('vpn1', 'cat /etc/virtnet/vpn/pki/*/index.txt | sha256sum')
+    lab.run('vpn1', 'kill -KILL %s' % before['vpn1:site'])
+    run = converge(runs, lab, 'restart', variant(bound))
+    return run, before, openvpn_pids(lab), index
+
+
+def test_killed_server_and_restart_change_restart_those_servers_and_their_clients_only(restarted):
+    """A client of a server that is a new process is restarted too (else it sends into a session the new
+    server does not know until its ping-restart runs out); lan's server and client stay as they are."""
+    assert_run(restarted[0], hosts=HOSTS, changed=True)
+    assert sorted(acted(restarted[0])) == ['vpn1:vpn-alt', 'vpn1:vpn-site', 'vpn2:vpn-alt', 'vpn2:vpn-site', 'vpn3:vpn-site']
+
+
+def test_only_those_servers_and_clients_are_new_processes(restarted):
+    before, after = restarted[1:3]
+    assert sorted(k for k in after if after[k] != before.get(k)) == ['vpn1:alt', 'vpn1:site', 'vpn2:alt', 'vpn2:site', 'vpn3:site']
+    assert sorted(after) == sorted(before)
+
+
+@pytest.fixture(scope='module')
+def restart_verified(lab, runs, restarted):
+    return verify(runs, lab, 'verify-restart', variant(bound))
+
+
+def test_after_revival_and_restart_traffic_flows(restart_verified):
+    assert_run(restart_verified)
+
+
+def test_no_certificate_is_issued_again(lab, restarted, restart_verified):
+    assert lab.out('vpn1', 'cat /etc/virtnet/vpn/pki/*/index.txt | sha256sum') == restarted[3]
+
+
+# ---- 4. bad inputs fail naming the instance and change nothing -------------------------------------------
+@pytest.fixture(scope='module')
+def refused(lab, runs, restart_verified):
+    before = fingerprint(lab)
+    out = dict((name, converge(runs, lab, name, variant(BAD[name][0]))) for name in sorted(BAD))
+    return out, before, fingerprint(lab)
+
+
+@pytest.mark.parametrize('name', sorted(BAD))
+def test_bad_input_fails_naming_the_instance_and_the_problem(refused, name):
+    run = refused[0][name]
+    assert not run.ok
+    text = '\n'.join(run.messages())
+    assert [m for m in BAD[name][1] if m not in text] == [], run.report()
+
+
+def test_bad_inputs_change_nothing(refused):
+    assert refused[2] == refused[1]
+
+
+# ---- 5. absent, and absent again ------------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def removed(lab, runs, refused):
+    return converge(runs, lab, 'absent', variant(all_absent))
+
+
+def test_absent_changes(removed):
+    assert_run(removed, hosts=HOSTS, changed=True)
+
+
+def test_absent_leaves_no_daemon_device_or_instance_file(lab, removed):
+    script = ('pgrep -a -x openvpn; ip -o link show type tun; ip netns exec vpnns ip -o link show type tun 2>/dev/null; '
+              'ls /etc/virtnet/vpn/instances 2>/dev/null; true')
+    assert dict((h, lab.out(h, script)) for h in HOSTS) == dict((h, '') for h in HOSTS)
+
+
+def test_absent_keeps_the_certificate_authorities(lab, removed):
+    assert lab.out('vpn1', 'ls /etc/virtnet/vpn/pki/*/ca.crt | wc -l') == '3'
+
+
+def test_absent_takes_the_tunnel_address_off_the_bridge(lab, removed):
+    assert lab.out('vpn1', 'ip -o -4 addr show dev br-vpn') == ''
+
+
+@pytest.fixture(scope='module')
+def removed_again(lab, runs, removed):
+    return converge(runs, lab, 'absent-again', variant(all_absent))
+
+
+def test_absent_again_changes_nothing(removed_again):
+    assert_run(removed_again, hosts=HOSTS, changed=False)
