@@ -210,6 +210,18 @@ def test_check_mode_on_fresh_hosts_makes_nothing(checked_fresh):
     assert checked_fresh[2] == checked_fresh[1]
 
 
+@pytest.mark.parametrize('host', HOSTS)
+def test_check_mode_on_fresh_hosts_reports_every_network(checked_fresh, host):
+    """Each network's namespace, bridge, veth pair and server address would be made (the plumbing task's
+    prediction); no dnsmasq is reported for namespaces that do not exist yet."""
+    res, = [r.res for r in checked_fresh[0].results(host=host, action='virtnet.linux.plumbing')]
+    made = dict((section, sorted(e['name'] for e in res[section] if e['changed']))
+                for section in ('namespaces', 'bridges', 'veths', 'addresses'))
+    assert made == {'namespaces': ['qdhcp-42', 'qdhcp-43'], 'bridges': ['brq42', 'brq43'], 'veths': ['tap42', 'tap43'],
+                    'addresses': ['qdhcp-42/ns-42', 'qdhcp-43/ns-43']}
+    assert acted(checked_fresh[0]) == {}
+
+
 @pytest.fixture(scope='module')
 def applied(lab, runs, checked_fresh):
     return converge(runs, lab, 'apply', networks())
