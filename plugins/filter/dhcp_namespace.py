@@ -378,6 +378,11 @@ def _results(result, section):
     return [r for r in ((result or {}).get(section) or []) if isinstance(r, Mapping)]
 
 
+def _creates(result):
+    """Whether a plumbing element's result makes its object (or, in check mode, would): a 'create ...' action."""
+    return any(str(a).startswith('create ') for a in result.get('actions') or [])
+
+
 def dhcp_namespace_daemons(plan, work, contents, plumbing=None, settings=None):
     """The virtnet.linux.daemon batch: the dnsmasq of every present network with its directory and four
     files (dnsmasq.conf: restart; hosts, opts, addn_hosts: SIGHUP), and the removed networks' dnsmasq
@@ -391,11 +396,13 @@ def dhcp_namespace_daemons(plan, work, contents, plumbing=None, settings=None):
     settings = dict(settings or {})
     binary = settings.get('binary') or '/usr/sbin/dnsmasq'
     check_mode = bool(settings.get('check_mode'))
-    made = set(r.get('name') for r in _results(plumbing, 'namespaces') if r.get('changed'))
+    made = set(r.get('name') for r in _results(plumbing, 'namespaces') if _creates(r))
     ifindex = {}
     for res in _results(plumbing, 'veths'):
         link = res.get('link') or {}
         peer = link.get('peer_link') or {}
+        if check_mode and _creates(res):
+            continue            # a pair the task would make (again): its ns-<id> is not there yet
         if link.get('name') and peer.get('ifindex') is not None:
             ifindex[link['name']] = peer['ifindex']
 

@@ -261,7 +261,7 @@ def test_work_keeps_an_old_uplink_recorded_until_it_is_released():
 
 
 CONTENTS = {'42': {'dnsmasq.conf': 'conf\n', 'hosts': 'h\n', 'opts': 'o\n', 'addn_hosts': 'a\n'}}
-PLUMBING = {'namespaces': [{'name': 'qdhcp-42', 'changed': False}],
+PLUMBING = {'namespaces': [{'name': 'qdhcp-42', 'changed': False, 'actions': []}],
             'veths': [{'name': 'tap42', 'link': {'name': 'tap42', 'peer_link': {'name': 'ns-42', 'ifindex': 2}}}]}
 
 
@@ -299,11 +299,21 @@ def test_daemons_check_mode_leaves_out_namespaces_to_be_made():
     p = plan(net(), net(id='43', subnet='10.43.0.0/24', range_start='10.43.0.100', range_end='10.43.0.199'))
     w = dhcp_namespace_work(p, {})
     contents = dict(CONTENTS, **{'43': CONTENTS['42']})
-    result = {'namespaces': [{'name': 'qdhcp-42', 'changed': False}, {'name': 'qdhcp-43', 'changed': True}]}
+    result = {'namespaces': [{'name': 'qdhcp-42', 'changed': True, 'actions': ['set lo up in netns qdhcp-42']},
+                             {'name': 'qdhcp-43', 'changed': True, 'actions': ['create netns qdhcp-43']}]}
     names = [d['name'] for d in dhcp_namespace_daemons(p, w, contents, result, {'check_mode': True})]
     assert names == ['dnsmasq-42']
     names = [d['name'] for d in dhcp_namespace_daemons(p, w, contents, result, {'check_mode': False})]
     assert names == ['dnsmasq-42', 'dnsmasq-43']
+
+
+def test_daemons_check_mode_predicts_a_restart_for_a_pair_to_be_made_again():
+    p = plan(net())
+    w = dhcp_namespace_work(p, {})
+    again = {'veths': [{'name': 'tap42', 'actions': ['delete veth tap42', 'create veth tap42 with peer ns-42 in netns qdhcp-42'],
+                        'link': {'name': 'tap42', 'peer_link': {'ifindex': 2}}}]}
+    assert dhcp_namespace_daemons(p, w, CONTENTS, again, {'check_mode': True})[0]['restart_key'].endswith('(ifindex unknown)')
+    assert dhcp_namespace_daemons(p, w, CONTENTS, again, {'check_mode': False})[0]['restart_key'].endswith('(ifindex 2)')
 
 
 def test_daemons_of_removed_networks_go():
