@@ -3,6 +3,7 @@
 # test of the collection in two lanes side by side (a stage's output goes to build/ci/STAGE.log):
 #   lab lane    (each on a lab of simulated SSH hosts, in a sandbox of its own; tests/README.md)
 #               lab        tests/lab: the lab itself (tools/lab.sh)
+#               daemon     tests/daemon: the daemon module's two back ends (systemd unit, pid file) over SSH
 #               roles      tests/roles/*: dhcp_namespace and vpn_endpoint on one shared lab
 #               site       tests/site: site.yml built, installed and faulted (SIGKILL trials: one round)
 #               molecule-* every molecule scenario (molecule/*/molecule.yml), one at a time
@@ -95,6 +96,7 @@ molecule_all() {  # every scenario, one at a time, each in its own lab sandbox (
 }
 lab_lane() {
   stage lab lab bash tests/run.sh tests/lab
+  stage lab daemon bash tests/run.sh tests/daemon
   stage lab roles bash tests/run.sh tests/roles
   stage lab site bash tests/run.sh tests/site "${deep[@]}"
   molecule_all

@@ -39,6 +39,8 @@ TOPOLOGIES = {
     # kind (pid file and systemd unit) with the qemu guest on the systemd one
     'roles': ['vpn1:plain:vpn_test', 'vpn2:plain:vpn_test', 'vpn3:plain:vpn_test',
               'dhcp1:plain:dhcp_test', 'dhcp2:systemd:dhcp_test'],
+    # the daemon module's two back ends: a systemd unit and a pid file, the same tasks on both
+    'daemon': ['d1:systemd:daemon_hosts', 'd2:plain:daemon_hosts'],
 }
 
 
