@@ -6,7 +6,7 @@
 
 Every figure is printed next to the figure it is compared with, both measured in this run; nothing
 here asserts a time. Sections (pick with --sections): import, overhead, netns, veth, link_info, profile,
-plumbing, daemon.
+plumbing, daemon, vxlan.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402  pylint: disable=wrong-import-position
 
-ALL_SECTIONS = ['import', 'overhead', 'netns', 'veth', 'link_info', 'profile', 'plumbing', 'daemon']
+ALL_SECTIONS = ['import', 'overhead', 'netns', 'veth', 'link_info', 'profile', 'plumbing', 'daemon', 'vxlan']
 RESULTS = {'goals': []}
 
 
@@ -921,6 +921,151 @@ def section_plumbing(args):
     RESULTS['plumbing'] = out
 
 
+# =========================================================================== vxlan
+
+ZERO_MAC = '00:00:00:00:00:00'
+
+
+def _flood_peers(n):
+    """n underlay addresses of other hosts (10.90.X.Y)."""
+    return ['10.90.%d.%d' % (i // 250, 1 + i % 250) for i in range(n)]
+
+
+def _fresh_vxlan(name='bx-vx0'):
+    """A vxlan device without flood entries over the veth bx-u0 (made again: nothing left of a previous run)."""
+    C.sh(['ip', 'link', 'del', name], check=False)
+    C.sh(['ip', 'link', 'add', name, 'type', 'vxlan', 'id', '64', 'dstport', '4789', 'dev', 'bx-u0',
+          'local', '10.90.255.1'])
+
+
+def _flood_count(name='bx-vx0'):
+    out = C.sh(['bridge', '-j', 'fdb', 'show', 'dev', name]).stdout
+    return len([e for e in json.loads(out or '[]') if e.get('mac') == ZERO_MAC and 'dst' in e])
+
+
+def _in_process_sync(peers):
+    """Seconds to append `peers` in this process: over _rtnl's socket, and over pyroute2's IPRoute."""
+    sys.path.insert(0, C.COLLECTIONS)
+    from ansible_collections.virtnet.linux.plugins.module_utils import _rtnl   # noqa: E402
+    out = {}
+    rt = _rtnl.Rtnl()
+    try:
+        _fresh_vxlan()
+        index = rt.get_link('', ifname='bx-vx0', need_data=False)['index']
+        sock = rt.sock('')
+        t = time.perf_counter()
+        for peer in peers:
+            sock.add_fdb(index, ZERO_MAC, peer)
+        out['raw'] = time.perf_counter() - t
+        assert _flood_count() == len(peers)
+        _fresh_vxlan()
+        index = rt.get_link('', ifname='bx-vx0', need_data=False)['index']
+        ipr = rt.ipr('')
+        t = time.perf_counter()
+        for peer in peers:
+            ipr.fdb('append', ifindex=index, lladdr=ZERO_MAC, dst=peer)
+        out['pyroute2'] = time.perf_counter() - t
+        assert _flood_count() == len(peers)
+    finally:
+        rt.close()
+    return out
+
+
+def section_vxlan(args):
+    """Flood-entry sync of an N-host segment in one virtnet.linux.vxlan task against `bridge fdb append` once per
+    entry - as an Ansible loop of command tasks (what a playbook without the module does) and as plain processes
+    (a shell loop) -, `bridge -batch` (the floor of a shell), and in-process _rtnl against pyroute2 (why the
+    module speaks netlink itself)."""
+    if not have('vxlan'):
+        missing('vxlan', 'vxlan')
+        return
+    n = args.vxlan_peers
+    peers = _flood_peers(n)
+    heading('flood entries of a %d-host segment: one vxlan task vs `bridge fdb append` per entry' % (n + 1))
+    C.cleanup()
+    C.sh(['ip', 'link', 'add', 'bx-u0', 'type', 'veth', 'peer', 'name', 'bx-u1'])
+    C.sh(['ip', 'address', 'add', '10.90.255.1/16', 'dev', 'bx-u0'])
+    out = {'peers': n}
+
+    # one play: the module's device first (no flood entries), then per repeat: all n in one task, the same task
+    # converged, back to none; then an Ansible loop of `bridge fdb append` commands, one item per entry
+    device = {'name': 'bx-vx1', 'vni': 65, 'dev': 'bx-u0', 'local': '10.90.255.1'}
+    tasks = [{'virtnet.linux.vxlan': dict(device, peers=[])}]
+    for _r in range(args.repeat):
+        tasks += [{'virtnet.linux.vxlan': dict(device, peers=peers)}, {'virtnet.linux.vxlan': dict(device, peers=peers)},
+                  {'virtnet.linux.vxlan': dict(device, peers=[])}]
+    tasks += [{'ansible.builtin.command': {'argv': ['bridge', 'fdb', 'append', ZERO_MAC, 'dev', 'bx-vx1', 'dst',
+                                                    '{{ item }}']}, 'loop': peers},
+              {'ansible.builtin.debug': {'msg': 'end'}}]
+    run = C.run_playbook(tasks, label='vxlan-%d' % n)
+    spans = _spans(run, [1] + [1, 1, 1] * args.repeat + [1])
+    changed = [t['changed'] for t in run['tasks']]
+    out['task_sync'] = C.median(spans[1:-1:3])
+    out['task_converged'] = C.median(spans[2:-1:3])
+    out['task_clear'] = C.median(spans[3:-1:3])
+    out['ansible_loop'] = spans[-1]
+    out['changed_pattern_ok'] = changed[1:-2] == [True, False, True] * args.repeat
+    assert _flood_count('bx-vx1') == n
+
+    # the module's own process (no Ansible): n added, and the same n converged (its fixed cost)
+    added, converged = [], []
+    for _r in range(args.repeat):
+        C.run_module_direct('vxlan', dict(device, peers=[]))
+        added.append(C.run_module_direct('vxlan', dict(device, peers=peers))['wall'])
+        converged.append(C.run_module_direct('vxlan', dict(device, peers=peers))['wall'])
+    out['module_sync'] = C.median(added)
+    out['module_converged'] = C.median(converged)
+
+    # bridge fdb append, one process per entry (a shell loop)
+    per_entry = []
+    for _r in range(args.repeat):
+        _fresh_vxlan()
+        t = time.perf_counter()
+        for peer in peers:
+            C.sh(['bridge', 'fdb', 'append', ZERO_MAC, 'dev', 'bx-vx0', 'dst', peer])
+        per_entry.append(time.perf_counter() - t)
+        assert _flood_count() == n
+    out['bridge_per_entry'] = C.median(per_entry)
+
+    # bridge -batch: one process for all of them
+    batch = []
+    path = os.path.join(C.WORK, 'fdb.batch')
+    with open(path, 'w') as f:
+        f.write(''.join('fdb append %s dev bx-vx0 dst %s\n' % (ZERO_MAC, p) for p in peers))
+    for _r in range(args.repeat):
+        _fresh_vxlan()
+        t = time.perf_counter()
+        C.sh(['bridge', '-batch', path])
+        batch.append(time.perf_counter() - t)
+        assert _flood_count() == n
+    out['bridge_batch'] = C.median(batch)
+
+    inproc = [_in_process_sync(peers) for _r in range(args.repeat)]
+    for key in ('raw', 'pyroute2'):
+        out['in_process_%s' % key] = C.median([x[key] for x in inproc])
+    walls = _wall(['pass', _PR2_NEEDED_ONLY], runs=5)
+    out['pyroute2_import'] = walls[_PR2_NEEDED_ONLY] - walls['pass']
+
+    row('one vxlan task, %d flood entries added (median of %d)' % (n, args.repeat), fmt(out['task_sync']))
+    row('the same task converged (nothing to do)', fmt(out['task_converged']))
+    row('an Ansible loop of `bridge fdb append`, %d items' % n, fmt(out['ansible_loop']),
+        'task/loop %s' % fmt(out['task_sync'] / out['ansible_loop'], 'x'))
+    row('the module alone (its process, no Ansible), %d added' % n, fmt(out['module_sync']))
+    row('the module alone, the same %d converged (its fixed cost)' % n, fmt(out['module_converged']),
+        '%d entries: +%s' % (n, fmt(out['module_sync'] - out['module_converged'])))
+    row('`bridge fdb append` per entry, %d processes (a shell loop)' % n, fmt(out['bridge_per_entry']),
+        'module/per-entry %s' % fmt(out['module_sync'] / out['bridge_per_entry'], 'x'))
+    row('`bridge -batch`, one process', fmt(out['bridge_batch']))
+    row('in process: %d appends over _rtnl\'s socket' % n, fmt(out['in_process_raw']),
+        'per-entry processes/raw %s' % fmt(out['bridge_per_entry'] / out['in_process_raw'], 'x'))
+    row('in process: %d appends over pyroute2\'s IPRoute' % n, fmt(out['in_process_pyroute2']),
+        'pyroute2/raw %s' % fmt(out['in_process_pyroute2'] / out['in_process_raw'], 'x'))
+    row('importing what the collection uses of pyroute2 (fresh interpreters)', fmt(out['pyroute2_import']))
+    row('changed exactly on the runs that change something', out['changed_pattern_ok'])
+    RESULTS['vxlan'] = out
+    C.cleanup()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--sections', default=','.join(ALL_SECTIONS),
@@ -939,6 +1084,7 @@ def main():
     parser.add_argument('--plumbing-sizes', default='3,20,100', help='DHCP networks for the plumbing section')
     parser.add_argument('--daemons', type=int, default=20, help='daemons for the daemon section')
     parser.add_argument('--daemon-files', type=int, default=4, help='files per daemon in the daemon section')
+    parser.add_argument('--vxlan-peers', type=int, default=64, help='flood entries for the vxlan section')
     parser.add_argument('--skip-modules', default='', help='treat these modules as missing (comma-separated)')
     parser.add_argument('--verbose', action='store_true')
     parser.add_argument('--out', help='results file name in bench/results/')
@@ -966,7 +1112,8 @@ def main():
     t0 = time.perf_counter()
     funcs = {'import': section_import, 'overhead': section_overhead, 'netns': section_netns,
              'veth': section_veth, 'link_info': section_link_info, 'profile': section_profile,
-             'plumbing': section_plumbing, 'daemon': section_daemon}
+             'plumbing': section_plumbing, 'daemon': section_daemon,
+             'vxlan': section_vxlan}
     failures = []
     for s in sections:
         ts = time.perf_counter()

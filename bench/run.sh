@@ -4,7 +4,7 @@
 # Everything that touches the kernel runs inside tools/sandbox.sh (a throwaway network + mount
 # namespace with private /run/netns and /etc/netns); the machine's own interfaces are never touched.
 #   bench/run.sh                                   everything (about 6-9 min on 2 cores)
-#   bench/run.sh --sections overhead,netns         some sections (import overhead netns veth link_info profile plumbing daemon)
+#   bench/run.sh --sections overhead,netns         some sections (import overhead netns veth link_info profile plumbing daemon vxlan)
 #   bench/run.sh --pairs 100 --netns-sizes 50 --links 1000 --repeat 1   smaller and quicker
 #   bench/run.sh --setup-cg                        (re)create bench/.venv-cg with the `ansible` package
 #                                                  (community.general, for the ip_netns comparison), then run

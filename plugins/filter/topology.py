@@ -17,11 +17,18 @@ KIND_STYLES = {
     'veth': ('box', '#d8f3dc', '#2d6a4f'),
     'tap': ('hexagon', '#ffd8a8', '#c2410c'),
     'tun': ('octagon', '#fff3b0', '#a16207'),
+    'vxlan': ('cds', '#c3fae8', '#087f5b'),
+    'macvlan': ('box', '#e5dbff', '#5f3dc4'),
+    'macvtap': ('hexagon', '#e5dbff', '#5f3dc4'),
 }
 DEFAULT_STYLE = ('box', '#f1f3f5', '#495057')
 PLACEHOLDER_STYLE = ('box', '#ffffff', '#adb5bd')
 PORT_EDGE_COLOR = '#1f4e9c'
 VETH_EDGE_COLOR = '#2d6a4f'
+TUNNEL_EDGE_COLOR = '#087f5b'
+MACVLAN_EDGE_COLOR = '#5f3dc4'
+TUNNEL_END_STYLE = ('ellipse', '#ffffff', '#087f5b')
+DEFAULT_VXLAN_PORT = 4789
 FONT = 'Helvetica'
 
 
@@ -87,6 +94,24 @@ def _kind_lines(link):
         details.append('STP on' if bridge.get('stp') else 'STP off')
         if bridge.get('vlan_filtering'):
             details.append('vlan filtering')
+    vxlan = link.get('vxlan') or {}
+    if vxlan:
+        details.append('VNI %s' % vxlan.get('vni'))
+        if vxlan.get('port') not in (None, DEFAULT_VXLAN_PORT):
+            details.append('port %s' % vxlan['port'])
+        if vxlan.get('dev'):
+            details.append('dev %s' % vxlan['dev'])
+        if vxlan.get('local'):
+            details.append('local %s' % vxlan['local'])
+    macvlan = link.get('macvlan') or {}
+    if macvlan:
+        if macvlan.get('mode'):
+            details.append('mode %s' % macvlan['mode'])
+        tap = macvlan.get('tap') or {}
+        if tap:
+            owner = tap.get('owner_name') or tap.get('owner')
+            group = tap.get('group_name') or tap.get('group')
+            details.append('%s %s:%s' % (tap.get('device'), owner, group))
     if link.get('mtu') not in (None, 1500, 65536):
         details.append('mtu %s' % link['mtu'])
     return head, ', '.join(str(d) for d in details)
@@ -128,16 +153,20 @@ def _attrs(**attrs):
 
 def _legend():
     cells = []
-    for kind in ('bridge', 'veth', 'tap', 'tun'):
+    kinds = ('bridge', 'veth', 'tap', 'tun', 'vxlan', 'macvlan')
+    for kind in kinds:
         cells.append('<td bgcolor="%s" color="%s">%s</td>' % (KIND_STYLES[kind][1], KIND_STYLES[kind][2], kind))
     cells.append('<td bgcolor="%s" color="%s">other</td>' % (DEFAULT_STYLE[1], DEFAULT_STYLE[2]))
     return _Html(
         '<table border="0" cellborder="1" cellspacing="3" cellpadding="3">'
         '<tr>%s</tr>'
-        '<tr><td colspan="5" border="0"><font point-size="9" color="%s">&#8594; port of a bridge</font>'
+        '<tr><td colspan="%d" border="0"><font point-size="9" color="%s">&#8594; port of a bridge</font>'
         '&#160;&#160;<font point-size="9" color="%s">&#8212; veth pair</font>'
-        '&#160;&#160;<font point-size="9" color="#6c757d">dashed: link down</font></td></tr>'
-        '</table>' % (''.join(cells), PORT_EDGE_COLOR, VETH_EDGE_COLOR))
+        '&#160;&#160;<font point-size="9" color="%s">&#8594; macvlan of its parent</font>'
+        '&#160;&#160;<font point-size="9" color="%s">- - VXLAN tunnel to a peer</font>'
+        '&#160;&#160;<font point-size="9" color="#6c757d">dashed node: link down</font></td></tr>'
+        '</table>' % (''.join(cells), len(kinds) + 1, PORT_EDGE_COLOR, VETH_EDGE_COLOR, MACVLAN_EDGE_COLOR,
+                      TUNNEL_EDGE_COLOR))
 
 
 def _placeholder(pid, label):
@@ -152,10 +181,32 @@ def _group(ns, name, lines):
                             'graph %s;' % _attrs(label='', peripheries='0', margin='4')] + lines) + '\n    }'
 
 
+def _tunnel_ends(links):
+    """(VNI, local address) -> node id of every reported vxlan device with a local address: a peer of another
+    reported device that is this address, on the same VNI, is that device (both ends in one picture)."""
+    ends = {}
+    for link in links:
+        vxlan = link.get('vxlan') or {}
+        if link.get('kind') == 'vxlan' and vxlan.get('local'):
+            ends[(vxlan.get('vni'), str(vxlan['local']))] = node_id(link.get('netns'), link['name'])
+    return ends
+
+
+def _addresses_of(links):
+    """address (without prefix) -> 'NAME in NETNS' of every reported link's IP addresses."""
+    out = {}
+    for link in links:
+        for cidr in link.get('addresses') or []:
+            where = '%s%s' % (link['name'], (' in netns %s' % link['netns']) if link.get('netns') else '')
+            out.setdefault(str(cidr).split('/', maxsplit=1)[0], where)
+    return out
+
+
 def topology_dot(data, default_label='default', loopback=False, link_local=False, addresses=True, mac=False,
                  rankdir='LR', title=None, legend=True):
     """Graphviz DOT text of link_info's result: namespaces as clusters, bridges and their ports,
-    veth pairs across namespaces (each pair once), tun/tap devices marked with their owners."""
+    veth pairs across namespaces (each pair once), tun/tap devices marked with their owners, macvlans
+    attached to their parents, VXLAN devices with a tunnel to each of their peers."""
     if rankdir not in ('LR', 'RL', 'TB', 'BT'):
         raise AnsibleFilterError('topology_dot: rankdir must be one of LR, RL, TB, BT, not %r' % (rankdir,))
     links = []
@@ -212,7 +263,25 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
             top = name
         return top
 
+    def far_end(ns, end, why):
+        """The node of the other end of a link (a veth's peer, a macvlan's parent: name, netns, ifindex, netnsid),
+        a placeholder when it was not reported; None when the kernel names no end."""
+        if end.get('netns') is None:
+            # in a namespace without a name: one placeholder per (namespace seen from, nsid, ifindex)
+            pid = '?nsid %s of %s/#%s' % (end.get('netnsid'), ns, end.get('ifindex'))
+            if pid not in placeholders:
+                what = end.get('name') or 'ifindex %s' % end.get('ifindex')
+                placeholders[pid] = (None, _Html('<i>%s</i><br/><font point-size="8">in an unnamed netns</font>'
+                                                 % _html(what)))
+            return pid
+        if end.get('name'):
+            return want_node(end['netns'], end['name'], why)
+        return None
+
     seen_pairs = set()
+    tunnel_ends = _tunnel_ends(links)
+    local_addresses = _addresses_of(links)
+    peer_nodes = {}         # tunnel end node id -> label (peers that are no reported device)
     for _pos, link in sorted(enumerate(links), key=order_key):
         ns = link.get('netns') or ''
         nid = node_id(ns, link['name'])
@@ -234,16 +303,8 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
 
         peer = link.get('peer')
         if link.get('kind') == 'veth' and isinstance(peer, Mapping):
-            if peer.get('netns') is None:
-                # in a namespace without a name: one placeholder per (namespace seen from, nsid, ifindex)
-                pid = '?nsid %s of %s/#%s' % (peer.get('netnsid'), ns, peer.get('ifindex'))
-                if pid not in placeholders:
-                    what = peer.get('name') or 'ifindex %s' % peer.get('ifindex')
-                    placeholders[pid] = (None, _Html('<i>%s</i><br/><font point-size="8">in an unnamed netns</font>'
-                                                     % _html(what)))
-            elif peer.get('name'):
-                pid = want_node(peer['netns'], peer['name'], 'netns not reported')
-            else:
+            pid = far_end(ns, peer, 'netns not reported')
+            if pid is None:
                 continue
             pair = tuple(sorted((nid, pid)))
             if pair in seen_pairs:
@@ -254,6 +315,38 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
             edges.append('%s -> %s %s;' % (_quote(pair[0]), _quote(pair[1]), _attrs(
                 dir='none', color=VETH_EDGE_COLOR, penwidth='2.2', minlen='2' if across else None,
                 tooltip='veth pair %s - %s' % pair)))
+
+        macvlan = link.get('macvlan')
+        parent = macvlan.get('parent') if isinstance(macvlan, Mapping) else None
+        if isinstance(parent, Mapping):
+            pid = far_end(ns, parent, 'parent, netns not reported')
+            if pid is not None:
+                across = pid.split('/', 1)[0] != ns or pid.startswith('?')
+                edges.append('%s -> %s %s;' % (_quote(nid), _quote(pid), _attrs(
+                    color=MACVLAN_EDGE_COLOR, penwidth='1.6', arrowhead='odot', arrowsize='0.8',
+                    minlen='2' if across else None,
+                    tooltip='%s is a %s of %s' % (link['name'], link.get('kind') or 'macvlan', parent.get('name')))))
+
+        vxlan = link.get('vxlan')
+        if link.get('kind') == 'vxlan' and isinstance(vxlan, Mapping):
+            for peer in vxlan.get('peers') or []:
+                address = str(peer).split(' ', 1)[0]
+                other = tunnel_ends.get((vxlan.get('vni'), address))
+                if other is not None and other != nid:
+                    pair = tuple(sorted((nid, other)))
+                    if pair in seen_pairs:
+                        continue
+                    seen_pairs.add(pair)
+                    target = other
+                else:
+                    target = 'tunnel:%s' % address
+                    where = local_addresses.get(address)
+                    peer_nodes[target] = _Html('<b>%s</b><br/><font point-size="8">%s</font>' % (
+                        _html(peer), _html('tunnel end (%s)' % where if where else 'tunnel end')))
+                edges.append('%s -> %s %s;' % (_quote(nid), _quote(target), _attrs(
+                    dir='none', color=TUNNEL_EDGE_COLOR, style='dashed', penwidth='2.0', minlen='2',
+                    label='VNI %s' % vxlan.get('vni'), fontcolor=TUNNEL_EDGE_COLOR,
+                    tooltip='VXLAN %s, VNI %s, to %s' % (link['name'], vxlan.get('vni'), peer))))
 
     lines = ['digraph topology {']
     graph = dict(rankdir=rankdir, compound='true', newrank='true', fontname=FONT, nodesep='0.25',
@@ -299,6 +392,10 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
     for pid, (pns, plabel) in sorted(placeholders.items()):
         if pns is None:
             lines.append('  ' + _placeholder(pid, plabel))
+    for pid, plabel in sorted(peer_nodes.items()):
+        attrs = _attrs(label=plabel, shape=TUNNEL_END_STYLE[0], style='dashed', color=TUNNEL_END_STYLE[2],
+                       fontcolor=TUNNEL_END_STYLE[2])
+        lines.append('  %s %s;' % (_quote(pid), attrs))
     if legend:
         lines.append('  legend %s;' % _attrs(label=_legend(), shape='plaintext', fontsize='10'))
     lines.extend('  ' + edge for edge in edges)

@@ -376,7 +376,7 @@ def _cmdline(pid, proc='/proc'):
 
 #: options (at the top and in a batch's elements) that hold a name, or a list of names
 NAME_OPTIONS = frozenset(('name', 'names', 'netns', 'master', 'peer', 'peer_netns', 'peer_master', 'dev',
-                          'ports', 'links', 'kinds'))
+                          'link', 'link_netns', 'ports', 'links', 'kinds'))
 
 
 def coercion_error(value):

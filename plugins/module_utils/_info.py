@@ -7,7 +7,8 @@
 
 """link_info: the inventory of links and addresses per network namespace, assembled from `_rtnl`'s dumps.
 
-Cost model: ONE link dump and ONE address dump per namespace, no per-link request. A veth peer
+Cost model: ONE link dump and ONE address dump per namespace, no per-link request (and ONE dump of the
+forwarding entries in a namespace with vxlan devices). A veth peer (or macvlan parent)
 in a namespace that is not being reported costs one ``get`` (or one dump of that namespace when
 many peers live there); link-netnsids are resolved with one RTM_GETNSID per candidate namespace,
 stopping as soon as every id a namespace uses is known.
@@ -17,9 +18,11 @@ the address parser, dumps read again on NLM_F_DUMP_INTR, the nsid resolver) is `
 every other module: decoding a link dump into pyroute2 message objects costs about 250 us per link,
 _rtnl's struct walk keeps 5000 links in 50 namespaces well under 0.2 s. What stays here is link_info's
 own: which namespaces and links are selected, and how a link record becomes link_info's public dict
-(ports, addresses, veth peers across namespaces, batched). What a device's part of that dict shows is the
+(ports, addresses, veth peers and macvlan parents across namespaces, batched; vxlan flood peers from one
+forwarding-entry dump per namespace that has vxlan devices). What a device's part of that dict shows is the
 device's own view, the functions its spec file uses (`_spec.views`: a bridge's options `bridge_view`, a
-veth's peer `veth_peer`; a tun's settings `_tuntap.tun_view`), which load neither the engine nor pyroute2.
+veth's peer `veth_peer`, a vxlan's `vxlan_view` and `flood_peers`, a macvlan's `macvlan_view`; a tun's
+settings `_tuntap.tun_view`), which load neither the engine nor pyroute2.
 It is pure except for :func:`link_info`, which drives an `_rtnl.Rtnl` and is covered by unit tests with a
 fake one.
 """
@@ -35,7 +38,9 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import FALLBACK, NsidResolver
 from ansible_collections.virtnet.linux.plugins.module_utils._tuntap import tun_view
-from ansible_collections.virtnet.linux.plugins.module_utils._spec.views import bridge_view, veth_peer
+from ansible_collections.virtnet.linux.plugins.module_utils._spec.views import (
+    bridge_view, flood_peers, macvlan_view, macvtap_major, tap_device, veth_peer, vxlan_view,
+)
 
 NO_ID = 0xFFFFFFFF          # an unset tun owner/group, should a kernel ever report it
 
@@ -103,6 +108,64 @@ def bridge_details(data, ports):
     return out
 
 
+def vxlan_details(data, link_netnsid, by_index):
+    """The vxlan part of a link: the vxlan module's view of its IFLA_INFO_DATA (`_spec.views.vxlan_view`) with
+    its underlay named (`by_index`: ifindex -> name in its namespace; None when the device's underlay is in
+    another namespace, `link_netnsid`); its peers are filled in from the namespace's forwarding entries."""
+    out = vxlan_view(data)
+    index = out['dev']
+    out['dev'] = by_index.get(index) if index and link_netnsid is None else None
+    out['peers'] = []
+    return out
+
+
+class Taps(object):
+    """A macvtap's character device by ifindex: (path, stat or None), the macvtap major read once."""
+
+    def __init__(self):
+        self._major = None
+
+    def __call__(self, ifindex):
+        if self._major is None:
+            self._major = macvtap_major() or 0
+        return tap_device(ifindex, self._major or None)
+
+
+def macvlan_details(kind, rec, netns, by_index, names=None, taps=None):
+    """The macvlan or macvtap part of a link: its mode (`_spec.views.macvlan_view`), its parent as a veth's
+    peer is shown (name, netns, ifindex, netnsid; completed by the caller when it is in another namespace) and,
+    for a macvtap, its character device with owner, group and mode (`taps`: ifindex -> (path, stat))."""
+    out = macvlan_view(kind, rec.get('info_data'))
+    out['parent'] = None
+    where = veth_peer(rec)
+    if where is not None:
+        index, nsid = where
+        if nsid is None:
+            out['parent'] = {'name': by_index.get(index), 'netns': netns, 'ifindex': index, 'netnsid': None}
+        else:
+            out['parent'] = {'name': None, 'netns': None, 'ifindex': index, 'netnsid': nsid if nsid >= 0 else None}
+    out['tap'] = None
+    if kind == 'macvtap' and taps is not None:
+        path, st = taps(rec['index'])
+        if st is not None:
+            out['tap'] = {'device': path, 'owner': st.st_uid, 'owner_name': names.user(st.st_uid) if names else None,
+                          'group': st.st_gid, 'group_name': names.group(st.st_gid) if names else None,
+                          'mode': '%04o' % (st.st_mode & 0o7777)}
+    return out
+
+
+def fill_peers(links, entries, by_index):
+    """Each vxlan of `links` (one namespace) gets its flood peers from `entries`, the forwarding entries of
+    the namespace (`_rtnl.parse_fdb`'s dicts, one dump for all of them)."""
+    per_device = {}
+    for entry in entries:
+        per_device.setdefault(entry['ifindex'], []).append(entry)
+    for link in links:
+        if link.get('vxlan') is not None:
+            link['vxlan']['peers'] = flood_peers(per_device.get(link['ifindex'], []), link['vxlan']['group'],
+                                                 by_index)
+
+
 def name_matcher(patterns):
     """A predicate for names: exact names and shell-style wildcards; None matches everything."""
     if patterns is None:
@@ -114,13 +177,14 @@ def name_matcher(patterns):
     return lambda name: name in exact or any(fnmatch.fnmatchcase(name, g) for g in globs)
 
 
-def assemble(netns, records, addrs, names=None, want_link=None, want_kind=None):
+def assemble(netns, records, addrs, names=None, want_link=None, want_kind=None, taps=None):
     """Public link dicts of one namespace from its link records (`_rtnl.parse_link`'s dicts) and
     (ifindex, cidr) address pairs.
 
     Returns (links, ifindex -> name of every link of the namespace, peers still to resolve): a veth
     whose peer is in another namespace gets ``peer = {'name': None, 'netns': None, 'ifindex': ...,
-    'netnsid': ...}``, completed by the caller once the id is mapped to a namespace name.
+    'netnsid': ...}``, completed by the caller once the id is mapped to a namespace name; so does a macvlan's
+    parent (``macvlan.parent``). A vxlan's peers are left empty (fill_peers). `taps`: see macvlan_details.
     """
     records = sorted(records, key=lambda r: r['index'])
     by_index = {}
@@ -141,12 +205,18 @@ def assemble(netns, records, addrs, names=None, want_link=None, want_kind=None):
         if want_link is not None and not want_link(name):
             continue
         kind = rec.get('kind')
-        tun = bridge = peer = None
+        tun = bridge = peer = vxlan = macvlan = None
         if kind == 'tun':
             tun = tun_details(rec.get('info_data'), names)
             kind = tun['mode'] or kind
         elif kind == 'bridge':
             bridge = bridge_details(rec.get('info_data'), sorted(ports.get(rec['index'], [])))
+        elif kind == 'vxlan':
+            vxlan = vxlan_details(rec.get('info_data'), rec.get('link_netnsid'), by_index)
+        elif kind in ('macvlan', 'macvtap'):
+            macvlan = macvlan_details(kind, rec, netns, by_index, names, taps)
+            if macvlan['parent'] is not None and macvlan['parent']['netnsid'] is not None:
+                pending.append(macvlan['parent'])
         if want_kind is not None and kind not in want_kind:
             continue
         master = rec.get('master_index')
@@ -167,6 +237,8 @@ def assemble(netns, records, addrs, names=None, want_link=None, want_kind=None):
             'peer': None,
             'tun': tun,
             'bridge': bridge,
+            'vxlan': vxlan,
+            'macvlan': macvlan,
         }
         where = veth_peer(rec) if kind == 'veth' else None
         if where is not None:
@@ -262,16 +334,19 @@ def link_info(rtnl, netns=None, links=None, kinds=None):
     want_kind = set(kinds) if kinds is not None else None
     names = NameCache()
 
+    taps = Taps()
     namespaces, flat, pending, index_maps = {}, [], [], {}
     for ns in chosen:
         try:
             records = rtnl.links(ns)
             addrs = rtnl.addresses(ns)
+            ns_links, by_index, ns_pending = assemble(ns, records, addrs, names, want_link, want_kind, taps)
+            if any(link['vxlan'] is not None for link in ns_links):
+                fill_peers(ns_links, rtnl.fdb(ns), by_index)     # one dump of the namespace's forwarding entries
         except VirtnetError:
             if ns and not netns_exists(ns):
                 raise VirtnetError('netns %s disappeared while it was being read' % ns)
             raise
-        ns_links, by_index, ns_pending = assemble(ns, records, addrs, names, want_link, want_kind)
         index_maps[ns] = by_index
         namespaces[ns] = {'name': ns, 'links': [link['name'] for link in ns_links]}
         flat.extend(ns_links)

@@ -42,7 +42,8 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._spec import (
-    address as _address, bridge as _bridge, netns as _netns, route as _route, tuntap as _tuntap, veth as _veth,
+    address as _address, bridge as _bridge, macvlan as _macvlan, netns as _netns, route as _route, tuntap as _tuntap,
+    veth as _veth, vxlan as _vxlan,
 )
 
 
@@ -59,12 +60,15 @@ class Section(object):
         self.rank = rank            # dependency rank: lower ranks are made first and deleted last
 
 
-#: the sections, by dependency rank (gaps leave room: vxlans and macvlans go between, issue 23)
+#: the sections, by dependency rank: a macvlan's parent may be a bridge, a tap or a veth end, a vxlan's underlay
+#: any of these or a macvlan; a vxlan or macvlan may be a port of a bridge; addresses and routes may be on any
 SECTIONS = (
     Section('namespaces', _netns.Netns, _netns.ARGUMENT_SPEC, ('name',), 10),
     Section('bridges', _bridge.BridgeKind, _bridge.ARGUMENT_SPEC, ('name',), 20),
     Section('tuntaps', _tuntap.TuntapKind, _tuntap.ARGUMENT_SPEC, ('name',), 30),
     Section('veths', _veth.Veth, _veth.ARGUMENT_SPEC, ('name',), 40),
+    Section('macvlans', _macvlan.MacvlanKind, _macvlan.ARGUMENT_SPEC, ('name',), 44),
+    Section('vxlans', _vxlan.VxlanKind, _vxlan.ARGUMENT_SPEC, ('name',), 46),
     Section('addresses', _address.Address, _address.ARGUMENT_SPEC, (), 50),
     Section('routes', _route.Route, _route.ARGUMENT_SPEC, (), 60),
 )

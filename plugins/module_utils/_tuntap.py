@@ -178,24 +178,33 @@ def find_holders(name, proc='/proc'):
     The file only names the device, not its namespace: a same-named device elsewhere counts too,
     so use it to explain a device the kernel reports as held, not to decide that it is.
     """
+    def attached(base, fd):
+        try:
+            with open(os.path.join(base, 'fdinfo', fd)) as f:
+                text = f.read()
+        except OSError:
+            return False
+        return 'iff:' in text and fdinfo_iff(text) == name
+    return processes_with(attached, proc, 'fdinfo')
+
+
+def processes_with(match, proc='/proc', listed='fd'):
+    """[(pid, command)] of the processes with an open file descriptor for which `match(/proc/PID, FD)` is
+    true (a tun/tap's holders here, a macvtap character device's in _spec.macvlan); the descriptors are
+    those listed in /proc/PID/`listed` (fd or fdinfo)."""
     found = []
     try:
         pids = [p for p in os.listdir(proc) if p.isdigit()]
     except OSError:
         return found
     for pid in pids:
-        base = os.path.join(proc, pid, 'fdinfo')
+        base = os.path.join(proc, pid)
         try:
-            fds = os.listdir(base)
+            fds = os.listdir(os.path.join(base, listed))
         except OSError:
             continue
         for fd in fds:
-            try:
-                with open(os.path.join(base, fd)) as f:
-                    text = f.read()
-            except OSError:
-                continue
-            if 'iff:' in text and fdinfo_iff(text) == name:
+            if match(base, fd):
                 found.append((int(pid), _comm(proc, pid)))
                 break
     return sorted(found)

@@ -16,10 +16,13 @@ description:
     P(virtnet.linux.topology_dot#filter) filter.
   - "For each link: name, index, kind (tun and tap told apart), administrative and operational state,
     MTU, MAC address, master, alias, transmit queue length, IP addresses, and depending on the kind:
-    the veth peer with the B(name) of the namespace it is in, tun/tap details (mode, owner, group, flags)
-    or bridge details (STP, timers in seconds, priority, multicast snooping, VLAN filtering, ports)."
-  - Reads one link list and one address list per namespace (no request per link), so thousands of
-    links in dozens of namespaces are reported in well under a second.
+    the veth peer with the B(name) of the namespace it is in, tun/tap details (mode, owner, group, flags),
+    bridge details (STP, timers in seconds, priority, multicast snooping, VLAN filtering, ports), VXLAN
+    details (VNI, local address, port, underlay device, learning, flood peers) or macvlan/macvtap details
+    (mode, parent with its namespace, a macvtap's character device with its owner)."
+  - Reads one link list and one address list per namespace (no request per link), and one list of
+    forwarding entries in a namespace that has VXLAN devices, so thousands of links in dozens of namespaces
+    are reported in well under a second.
   - Changes nothing. A namespace named in O(netns) that does not exist is an error naming it; no
     namespace is ever created.
 author:
@@ -101,6 +104,10 @@ EXAMPLES = r'''
 - name: Ports of bridge br0 in the host namespace
   ansible.builtin.debug:
     msg: "{{ net | community.general.json_query(\"links[?netns=='' && name=='br0'].bridge.ports[]\") }}"
+
+- name: The VXLAN devices with their settings and flood peers, as NAME -> details
+  ansible.builtin.debug:
+    msg: "{{ net.links | selectattr('kind', 'eq', 'vxlan') | items2dict(key_name='name', value_name='vxlan') }}"
 
 - name: Every address in namespace qdhcp-42
   ansible.builtin.debug:
@@ -316,6 +323,70 @@ links:
           type: list
           elements: str
           sample: [tap0, tap42]
+    vxlan:
+      description: For a VXLAN device, its settings and flood peers, as M(virtnet.linux.vxlan) shows them; V(null) for other kinds.
+      type: dict
+      contains:
+        vni:
+          description: The VXLAN network identifier.
+          type: int
+          sample: 42
+        local:
+          description: The local address, V(null) when it has none.
+          type: str
+          sample: 10.88.0.11
+        port:
+          description: The UDP port.
+          type: int
+          sample: 4789
+        dev:
+          description: The underlay device, V(null) when it has none (or it is in another namespace).
+          type: str
+          sample: eth1
+        learning:
+          description: Whether it learns MAC addresses.
+          type: bool
+          sample: true
+        ttl:
+          description: The TTL of its packets (V(0) for C(auto)).
+          type: int
+          sample: 0
+        tos:
+          description: The TOS of its packets (V(1) for C(inherit)).
+          type: int
+          sample: 0
+        group:
+          description: Its own remote or multicast group, V(null) when it has none.
+          type: str
+          sample: null
+        peers:
+          description:
+            - Its flood entries (all-zero MAC, C(bridge fdb show dev NAME)), in address order; an entry with a
+              port, VNI or underlay device of its own shows them after the address.
+          type: list
+          elements: str
+          sample: [10.88.0.12, 10.88.0.13]
+    macvlan:
+      description: For a macvlan or macvtap device, its mode, parent and character device; V(null) for other kinds.
+      type: dict
+      contains:
+        mode:
+          description: V(bridge), V(private), V(vepa), V(passthru) or V(source).
+          type: str
+          sample: bridge
+        parent:
+          description:
+            - Its parent device, as RV(links[].peer) shows a veth's peer (C(name), C(netns), C(ifindex),
+              C(netnsid)); the parent may be in another namespace.
+          type: dict
+          sample: {name: eth0, netns: '', ifindex: 2, netnsid: 0}
+        tap:
+          description:
+            - For a macvtap, its character device C(/dev/tapN) with C(device), C(owner), C(owner_name), C(group),
+              C(group_name) and C(mode) (octal text); V(null) for a macvlan or when the node is missing.
+          type: dict
+          sample: {device: /dev/tap7, owner: 64055, owner_name: libvirt-qemu, group: 0, group_name: root,
+                   mode: '0600'}
   sample:
     - name: tap0
       netns: ""
@@ -334,6 +405,8 @@ links:
       tun: {mode: tap, owner: 1000, owner_name: qemu, group: null, group_name: null, pi: false,
             vnet_hdr: true, multi_queue: false, persist: true, num_queues: null}
       bridge: null
+      vxlan: null
+      macvlan: null
     - name: tap42
       netns: ""
       ifindex: 9
@@ -350,6 +423,8 @@ links:
       peer: {name: ns-42, netns: qdhcp-42, ifindex: 2, netnsid: 0}
       tun: null
       bridge: null
+      vxlan: null
+      macvlan: null
 namespaces:
   description:
     - The reported namespaces by name (V('') is the module's own), each with its C(name) and the names of

@@ -11,9 +11,9 @@ module: plumbing
 short_description: A host's whole virtual network plumbing in one task
 version_added: 0.1.0
 description:
-  - Applies one document of network namespaces, bridges, tun/tap devices, veth pairs, addresses and routes
-    in one module run, as the device modules would in six tasks - with one host lock, one transaction and
-    one result.
+  - Applies one document of network namespaces, bridges, tun/tap devices, veth pairs, macvlan and macvtap
+    devices, VXLAN devices, addresses and routes in one module run, as the device modules would in eight
+    tasks - with one host lock, one transaction and one result.
   - Each section takes a list whose elements take exactly the options of an element of the corresponding
     module's C(batch) (or, for O(namespaces), of M(virtnet.linux.netns)), with that module's defaults;
     each element is validated with that module's own argument spec and checks, and brought to its state
@@ -21,11 +21,12 @@ description:
     changed; a message begins with the element, by section and position followed by its name in
     parentheses (C(bridges[2]) and so on).
   - Elements with C(state=absent) are handled first, the sections in reverse
-    order (routes, addresses, veths, tuntaps, bridges, namespaces); then the others are made and fixed in
-    dependency order (namespaces, bridges, tuntaps, veths, addresses, routes). A section reads the kernel
-    when its turn comes, so an element may use what an earlier section of the same task makes - a veth
-    whose peer goes into a namespace of O(namespaces), whose master is a bridge of O(bridges), an address
-    on the veth's end, a route through it.
+    order (routes, addresses, vxlans, macvlans, veths, tuntaps, bridges, namespaces); then the others are
+    made and fixed in dependency order (namespaces, bridges, tuntaps, veths, macvlans, vxlans, addresses,
+    routes). A section reads the kernel when its turn comes, so an element may use what an earlier section of
+    the same task makes - a veth whose peer goes into a namespace of O(namespaces), whose master is a bridge
+    of O(bridges), a macvlan of the veth's end, a VXLAN device over it on a bridge, an address on the veth's
+    end, a route through it.
   - A failure anywhere undoes everything the task had done, in every section (reported in RV(rolled_back)).
     Deletions cannot be undone; a failure after one lists them in RV(not_undone) and reports a change.
   - The task is checked against itself before anything is read - a link made by two sections, an object
@@ -54,8 +55,9 @@ attributes:
 options:
   netns:
     description:
-      - The namespace of every element of O(bridges), O(tuntaps), O(veths), O(addresses) and O(routes)
-        that does not set its own C(netns) (and so the peer's namespace of a veth that sets neither).
+      - The namespace of every element of O(bridges), O(tuntaps), O(veths), O(macvlans), O(vxlans),
+        O(addresses) and O(routes) that does not set its own C(netns) (and so the peer's namespace of a veth,
+        or the parent's of a macvlan, that sets neither).
       - The empty string (the default) means the namespace the module itself runs in.
       - Set it for several tasks with C(module_defaults) and C(group/virtnet.linux.netlink), as for the
         device modules. O(namespaces) are named namespaces, the same whatever this says.
@@ -89,6 +91,20 @@ options:
     type: list
     elements: dict
     default: []
+  macvlans:
+    description:
+      - Macvlan and macvtap devices. Each element takes the options of an element of
+        O(virtnet.linux.macvlan#module:batch), with the defaults of M(virtnet.linux.macvlan).
+    type: list
+    elements: dict
+    default: []
+  vxlans:
+    description:
+      - VXLAN devices with their flood entries. Each element takes the options of an element of
+        O(virtnet.linux.vxlan#module:batch), with the defaults of M(virtnet.linux.vxlan).
+    type: list
+    elements: dict
+    default: []
   addresses:
     description:
       - The IP addresses of links. Each element takes the options of an element of
@@ -115,6 +131,8 @@ seealso:
   - module: virtnet.linux.bridge
   - module: virtnet.linux.tuntap
   - module: virtnet.linux.veth
+  - module: virtnet.linux.macvlan
+  - module: virtnet.linux.vxlan
   - module: virtnet.linux.address
   - module: virtnet.linux.route
   - module: virtnet.linux.link_info
@@ -169,6 +187,19 @@ EXAMPLES = r'''
       - {name: br-lab, link_state: up, ports: [vm1]}
     tuntaps:
       - {name: vm1, mode: tap, vnet_hdr: true, link_state: up}
+
+- name: Network 42 spans hosts - its bridge with a VXLAN port flooding to two other hosts, and a namespace on
+    the host's network through a macvlan of eth0
+  virtnet.linux.plumbing:
+    namespaces:
+      - name: vpn
+    bridges:
+      - {name: brq42, mtu: 1450, link_state: up}
+    vxlans:
+      - {name: vxlan-42, vni: 42, dev: eth1, local: 10.88.0.11, peers: [10.88.0.12, 10.88.0.13], master: brq42,
+         mtu: 1450, link_state: up}
+    macvlans:
+      - {name: mv-vpn, link: eth0, link_netns: "", netns: vpn, link_state: up}
 
 - name: Network 43 goes - deletions run first, routes and addresses before links, namespaces last
   virtnet.linux.plumbing:
@@ -233,6 +264,28 @@ veths:
   elements: dict
   sample: [{"name": "tap42", "changed": true, "actions": ["create veth tap42 with peer ns-42 in netns qdhcp-42"],
             "link": {"name": "tap42", "master": "brq42", "peer": "ns-42", "peer_netns": "qdhcp-42"}}]
+macvlans:
+  description:
+    - One entry per element of O(macvlans), in their order, as M(virtnet.linux.macvlan) returns one element of
+      its C(batch) in C(results).
+    - In check mode, an entry whose element needs what the task would make first also has C(pending), a list
+      of what it waits for, one text each (see the check mode attribute).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "vpn/mv-vpn", "changed": true, "actions": ["create macvlan mv-vpn on eth0 in the default netns
+            (mode bridge), moved into netns vpn"], "link": {"name": "mv-vpn", "netns": "vpn", "link": "eth0"}}]
+vxlans:
+  description:
+    - One entry per element of O(vxlans), in their order, as M(virtnet.linux.vxlan) returns one element of its
+      C(batch) in C(results).
+    - In check mode, an entry whose element needs what the task would make first also has C(pending), a list
+      of what it waits for, one text each (see the check mode attribute).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "vxlan-42", "changed": true, "actions": ["create vxlan vxlan-42 (VNI 42, port 4789, dev eth1)"],
+            "link": {"name": "vxlan-42", "vni": 42, "peers": ["10.88.0.12", "10.88.0.13"]}}]
 addresses:
   description:
     - One entry per element of O(addresses), in their order, as M(virtnet.linux.address) returns one element

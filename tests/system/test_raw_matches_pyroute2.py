@@ -7,8 +7,10 @@
 Every kind the collection reads is made with `ip` and read both ways, by get (each `need_data` level
 the modules use: True, 'info', 'table', False) and by dump (what link_info reads): veth ends in one namespace and across two (peer
 index and link-netnsid), tun and tap with owner, group and flags, a bridge with its attributes set,
-bridge ports, and kinds without a table of their own (dummy, vxlan: where the kernel has them).
-pyroute2's decode (`_pyroute2.link_to_dict`) is the oracle.
+bridge ports, vxlan devices (unicast over an underlay, IPv6, with a remote, with a multicast group) and their
+forwarding entries, macvlan and macvtap devices in every mode (one moved into another namespace), and kinds
+without a table of their own (dummy: where the kernel has it). pyroute2's decode (`_pyroute2.link_to_dict`,
+its RTM_NEWNEIGH messages for the forwarding entries) is the oracle.
 
 Runs inside tools/sandbox.sh (tools/test.sh does that): it creates namespaces and links with `ip`.
 """
@@ -45,11 +47,27 @@ SETUP = [
     'ip -n %s tuntap add dev rp-tap2 mode tap user 4242' % NS,
     'ip -n %s link add rp-br2 type bridge' % NS,
     'ip -n %s link set rp-tap2 master rp-br2' % NS,
+    # vxlan: unicast with an underlay (a bridge port), IPv6, a remote, a multicast group; flood entries
+    'ip link add rp-vx type vxlan id 42 dstport 4789 local 10.91.0.1 dev rp-v0 nolearning ttl 9 tos 1',
+    'ip link set rp-vx master rp-br',
+    'ip link add rp-vx6 type vxlan id 43 dstport 8472 local fd00:91::1',
+    'ip link add rp-vxr type vxlan id 44 dstport 4789 remote 10.91.0.7',
+    'ip link add rp-vxg type vxlan id 45 dstport 4789 group 239.1.1.1 dev rp-v0',
+    'bridge fdb append 00:00:00:00:00:00 dev rp-vx dst 10.91.0.2',
+    'bridge fdb append 00:00:00:00:00:00 dev rp-vx dst 10.91.0.3 port 4790 vni 7 via rp-v2',
+    'bridge fdb append 00:00:00:00:00:00 dev rp-vx6 dst fd00:91::2',
+    'bridge fdb add 52:54:00:00:91:01 dev rp-vx dst 10.91.0.2',
+    # macvlan and macvtap: each mode, in the parent's namespace and moved into another
+    'ip link add rp-mv0 link rp-v3 type macvlan mode bridge',
+    'ip link add rp-mv1 link rp-v3 type macvlan mode private',
+    'ip link add rp-mt0 link rp-v3 type macvtap mode vepa',
+    'ip link add rp-mv2 link rp-v3 netns %s type macvlan mode bridge' % NS,
+    'ip link add rp-p0 type veth peer name rp-p1',
+    'ip link add rp-mt1 link rp-p0 type macvtap mode passthru',
 ]
-# kinds that this kernel may lack (not every build has dummy; vxlan needs its module)
+# kinds that this kernel may lack (not every build has dummy)
 OPTIONAL = [
     'ip link add rp-dummy type dummy',
-    'ip link add rp-vx type vxlan id 42 dstport 4789 local 10.91.0.1',
 ]
 
 
@@ -133,7 +151,8 @@ def test_raw_reader_gives_pyroute2s_dicts():
         rt.close()
     # every kind the collection reads was there and compared
     for kind in [('veth', None, False), ('veth', None, True), ('veth', 'bridge', False), ('tun', None, False),
-                 ('tun', 'bridge', False), ('bridge', None, False), (None, None, False)]:
+                 ('tun', 'bridge', False), ('bridge', None, False), (None, None, False), ('vxlan', 'bridge', False),
+                 ('vxlan', None, False), ('macvlan', None, False), ('macvlan', None, True), ('macvtap', None, False)]:
         assert kind in seen, (kind, seen)
     assert fell_back >= 7 and compared >= 25, (fell_back, compared)     # bridges and ports fall back
     rt = Rtnl()
@@ -157,5 +176,41 @@ def test_raw_reader_gives_pyroute2s_dicts():
         for cmd in optional:
             name = cmd.split()[3]
             assert rt.get_link('', ifname=name, need_data=False)['kind'] == cmd.split()[5], cmd
+        # what the vxlan and macvlan modules read: one raw get each, every attribute they look at decoded
+        vx = rt.get_link('', ifname='rp-vx', need_data='table')['info_data']
+        assert (vx['IFLA_VXLAN_ID'], vx['IFLA_VXLAN_LOCAL'], vx['IFLA_VXLAN_PORT']) == (42, '10.91.0.1', 4789)
+        assert (vx['IFLA_VXLAN_LEARNING'], vx['IFLA_VXLAN_TTL'], vx['IFLA_VXLAN_TOS']) == (0, 9, 1)
+        assert vx['IFLA_VXLAN_LINK'] == rt.get_link('', ifname='rp-v0', need_data=False)['index']
+        assert rt.get_link('', ifname='rp-vx6', need_data='table')['info_data']['IFLA_VXLAN_LOCAL6'] == 'fd00:91::1'
+        assert rt.get_link('', ifname='rp-vxr', need_data='table')['info_data']['IFLA_VXLAN_GROUP'] == '10.91.0.7'
+        assert rt.get_link('', ifname='rp-vxg', need_data='table')['info_data']['IFLA_VXLAN_GROUP'] == '239.1.1.1'
+        modes = dict((name, rt.get_link(netns, ifname=name, need_data='table')['info_data'])
+                     for netns, name in (('', 'rp-mv0'), ('', 'rp-mv1'), ('', 'rp-mt0'), (NS, 'rp-mv2'), ('', 'rp-mt1')))
+        assert [d.get('IFLA_MACVLAN_MODE') or d.get('IFLA_MACVTAP_MODE') for d in modes.values()] == [
+            'bridge', 'private', 'vepa', 'bridge', 'passthru']
+        moved = rt.get_link(NS, ifname='rp-mv2', need_data=False)
+        assert rt.nsid_to_netns(NS, moved['link_netnsid']) == ''
+        assert rt.get_link('', index=moved['link_index'], need_data=False)['ifname'] == 'rp-v3'
+        # the forwarding entries: the raw dump (every device, and one device) against pyroute2's
+        for netns in ('', NS):
+            raw = sorted(fdb_key(e) for e in rt.fdb(netns))
+            oracle = sorted(fdb_key(oracle_fdb(m)) for m in rt.ipr(netns).fdb('dump'))
+            assert raw == oracle, (netns, raw, oracle)
+        index = rt.get_link('', ifname='rp-vx', need_data=False)['index']
+        own = [e for e in rt.fdb('', index) if e['mac'] == '00:00:00:00:00:00']
+        assert sorted((e['dst'], e['port'], e['vni'], e['via'] is not None) for e in own) == [
+            ('10.91.0.2', None, None, False), ('10.91.0.3', 4790, 7, True)]
+        assert all(e['ifindex'] == index for e in rt.fdb('', index))
     finally:
         rt.close()
+
+
+def oracle_fdb(msg):
+    """A forwarding entry as pyroute2 decodes it, in parse_fdb's keys."""
+    return {'ifindex': msg['ifindex'], 'mac': msg.get_attr('NDA_LLADDR'), 'dst': msg.get_attr('NDA_DST'),
+            'port': msg.get_attr('NDA_PORT'), 'vni': msg.get_attr('NDA_VNI'), 'via': msg.get_attr('NDA_IFINDEX'),
+            'state': msg['state'], 'flags': msg['flags'], 'master': msg.get_attr('NDA_MASTER')}
+
+
+def fdb_key(entry):
+    return tuple(str(entry[k]) for k in ('ifindex', 'mac', 'dst', 'port', 'vni', 'via', 'state', 'flags', 'master'))

@@ -225,3 +225,62 @@ def test_graphviz_reads_it_back():
     assert ('/tap0', '/br0', 'forward') in edges
     assert ('qdhcp-42/x0', 'qdhcp-43/x1', 'none') in edges
     assert len([e for e in edges if e[2] == 'none']) == 4
+
+
+def _vxlan(vni, local=None, peers=(), dev=None, port=4789):
+    return {'vni': vni, 'local': local, 'port': port, 'dev': dev, 'learning': True, 'ttl': 0, 'tos': 0,
+            'group': None, 'peers': list(peers)}
+
+
+def _macvlan(mode, parent, tap=None):
+    return {'mode': mode, 'parent': parent, 'tap': tap}
+
+
+def overlay():
+    """Two namespaces a and b joined by vx42 (each the other's peer, one more peer outside), a macvlan of a's
+    underlay, a macvtap in the default namespace on b's underlay, a macvlan whose parent is in an unnamed netns."""
+    links = [
+        _link('ua', 'a', ifindex=2, addresses=['10.7.0.1/24'], peer=_peer('ub', 'b', 2, 0)),
+        _link('vx42', 'a', kind='vxlan', ifindex=3, vxlan=_vxlan(42, '10.7.0.1', ['10.7.0.2', '10.7.0.9'], 'ua')),
+        _link('mv0', 'a', kind='macvlan', ifindex=4, macvlan=_macvlan('bridge', _peer('ua', 'a', 2, None))),
+        _link('ub', 'b', ifindex=2, addresses=['10.7.0.2/24', '10.7.0.3/24'], peer=_peer('ua', 'a', 2, 0)),
+        _link('vx42', 'b', kind='vxlan', ifindex=3, vxlan=_vxlan(42, '10.7.0.2', ['10.7.0.1'], 'ub', port=8472)),
+        _link('vx43', 'b', kind='vxlan', ifindex=4, vxlan=_vxlan(43, '10.7.0.2', ['10.7.0.1', '10.7.0.3'])),
+        _link('mt0', kind='macvtap', ifindex=5, macvlan=_macvlan('vepa', _peer('ub', 'b', 2, 1), tap={
+            'device': '/dev/tap5', 'owner': 64055, 'owner_name': 'libvirt-qemu', 'group': 0, 'group_name': 'root',
+            'mode': '0600'})),
+        _link('mv9', kind='macvlan', ifindex=6, macvlan=_macvlan('private', _peer(None, None, 7, 4))),
+    ]
+    return {'links': links}
+
+
+def test_vxlan_tunnels_and_macvlan_parents():
+    dot = topology_dot(overlay())
+    nodes, ports, undirected, _clusters = parse(dot)
+    # a tunnel between the two reported ends of VNI 42 (drawn once) and one to a peer outside; VNI 43's peers
+    # are tunnel ends (a has no vx43), named after the reported link that has the address
+    tunnels = sorted(tuple(sorted(e)) for e in undirected)
+    assert ('a/vx42', 'b/vx42') in tunnels
+    assert ('a/vx42', 'tunnel:10.7.0.9') in tunnels
+    assert ('b/vx43', 'tunnel:10.7.0.1') in tunnels and ('b/vx43', 'tunnel:10.7.0.3') in tunnels
+    assert len([t for t in tunnels if 'a/vx42' in t and 'b/vx42' in t]) == 1
+    assert '"tunnel:10.7.0.3" [label=<<b>10.7.0.3</b><br/><font point-size="8">tunnel end (ub in netns b)</font>>' in dot
+    assert 'label="VNI 42"' in dot and 'label="VNI 43"' in dot
+    # macvlans point to their parents, across namespaces too; an unnamed namespace's parent is a placeholder
+    assert ('a/mv0', 'a/ua') in ports and ('/mt0', 'b/ub') in ports
+    assert [p for p in ports if p[0] == '/mv9'][0][1].startswith('?nsid 4 of /#7')
+    # labels: VNI, port other than 4789, underlay, local; mode; a macvtap's character device and owner
+    assert 'VNI 42, port 8472, dev ub, local 10.7.0.2' in dot and 'VNI 42, dev ua, local 10.7.0.1' in dot
+    assert 'mode vepa, /dev/tap5 libvirt-qemu:root' in dot and 'mode bridge' in dot
+    assert set(['a/vx42', 'b/vx42', 'a/mv0', '/mt0']) <= set(nodes)
+
+
+@pytest.mark.skipif(shutil.which('dot') is None, reason='graphviz (dot) not installed')
+def test_graphviz_reads_the_overlay_back():
+    out = subprocess.run(['dot', '-Tjson'], input=topology_dot(overlay()).encode(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, check=True)
+    assert out.stderr == b''
+    graph = json.loads(out.stdout)
+    names = dict((o['_gvid'], o['name']) for o in graph['objects'])
+    edges = set((names[e['tail']], names[e['head']]) for e in graph['edges'])
+    assert ('a/vx42', 'b/vx42') in edges and ('/mt0', 'b/ub') in edges and ('a/vx42', 'tunnel:10.7.0.9') in edges

@@ -115,7 +115,7 @@ def test_link_info_loads_no_engine():
     prefix = 'ansible_collections.virtnet.linux.plugins.module_utils.'
     loaded = [m.rsplit('.', 1)[-1] for m in _loaded_after('from %s import _info' % prefix[:-1]) if m.startswith(prefix)]
     assert 'views' in loaded, loaded
-    assert not set(loaded) & {'_engine', '_link', 'bridge', 'veth', 'tuntap', '_pyroute2'}, loaded
+    assert not set(loaded) & {'_engine', '_link', 'bridge', 'veth', 'tuntap', 'vxlan', 'macvlan', '_pyroute2'}, loaded
 
 
 def test_specs_use_the_shared_views():
@@ -123,6 +123,9 @@ def test_specs_use_the_shared_views():
     from ansible_collections.virtnet.linux.plugins.module_utils._spec import veth, views
     assert bridge.options_view is views.bridge_view and bridge.OPTIONS is views.BRIDGE_OPTIONS
     assert bridge.from_kernel is views.bridge_value and veth.peer_of is views.veth_peer
+    from ansible_collections.virtnet.linux.plugins.module_utils._spec import macvlan, vxlan
+    assert vxlan.vxlan_view is views.vxlan_view and vxlan.flood_peers is views.flood_peers
+    assert macvlan.macvlan_view is views.macvlan_view and macvlan.veth_peer is views.veth_peer
 
 
 def test_assemble_filters_keep_ports_complete():
@@ -264,3 +267,78 @@ def test_unknown_kinds():
     links = [{'kind': 'veth'}, {'kind': 'weird'}]
     assert _info.unknown_kinds(['bridge', 'brige', 'weird', 'tap'], links) == ['brige']
     assert _info.unknown_kinds(None, links) == []
+
+
+# --------------------------------------------------------------------------- vxlan and macvlan
+
+class Stat(object):
+    st_uid, st_gid, st_mode = 1000, 108, 0o20660
+
+
+def test_assemble_vxlan_and_macvlan():
+    records = [
+        rec(2, 'eth1'),
+        rec(3, 'vx0', 'vxlan', info_data={'IFLA_VXLAN_ID': 42, 'IFLA_VXLAN_LINK': 2, 'IFLA_VXLAN_LOCAL': '10.0.0.1',
+                                          'IFLA_VXLAN_PORT': 4789, 'IFLA_VXLAN_LEARNING': 1, 'IFLA_VXLAN_TTL': 0,
+                                          'IFLA_VXLAN_TOS': 0}),
+        rec(4, 'vx1', 'vxlan', link_netnsid=2, info_data={'IFLA_VXLAN_ID': 43, 'IFLA_VXLAN_LINK': 2}),
+        rec(5, 'mv0', 'macvlan', link_index=2, info_data={'IFLA_MACVLAN_MODE': 'bridge'}),
+        rec(6, 'mt0', 'macvtap', link_index=9, link_netnsid=0, info_data={'IFLA_MACVTAP_MODE': 'vepa'}),
+    ]
+
+    def taps(index):
+        return '/dev/tap%d' % index, Stat()
+
+    links, _by_index, pending = _info.assemble('n', records, [], Names(), taps=taps)
+    by_name = dict((l['name'], l) for l in links)
+    assert by_name['vx0']['vxlan'] == {'vni': 42, 'local': '10.0.0.1', 'port': 4789, 'dev': 'eth1', 'learning': True,
+                                       'ttl': 0, 'tos': 0, 'group': None, 'peers': []}
+    assert by_name['vx1']['vxlan']['dev'] is None            # its underlay is in another namespace
+    assert by_name['mv0']['macvlan'] == {'mode': 'bridge', 'parent': {'name': 'eth1', 'netns': 'n', 'ifindex': 2,
+                                                                      'netnsid': None}, 'tap': None}
+    assert by_name['mt0']['macvlan']['parent'] == {'name': None, 'netns': None, 'ifindex': 9, 'netnsid': 0}
+    assert by_name['mt0']['macvlan']['tap'] == {'device': '/dev/tap6', 'owner': 1000, 'owner_name': 'qemu',
+                                                'group': 108, 'group_name': None, 'mode': '0660'}
+    assert pending == [by_name['mt0']['macvlan']['parent']]
+    assert by_name['eth1']['vxlan'] is None and by_name['eth1']['macvlan'] is None
+
+
+def test_fill_peers_from_one_dump():
+    links = [{'ifindex': 3, 'vxlan': {'group': None, 'peers': []}}, {'ifindex': 4, 'vxlan': None},
+             {'ifindex': 5, 'vxlan': {'group': '10.9.9.9', 'peers': []}}]
+    zero = '00:00:00:00:00:00'
+    entries = [{'ifindex': 3, 'mac': zero, 'dst': '10.0.0.3', 'port': None, 'vni': None, 'via': None},
+               {'ifindex': 3, 'mac': zero, 'dst': '10.0.0.2', 'port': None, 'vni': None, 'via': 2},
+               {'ifindex': 3, 'mac': '52:54:00:00:00:01', 'dst': '10.0.0.4', 'port': None, 'vni': None, 'via': None},
+               {'ifindex': 5, 'mac': zero, 'dst': '10.9.9.9', 'port': None, 'vni': None, 'via': None},
+               {'ifindex': 4, 'mac': zero, 'dst': None, 'port': None, 'vni': None, 'via': None, 'master': 3}]
+    _info.fill_peers(links, entries, {2: 'eth1'})
+    assert links[0]['vxlan']['peers'] == ['10.0.0.2 via eth1', '10.0.0.3']
+    assert links[2]['vxlan']['peers'] == []
+
+
+class FakeFdbRtnl(FakeRtnl):
+    def __init__(self, spaces, nsids, fdb):
+        FakeRtnl.__init__(self, spaces, nsids)
+        self.entries = fdb
+
+    def fdb(self, netns, ifindex=0, what=None):
+        self.calls.append(('fdb', netns))
+        return list(self.entries.get(netns, []))
+
+
+def test_link_info_reads_forwarding_entries_only_where_vxlans_are(monkeypatch):
+    zero = '00:00:00:00:00:00'
+    spaces = {
+        '': ([rec(1, 'lo'), rec(2, 'eth0', 'veth', link_index=9)], []),
+        'a': ([rec(1, 'lo'), rec(3, 'vx0', 'vxlan', info_data={'IFLA_VXLAN_ID': 1}),
+               rec(4, 'mv0', 'macvlan', link_index=2, link_netnsid=0, info_data={'IFLA_MACVLAN_MODE': 'private'})], []),
+    }
+    monkeypatch.setattr(_info, 'list_netns', lambda: ['a'])
+    fake = FakeFdbRtnl(spaces, {('a', ''): 0}, {'a': [{'ifindex': 3, 'mac': zero, 'dst': '10.0.0.2', 'port': None,
+                                                       'vni': None, 'via': None}]})
+    result = _info.link_info(fake)
+    by_name = dict(((l['netns'], l['name']), l) for l in result['links'])
+    assert by_name[('a', 'vx0')]['vxlan']['peers'] == ['10.0.0.2']
+    assert by_name[('a', 'mv0')]['macvlan']['parent'] == {'name': 'eth0', 'netns': '', 'ifindex': 2, 'netnsid': 0}
+    assert [c for c in fake.calls if c[0] == 'fdb'] == [('fdb', 'a')]      # one dump, only where vxlans are

@@ -20,7 +20,8 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._link import _plan, read_link
 from ansible_collections.virtnet.linux.plugins.module_utils._spec import (
-    address as _address, bridge as _bridge, netns as _netns, route as _route, tuntap as _tuntap, veth as _veth,
+    address as _address, bridge as _bridge, macvlan as _macvlan, netns as _netns, route as _route, tuntap as _tuntap,
+    veth as _veth, vxlan as _vxlan,
 )
 
 
@@ -38,11 +39,12 @@ def errors_of(**sections):
 # --------------------------------------------------------------------------- the table
 
 def test_sections_in_dependency_order_with_their_modules_option_dicts():
-    assert [s.name for s in SECTIONS] == ['namespaces', 'bridges', 'tuntaps', 'veths', 'addresses', 'routes']
+    assert [s.name for s in SECTIONS] == ['namespaces', 'bridges', 'tuntaps', 'veths', 'macvlans', 'vxlans',
+                                          'addresses', 'routes']
     assert [s.rank for s in SECTIONS] == sorted(s.rank for s in SECTIONS)
     assert len(set(s.rank for s in SECTIONS)) == len(SECTIONS)
     # one source of truth: the very dicts the device modules are built from
-    modules = (_netns, _bridge, _tuntap, _veth, _address, _route)
+    modules = (_netns, _bridge, _tuntap, _veth, _macvlan, _vxlan, _address, _route)
     assert all(s.options is m.ARGUMENT_SPEC for s, m in zip(SECTIONS, modules))
 
 

@@ -115,15 +115,15 @@ def test_kind_specific_data_not_needed_is_none_not_empty():
     assert link['info_data'] == {} and link['slave_data'] is None     # no IFLA_INFO_DATA; slave data not read
     plain = link_payload(info=attr(1, b'veth\0'))
     assert parse_link(plain, 0, len(plain), need_data=False)['info_data'] == {}
-    vxlan = link_payload(info=attr(1, b'vxlan\0') + attr(2 | 0x8000, u32(1, 42)))
-    assert parse_link(vxlan, 0, len(vxlan), need_data=False)['info_data'] is None     # no table: not read
-    assert parse_link(vxlan, 0, len(vxlan), need_data='info') is FALLBACK
+    ipvlan = link_payload(info=attr(1, b'ipvlan\0') + attr(2 | 0x8000, u32(1, 42)))
+    assert parse_link(ipvlan, 0, len(ipvlan), need_data=False)['info_data'] is None     # no table: not read
+    assert parse_link(ipvlan, 0, len(ipvlan), need_data='info') is FALLBACK
     bridge = link_payload(info=attr(1, b'bridge\0') + attr(2 | 0x8000, u32(5, 1) + u32(40, 7)))
     assert parse_link(bridge, 0, len(bridge), need_data=False)['info_data'] == {'IFLA_BR_STP_STATE': 1}
     assert parse_link(bridge, 0, len(bridge), need_data='info') is FALLBACK          # table not complete
     # 'table': what the kind's table decodes is enough (the bridge module); no table at all falls back
     assert parse_link(bridge, 0, len(bridge), need_data='table')['info_data'] == {'IFLA_BR_STP_STATE': 1}
-    assert parse_link(vxlan, 0, len(vxlan), need_data='table') is FALLBACK
+    assert parse_link(ipvlan, 0, len(ipvlan), need_data='table') is FALLBACK
     bridged = link_payload(info=attr(1, b'bridge\0') + attr(2 | 0x8000, u32(5, 1)) + attr(4, b'vrf\0')
                            + attr(5 | 0x8000, u32(1, 1)))
     link = parse_link(bridged, 0, len(bridged), need_data='table')
@@ -426,3 +426,117 @@ def test_nsid_resolver_skips_vanished_namespace():
             return {'b': 2}.get(other)
     resolver = NsidResolver(Flaky(), ['', 'gone', 'b'])
     assert resolver.resolve('a', {2, 9}) == {2: 'b', 9: None}
+
+
+# ------------------------------------------------------------------ vxlan, macvlan and forwarding entries
+
+NDM = struct.Struct('=BxxxiHBB')
+
+
+def test_vxlan_body_is_what_ip_link_add_type_vxlan_sends():
+    from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import link_body, vxlan_data
+    body = link_body('vx0', 'vxlan', vxlan_data(vni=42, local='10.0.0.1', dev=3, port=4789, learning=False,
+                                                ttl=9, tos=1), mtu=1450)
+    top = nested(body[IFI.size:])
+    assert top[3] == b'vx0\0' and struct.unpack('=I', top[4])[0] == 1450
+    info = nested(top[18])
+    assert info[1] == b'vxlan'
+    data = nested(info[2])
+    assert struct.unpack('=I', data[1])[0] == 42 and data[4] == socket.inet_aton('10.0.0.1')
+    assert struct.unpack('=I', data[3])[0] == 3 and data[15] == b'\x12\xb5'            # port in network order
+    assert data[7] == b'\0' and data[5] == b'\x09' and data[6] == b'\x01'
+    six = nested(nested(nested(link_body('v6', 'vxlan', vxlan_data(local='fd00::1'))[IFI.size:])[18])[2])
+    assert six == {17: socket.inet_pton(socket.AF_INET6, 'fd00::1')}                  # IFLA_VXLAN_LOCAL6 only
+
+
+def test_macvlan_body_with_parent_and_target_namespace():
+    from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import link_body, macvlan_data
+    body = link_body('mv0', 'macvtap', macvlan_data('passthru'), link=7, net_ns_fd=12)
+    top = nested(body[IFI.size:])
+    assert struct.unpack('=I', top[5])[0] == 7 and struct.unpack('=I', top[28])[0] == 12
+    info = nested(top[18])
+    assert info[1] == b'macvtap' and nested(info[2]) == {1: struct.pack('=I', 8)}
+    assert nested(nested(link_body('mv1', 'macvlan')[IFI.size:])[18]) == {1: b'macvlan'}   # no data: no mode
+
+
+def test_change_kind_sends_only_the_changed_attributes():
+    from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import vxlan_data
+    sock = FakeSocket(ack(1))
+    RtnlSocket(sock).change_kind(9, 'vxlan', vxlan_data(learning=True))
+    _len, mtype, flags, _seq, _pid = HDR.unpack_from(sock.sent[0], 0)
+    assert mtype == _rtnl.RTM_NEWLINK and not flags & _rtnl.NLM_F_CREATE
+    assert IFI.unpack_from(sock.sent[0], HDR.size)[2] == 9
+    info = nested(nested(sock.sent[0][HDR.size + IFI.size:])[18])
+    assert info[1] == b'vxlan' and nested(info[2]) == {7: b'\x01'}
+
+
+def fdb_payload(index, mac, dst=None, flags=2, **attrs):
+    body = NDM.pack(7, index, 0xc0, flags, 0) + attr(2, bytes(int(x, 16) for x in mac.split(':')))
+    if dst is not None:
+        family = socket.AF_INET6 if ':' in dst else socket.AF_INET
+        body += attr(1, socket.inet_pton(family, dst))
+    if 'port' in attrs:
+        body += attr(6, struct.pack('>H', attrs['port']))
+    for kind, key in ((7, 'vni'), (8, 'via'), (9, 'master')):
+        if key in attrs:
+            body += u32(kind, attrs[key])
+    return body
+
+
+def test_parse_fdb_entries():
+    from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import parse_fdb
+    data = fdb_payload(5, '00:00:00:00:00:00', '10.0.0.2')
+    assert parse_fdb(data, 0, len(data)) == {
+        'ifindex': 5, 'mac': '00:00:00:00:00:00', 'dst': '10.0.0.2', 'port': None, 'vni': None, 'via': None,
+        'state': 0xc0, 'flags': 2, 'master': None}
+    data = fdb_payload(5, '00:00:00:00:00:00', 'fd00::2', port=4790, vni=7, via=3)
+    entry = parse_fdb(data, 0, len(data))
+    assert (entry['dst'], entry['port'], entry['vni'], entry['via']) == ('fd00::2', 4790, 7, 3)
+    data = fdb_payload(4, '52:54:00:00:00:01', flags=4, master=3)
+    assert parse_fdb(data, 0, len(data))['master'] == 3 and parse_fdb(data, 0, len(data))['dst'] is None
+    other = NDM.pack(2, 5, 0, 0, 0)                     # an IPv4 neighbour: not a forwarding entry
+    assert parse_fdb(other, 0, len(other)) is None
+    assert parse_fdb(b'\0' * 4, 0, 4) is None
+
+
+def test_fdb_requests_are_what_bridge_fdb_sends():
+    sock = FakeSocket(ack(1), ack(2), message(3, _rtnl.NLMSG_DONE, struct.pack('=i', 0)))
+    rt = RtnlSocket(sock)
+    rt.add_fdb(5, '00:00:00:00:00:00', '10.0.0.2')
+    rt.del_fdb(5, '00:00:00:00:00:00', '10.0.0.3', port=4790, vni=7, via=3)
+    assert rt.dump_fdb(5) == []
+    _len, mtype, flags, _seq, _pid = HDR.unpack_from(sock.sent[0], 0)
+    assert mtype == _rtnl.RTM_NEWNEIGH and flags & _rtnl.NLM_F_APPEND and flags & _rtnl.NLM_F_CREATE
+    assert NDM.unpack_from(sock.sent[0], HDR.size) == (7, 5, 0xc0, 2, 0)   # bridge family, permanent, NTF_SELF
+    attrs = nested(sock.sent[0][HDR.size + NDM.size:])
+    assert attrs == {2: b'\0' * 6, 1: socket.inet_aton('10.0.0.2')}
+    _len, mtype, flags, _seq, _pid = HDR.unpack_from(sock.sent[1], 0)
+    assert mtype == _rtnl.RTM_DELNEIGH and not flags & _rtnl.NLM_F_CREATE
+    attrs = nested(sock.sent[1][HDR.size + NDM.size:])
+    assert attrs[6] == struct.pack('>H', 4790) and attrs[7] == struct.pack('=I', 7) and attrs[8] == struct.pack('=I', 3)
+    # the dump: an ifinfomsg of the bridge family naming the device (`bridge fdb show dev X`)
+    _len, mtype, flags, _seq, _pid = HDR.unpack_from(sock.sent[2], 0)
+    assert mtype == _rtnl.RTM_GETNEIGH and flags & _rtnl.NLM_F_DUMP == _rtnl.NLM_F_DUMP
+    assert IFI.unpack_from(sock.sent[2], HDR.size) == (7, 0, 5, 0, 0)
+
+
+def test_vxlan_and_macvlan_tables():
+    from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import KIND_TABLES
+    data = (u32(1, 42) + attr(4, socket.inet_aton('10.0.0.1')) + u32(3, 2) + u8(7, 1) + u8(5, 0) + u8(6, 0)
+            + attr(15, struct.pack('>H', 4789)) + u32(8, 300) + attr(33, b'\0' * 8))
+    payload = link_payload(info=attr(1, b'vxlan\0') + attr(2 | 0x8000, data))
+    assert parse_link(payload, 0, len(payload), need_data='table')['info_data'] == {
+        'IFLA_VXLAN_ID': 42, 'IFLA_VXLAN_LOCAL': '10.0.0.1', 'IFLA_VXLAN_LINK': 2, 'IFLA_VXLAN_LEARNING': 1,
+        'IFLA_VXLAN_TTL': 0, 'IFLA_VXLAN_TOS': 0, 'IFLA_VXLAN_PORT': 4789, 'IFLA_VXLAN_AGEING': 300}
+    assert parse_link(payload, 0, len(payload), need_data='info') is FALLBACK      # not complete: pyroute2's
+    assert not KIND_TABLES['vxlan'][0] and not KIND_TABLES['macvtap'][0]
+    for kind in ('macvlan', 'macvtap'):
+        data = u32(1, 4) + attr(2, struct.pack('=H', 0)) + u32(6, 0) + u32(7, 1000)
+        payload = link_payload(info=attr(1, kind.encode() + b'\0') + attr(2 | 0x8000, data))
+        name = kind.upper()
+        assert parse_link(payload, 0, len(payload), need_data='table')['info_data'] == {
+            'IFLA_%s_MODE' % name: 'bridge', 'IFLA_%s_FLAGS' % name: 'none', 'IFLA_%s_MACADDR_COUNT' % name: 0}
+    data = u32(1, 32) + attr(2, struct.pack('=H', 2))                       # values without a name stay numbers
+    payload = link_payload(info=attr(1, b'macvlan\0') + attr(2 | 0x8000, data))
+    assert parse_link(payload, 0, len(payload), need_data='table')['info_data'] == {
+        'IFLA_MACVLAN_MODE': 32, 'IFLA_MACVLAN_FLAGS': 2}

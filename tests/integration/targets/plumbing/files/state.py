@@ -5,8 +5,8 @@
 """The kernel's plumbing as iproute2 shows it, as JSON, without what the kernel changes by itself.
 
 Every namespace (the sandbox's own as ''): its links (kind, admin state, master, MTU, MAC, queue length,
-alias, veth peer, tun and bridge settings), its addresses but link-local ones, its routes but the kernel's
-own, and the files under /etc/netns. Left out: ifindexes, operstate and carrier, address flags and
+alias, veth peer, tun and bridge settings, macvlan mode and parent, vxlan settings and flood entries), its
+addresses but link-local ones, its routes but the kernel's own, and the files under /etc/netns. Left out: ifindexes, operstate and carrier, address flags and
 lifetimes, timers (what changes without anyone asking, or between two builds of the same state).
 With --no-mac the MAC addresses are left out too (a new link gets a random one).
 """
@@ -25,6 +25,12 @@ BRIDGE_KEYS = ('forward_delay', 'hello_time', 'max_age', 'ageing_time', 'stp_sta
 
 def ip(netns, *args):
     cmd = ['ip'] + (['-n', netns] if netns else []) + ['-j'] + list(args)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out) if out.strip() else []
+
+
+def bridge(netns, *args):
+    cmd = ['bridge'] + (['-n', netns] if netns else []) + ['-j'] + list(args)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out) if out.strip() else []
 
@@ -48,6 +54,15 @@ def link_view(link, netns, ids, by_index, with_mac):
         peer_ns = netns if nsid is None else ids.get(nsid, '?%s' % nsid)
         peer = by_index.get(peer_ns, {}).get(link.get('link_index')) if nsid is not None else link.get('link')
         out['peer'] = '%s in %s' % (peer, peer_ns or "the sandbox's netns")
+    if kind in ('macvlan', 'macvtap'):
+        nsid = link.get('link_netnsid')
+        parent_ns = netns if nsid is None else ids.get(nsid, '?%s' % nsid)
+        parent = by_index.get(parent_ns, {}).get(link.get('link_index')) if nsid is not None else link.get('link')
+        out['macvlan'] = {'mode': data.get('mode'), 'parent': '%s in %s' % (parent, parent_ns or "the sandbox's netns")}
+    if kind == 'vxlan':
+        out['vxlan'] = dict((k, data.get(k)) for k in ('id', 'local', 'link', 'port'))
+        out['flood'] = sorted(e['dst'] for e in bridge(netns, 'fdb', 'show', 'dev', link['ifname'])
+                              if e.get('mac') == '00:00:00:00:00:00' and 'dst' in e)
     if kind == 'tun':
         out['tun'] = dict((k, data.get(k)) for k in TUN_KEYS)
     if kind == 'bridge':
