@@ -3,11 +3,14 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Address arithmetic and validation for the dhcp_namespace role (documented in dhcp_namespace_plan.yml)."""
+"""The dhcp_namespace role's filters: validation and address arithmetic (dhcp_namespace_plan), what a run does
+on a host given the role's record there (dhcp_namespace_work), the dnsmasq batch (dhcp_namespace_daemons) and
+the release of old uplinks (dhcp_namespace_releases); each documented in its NAME.yml."""
 
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 
@@ -22,6 +25,12 @@ KEYS = {'id', 'subnet', 'range_start', 'range_end', 'server_address', 'router', 
         'lease_time', 'hosts', 'uplink', 'state', 'dns', 'options'}
 HOST_KEYS = {'mac', 'ip', 'name'}
 LEASE_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+DEFAULT_STATE_DIR = '/var/lib/virtnet/dhcp'
+#: each network's files and what a change of one does to its dnsmasq (it re-reads only hosts, opts and
+#: addn_hosts on SIGHUP; the conf only at start)
+FILES = {'dnsmasq.conf': 'restart', 'hosts': 'reload', 'opts': 'reload', 'addn_hosts': 'reload'}
+#: what dnsmasq logs when it could not load a file it was given (it goes on serving without it)
+LOG_ERRORS = ('cannot read', 'failed to load')
 
 
 def _lease_seconds(value):
@@ -255,16 +264,32 @@ class _Network:
         return out
 
 
-def dhcp_namespace_plan(networks, lease_time='24h', dns=True):
-    """Validate dhcp_namespace_networks; return {'errors': [...], 'networks': [normalised, ...]}.
+def _state_dir(value):
+    """dhcp_namespace_state_dir in its plain form, or an error message."""
+    text = str(value or '').strip()
+    if not text.startswith('/') or '\0' in text or '\n' in text:
+        return None, 'dhcp_namespace_state_dir %r must be an absolute path' % (value,)
+    plain = posixpath.normpath(text)
+    if plain == '/' or plain.startswith('//'):
+        return None, 'dhcp_namespace_state_dir %r must be a directory below /' % (value,)
+    return plain, None
 
-    Every problem is collected (each naming its network), so one run shows them all.
+
+def dhcp_namespace_plan(networks, lease_time='24h', dns=True, state_dir=DEFAULT_STATE_DIR, strict=False):
+    """Validate dhcp_namespace_networks and complete them.
+
+    Returns {'errors': [...], 'networks': [normalised, ...], 'present': [...], 'absent_ids': [...],
+    'ids': [...], 'state_dir': ...}. Every problem is collected (each naming its network), so one run shows
+    them all; with strict they are raised as one AnsibleFilterError carrying every message.
     """
     if networks is None:
         networks = []
     if isinstance(networks, (str, Mapping)) or not isinstance(networks, Sequence):
         raise AnsibleFilterError('dhcp_namespace_plan: dhcp_namespace_networks must be a list of networks')
     errors, out, ids, uplinks = [], [], {}, {}
+    directory, problem = _state_dir(state_dir)
+    if problem:
+        errors.append(problem)
     for index, raw in enumerate(networks):
         item = _Network(index, raw, lease_time, dns)
         result = item.check()
@@ -279,53 +304,156 @@ def dhcp_namespace_plan(networks, lease_time='24h', dns=True):
             uplinks.setdefault(result['uplink'], result['id'])
         errors.extend(item.errors)
         if result is not None and not item.errors:
+            result['dir'] = posixpath.join(directory or DEFAULT_STATE_DIR, result['id'])
             out.append(result)
-    return {'errors': errors, 'networks': out if not errors else []}
+    if errors:
+        if strict:
+            raise AnsibleFilterError('dhcp_namespace_networks is invalid: %s' % '; '.join(errors))
+        out = []
+    return {'errors': errors, 'networks': out, 'state_dir': directory,
+            'present': [n for n in out if n['state'] == 'present'],
+            'absent_ids': [n['id'] for n in out if n['state'] == 'absent'],
+            'ids': [n['id'] for n in out]}
 
 
-def dhcp_namespace_dicts(values, key='name'):
-    """['a', 'b'] -> [{key: 'a'}, {key: 'b'}] (batch elements from names)."""
-    return [{key: v} for v in values]
-
-
-def dhcp_namespace_releases(networks, recorded, bridge_results):
-    """Bridge batch elements that release an uplink a network no longer has.
-
-    networks: the planned present networks; recorded: the role's record (id -> entry);
-    bridge_results: the results of the bridge batch task. The old uplink is released only if it is still a
-    port of the network's bridge; every other port is kept.
-    """
-    ports = {}
-    for res in (bridge_results or {}).get('results', []) or []:
-        link = res.get('link') or {}
-        ports[res.get('name')] = list(link.get('ports') or [])
-    out = []
-    for net in networks or []:
-        old = ((recorded or {}).get(net['id']) or {}).get('uplink') or ''
-        if old and old != net.get('uplink') and old in ports.get(net['bridge'], []):
-            out.append({'name': net['bridge'], 'ports': [p for p in ports[net['bridge']] if p != old],
-                        'purge_ports': True})
+def _recorded(recorded):
+    """The role's record (network id -> entry), each entry complete: names the role derives, uplink."""
+    if recorded is not None and not isinstance(recorded, Mapping):
+        raise AnsibleFilterError('dhcp_namespace_work: the record must map network ids to entries, not %s'
+                                 % type(recorded).__name__)
+    out = {}
+    for key, entry in (recorded or {}).items():
+        key = str(key)
+        entry = dict(entry) if isinstance(entry, Mapping) else {}
+        for name, prefix in (('bridge', 'brq'), ('netns', 'qdhcp-'), ('tap', 'tap'), ('ns_dev', 'ns-'),
+                             ('daemon', 'dnsmasq-')):
+            entry[name] = str(entry.get(name) or prefix + key)
+        entry['uplink'] = str(entry.get('uplink') or '')
+        out[key] = entry
     return out
 
 
-def dhcp_namespace_peer_ifindex(veth_result):
-    """{local end name: ifindex of its peer} from a veth batch task's result."""
-    out = {}
-    for res in (veth_result or {}).get('results', []) or []:
+def dhcp_namespace_work(plan, recorded=None, purge=False):
+    """What a run of the role does on a host: the plan (dhcp_namespace_plan) against the role's record there.
+
+    Returns {'record': the record to write before anything is made (the present networks' entries added;
+    an entry whose uplink changes keeps the old one in 'release' until it is released), 'final': the
+    record once the run is through (removed networks dropped, 'release' gone), 'remove': the recorded
+    entries to remove (with 'id' and 'dir'), 'release': {id: [old uplinks]}, 'plumbing': the
+    virtnet.linux.plumbing document (present networks made, removed ones deleted), 'write': whether the
+    record to write differs from the one read, 'rewrite': whether the final record differs from it}.
+    """
+    recorded_raw, recorded = recorded, _recorded(recorded)
+    listed = set(plan.get('ids') or [])
+    absent = set(plan.get('absent_ids') or [])
+    remove = sorted(i for i in recorded if i in absent or (purge and i not in listed))
+    record = dict(recorded)
+    release = {}
+    for net in plan.get('present') or []:
+        entry = dict(net['record'])
+        old = recorded.get(net['id']) or {}
+        olds = sorted(set(u for u in [old.get('uplink')] + list(old.get('release') or [])
+                          if u and u != net['uplink']))
+        if olds:
+            entry['release'] = olds
+            release[net['id']] = olds
+        record[net['id']] = entry
+    final = dict((i, dict((k, v) for k, v in e.items() if k != 'release'))
+                 for i, e in record.items() if i not in remove)
+    state_dir = plan.get('state_dir') or DEFAULT_STATE_DIR
+    gone = [dict(recorded[i], id=i, dir=posixpath.join(state_dir, i)) for i in remove]
+    present = plan.get('present') or []
+    plumbing = {
+        'namespaces': [{'name': n['netns']} for n in present] + [{'name': e['netns'], 'state': 'absent'} for e in gone],
+        'bridges': [n['bridge_spec'] for n in present] + [{'name': e['bridge'], 'state': 'absent'} for e in gone],
+        'veths': [n['veth_spec'] for n in present] + [{'name': e['tap'], 'state': 'absent'} for e in gone],
+        'addresses': [n['address_spec'] for n in present],
+    }
+    raw = dict((str(k), v) for k, v in (recorded_raw or {}).items())
+    return {'record': record, 'final': final, 'remove': gone, 'release': release, 'plumbing': plumbing,
+            'write': record != raw, 'rewrite': final != record}
+
+
+def _results(result, section):
+    return [r for r in ((result or {}).get(section) or []) if isinstance(r, Mapping)]
+
+
+def _creates(result):
+    """Whether a plumbing element's result makes its object (or, in check mode, would): a 'create ...' action."""
+    return any(str(a).startswith('create ') for a in result.get('actions') or [])
+
+
+def dhcp_namespace_daemons(plan, work, contents, plumbing=None, settings=None):
+    """The virtnet.linux.daemon batch: the dnsmasq of every present network with its directory and four
+    files (dnsmasq.conf: restart; hosts, opts, addn_hosts: SIGHUP), and the removed networks' dnsmasq
+    (state absent).
+
+    contents: {id: {file name: text}} (the role's templates); plumbing: the plumbing task's result, whose
+    veth results carry the ifindex of each ns-<id>; settings: binary, user (the user dnsmasq drops to and
+    reads its files as), start_wait, check_mode (daemons of namespaces the plumbing task would make are
+    left out: it reports them, and they cannot be read).
+    """
+    settings = dict(settings or {})
+    binary = settings.get('binary') or '/usr/sbin/dnsmasq'
+    check_mode = bool(settings.get('check_mode'))
+    made = set(r.get('name') for r in _results(plumbing, 'namespaces') if _creates(r))
+    ifindex = {}
+    for res in _results(plumbing, 'veths'):
         link = res.get('link') or {}
         peer = link.get('peer_link') or {}
+        if check_mode and _creates(res):
+            continue            # a pair the task would make (again): its ns-<id> is not there yet
         if link.get('name') and peer.get('ifindex') is not None:
-            out[link['name']] = peer['ifindex']
+            ifindex[link['name']] = peer['ifindex']
+
+    def common(name, directory):
+        return {'name': name, 'argv': [binary, '--keep-in-foreground', '--conf-file=%s/dnsmasq.conf' % directory],
+                'pidfile': directory + '/daemon.pid', 'log_file': directory + '/dnsmasq.log'}
+
+    out = []
+    for net in plan.get('present') or []:
+        if check_mode and net['netns'] in made:
+            continue
+        texts = (contents or {}).get(net['id'])
+        if not isinstance(texts, Mapping) or sorted(texts) != sorted(FILES):
+            raise AnsibleFilterError('dhcp_namespace_daemons: no rendered files for network %s' % net['id'])
+        daemon = common(net['daemon'], net['dir'])
+        daemon.update({
+            'netns': net['netns'], 'state': 'started',
+            # what dnsmasq takes only at start and is in none of its files: the address it binds to, and
+            # which ns-<id> it is bound to (see README: a veth pair rebuilt in its namespace)
+            'restart_key': 'server %s on %s (ifindex %s)'
+                           % (net['server_cidr'], net['ns_dev'], ifindex.get(net['tap'], 'unknown')),
+            'read_as': settings.get('user') or 'nobody',
+            'log_errors': list(LOG_ERRORS),
+            'directories': [{'path': net['dir'], 'mode': '0755'}],
+            'files': [{'path': '%s/%s' % (net['dir'], f), 'content': texts[f], 'mode': '0644', 'on_change': action}
+                      for f, action in FILES.items()],
+        })
+        if settings.get('start_wait') is not None:
+            daemon['start_wait'] = settings['start_wait']
+        out.append(daemon)
+    for entry in (work or {}).get('remove') or []:
+        daemon = common(entry['daemon'], entry['dir'])
+        daemon['state'] = 'absent'
+        out.append(daemon)
     return out
 
 
-def dhcp_namespace_changed(result, prefix):
-    """Ids (names without prefix) of the elements a batch task changed (or would change)."""
+def dhcp_namespace_releases(work, plumbing=None):
+    """Bridge batch elements that release the old uplinks of networks (work['release']) still on their
+    bridge, keeping every other port; from the ports the plumbing task's result shows."""
+    ports = {}
+    for res in _results(plumbing, 'bridges'):
+        link = res.get('link') or {}
+        if link.get('name'):
+            ports[link['name']] = list(link.get('ports') or [])
     out = []
-    for res in (result or {}).get('results', []) or []:
-        name = str(res.get('name') or '').split('/', maxsplit=1)[0]
-        if res.get('changed') and name.startswith(prefix):
-            out.append(name[len(prefix):])
+    for key, olds in sorted(((work or {}).get('release') or {}).items()):
+        bridge = ((work.get('record') or {}).get(key) or {}).get('bridge') or 'brq' + key
+        current = ports.get(bridge, [])
+        if any(u in current for u in olds):
+            out.append({'name': bridge, 'ports': [p for p in current if p not in olds], 'purge_ports': True})
     return out
 
 
@@ -335,8 +463,7 @@ class FilterModule:
     def filters(self):
         return {
             'dhcp_namespace_plan': dhcp_namespace_plan,
-            'dhcp_namespace_dicts': dhcp_namespace_dicts,
+            'dhcp_namespace_work': dhcp_namespace_work,
+            'dhcp_namespace_daemons': dhcp_namespace_daemons,
             'dhcp_namespace_releases': dhcp_namespace_releases,
-            'dhcp_namespace_peer_ifindex': dhcp_namespace_peer_ifindex,
-            'dhcp_namespace_changed': dhcp_namespace_changed,
         }

@@ -10,8 +10,11 @@ hooks are playbooks/tasks/files/'s.
 
 Steps (module-scoped fixtures, each on the state the one before left):
   refused -> checked_fresh -> applied -> applied_again -> checked_converged -> verified -> guests ->
-  checked_hosts -> hosts_changed -> range_changed -> dnsmasq_killed -> netns_deleted -> repaired_again
-  -> uplinked -> uplink_dropped -> checked_absent -> absent43 -> qemu_guest -> checked_purge -> purged
+  checked_hosts -> hosts_changed -> range_changed -> dnsmasq_killed -> netns_deleted -> veth_deleted
+  -> repaired_again -> uplinked -> uplink_dropped -> checked_absent -> absent43 -> qemu_guest
+  -> checked_purge -> purged
+and, on network 44 in state directories of their own (independent of the steps above): locked ->
+unreadable (files dnsmasq's user cannot read).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import time
 
 import pytest
@@ -204,6 +208,18 @@ def test_check_mode_on_fresh_hosts_reports_changes(checked_fresh):
 
 def test_check_mode_on_fresh_hosts_makes_nothing(checked_fresh):
     assert checked_fresh[2] == checked_fresh[1]
+
+
+@pytest.mark.parametrize('host', HOSTS)
+def test_check_mode_on_fresh_hosts_reports_every_network(checked_fresh, host):
+    """Each network's namespace, bridge, veth pair and server address would be made (the plumbing task's
+    prediction); no dnsmasq is reported for namespaces that do not exist yet."""
+    res, = [r.res for r in checked_fresh[0].results(host=host, action='virtnet.linux.plumbing')]
+    made = dict((section, sorted(e['name'] for e in res[section] if e['changed']))
+                for section in ('namespaces', 'bridges', 'veths', 'addresses'))
+    assert made == {'namespaces': ['qdhcp-42', 'qdhcp-43'], 'bridges': ['brq42', 'brq43'], 'veths': ['tap42', 'tap43'],
+                    'addresses': ['qdhcp-42/ns-42', 'qdhcp-43/ns-43']}
+    assert acted(checked_fresh[0]) == {}
 
 
 @pytest.fixture(scope='module')
@@ -405,7 +421,7 @@ def test_range_change_again_changes_nothing(range_changed):
     assert_run(range_changed[4], hosts=HOSTS, changed=False)
 
 
-# ---- 5. repairs: a killed dnsmasq, a deleted namespace ----------------------------------------------------
+# ---- 5. repairs: a killed dnsmasq, a deleted namespace, a deleted veth pair ------------------------------
 NOW = networks(web2, narrower)
 
 
@@ -459,7 +475,32 @@ def test_guest_gets_a_lease_after_the_rebuild(netns_deleted, host):
 
 
 @pytest.fixture(scope='module')
-def repaired_again(lab, runs, netns_deleted):
+def veth_deleted(lab, runs, netns_deleted):
+    """The veth pair goes behind the role's back, its namespace stays: ns-42 comes back with another
+    ifindex, and dnsmasq, whose DHCP socket stays bound to the old one, serves nothing until it restarts."""
+    before = pids(lab)
+    for h in HOSTS:
+        lab.run(h, 'ip link delete tap42')
+    run = converge(runs, lab, 'repair-veth', NOW)
+    return run, before, pids(lab), dict((h, lease(lab, h, 'g42b')) for h in HOSTS)
+
+
+def test_deleted_veth_pair_is_rebuilt_and_42s_dnsmasq_restarted(lab, veth_deleted):
+    run, before, after = veth_deleted[:3]
+    assert_run(run, hosts=HOSTS, changed=True)
+    assert acted(run) == {'dhcp1:dnsmasq-42': 'restarted', 'dhcp2:dnsmasq-42': 'restarted'}
+    for h in HOSTS:
+        assert after[(h, '42')] not in ('', before[(h, '42')]) and after[(h, '43')] == before[(h, '43')]
+        assert master(lab, h, 'tap42') == 'brq42'
+
+
+@pytest.mark.parametrize('host', HOSTS)
+def test_guest_gets_a_lease_after_the_veth_rebuild(veth_deleted, host):
+    assert in_range(veth_deleted[3][host].get('ip', '0.0.0.0'), '10.42.0.100', '10.42.0.189'), veth_deleted[3][host]
+
+
+@pytest.fixture(scope='module')
+def repaired_again(lab, runs, veth_deleted):
     return converge(runs, lab, 'repair-again', NOW)
 
 
@@ -613,3 +654,121 @@ def test_purge_leaves_the_uplink_and_a_bridge_made_by_hand(lab, purged, host):
 
 def test_purge_again_changes_nothing(purged):
     assert_run(purged[1], hosts=HOSTS, changed=False)
+
+
+# ---- 10. files dnsmasq's user cannot read: refused before dnsmasq starts; a dnsmasq that logs it could not --
+# load one fails the run. Network 44 in state directories of its own, removed by purge at the end of each step.
+NET44 = {'id': '44', 'subnet': '10.44.0.0/24', 'range_start': '10.44.0.100', 'range_end': '10.44.0.199',
+         'domain': 'net44.example', 'hosts': [{'mac': '52:54:00:00:44:10', 'ip': '10.44.0.10', 'name': 'db1'}]}
+DB2 = {'mac': '52:54:00:00:44:11', 'ip': '10.44.0.11', 'name': 'db2'}
+LOCKED = '/srv/virtnet-locked'      # 0700: nobody cannot enter it
+ACL = '/srv/virtnet-acl'            # 0755 with an ACL that keeps nobody out: the mode bits do not show it
+ACL_SET = ('python3 -c "import os, struct; os.setxattr(\'%s\', \'system.posix_acl_access\', struct.pack(\'<I\', 2) + '
+           'b\'\'.join(struct.pack(\'<HHI\', *e) for e in [(1, 7, 2 ** 32 - 1), (2, 0, 65534), (4, 5, 2 ** 32 - 1), '
+           '(16, 5, 2 ** 32 - 1), (32, 5, 2 ** 32 - 1)]))"')    # user::rwx user:nobody:--- group::r-x mask::r-x other::r-x
+ACL_CLEAR = 'python3 -c "import os; os.removexattr(\'%s\', \'system.posix_acl_access\')"'
+
+
+def net44(directory, *hosts):
+    return {'dhcp_namespace_networks': [dict(NET44, hosts=NET44['hosts'] + list(hosts))],
+            'dhcp_namespace_state_dir': directory + '/state'}
+
+
+def purge44(directory):
+    return dict(PURGE, dhcp_namespace_state_dir=directory + '/state')
+
+
+def left44(lab, directory):
+    return on_both(lab, 'ip netns list | grep qdhcp-44; ip -br link | grep -E "^(brq44|tap44)"; ls %s/state' % directory)
+
+
+def messages(run, host):
+    return '\n'.join(r.message for r in run.failures() if r.host == host)
+
+
+@pytest.fixture(scope='module')
+def locked(lab, runs):
+    for h in HOSTS:
+        lab.run(h, 'mkdir -m 0700 %s' % LOCKED)
+    run = converge(runs, lab, 'locked', net44(LOCKED))
+    started = dict((h, dnsmasq(lab, h, '44')) for h in HOSTS)
+    purge = converge(runs, lab, 'locked-purge', purge44(LOCKED))
+    return run, started, purge, left44(lab, LOCKED)
+
+
+@pytest.mark.parametrize('host', HOSTS)
+def test_state_dir_dnsmasqs_user_cannot_enter_fails_naming_the_file(locked, host):
+    assert host in locked[0].failed_hosts
+    assert ('daemon dnsmasq-44: nobody cannot read %s/state/44/dnsmasq.conf: %s is mode 0700 owned by root:root'
+            % (LOCKED, LOCKED)) in messages(locked[0], host)
+
+
+def test_no_dnsmasq_starts_on_a_state_dir_its_user_cannot_enter(locked):
+    assert locked[1] == dict((h, '') for h in HOSTS)
+
+
+def test_purge_removes_what_the_refused_run_made(locked):
+    assert_run(locked[2], hosts=HOSTS, changed=True)
+    assert locked[3] == dict((h, 'networks.json') for h in HOSTS)
+
+
+@pytest.fixture(scope='module')
+def unreadable(lab, runs, locked):
+    """With the ACL: a start (fails), the next run (fails again); without: a converge, again; with the ACL
+    and one more static host: a SIGHUP (fails); without: the next run; then purge."""
+    def acl(on):
+        for h in HOSTS:
+            lab.run(h, (ACL_SET if on else ACL_CLEAR) % ACL)
+    for h in HOSTS:
+        lab.run(h, 'mkdir -m 0755 %s' % ACL)
+    out = {}
+    acl(True)
+    out['start'] = converge(runs, lab, 'acl-start', net44(ACL))
+    out['again'] = converge(runs, lab, 'acl-again', net44(ACL))
+    acl(False)
+    out['readable'] = converge(runs, lab, 'acl-readable', net44(ACL))
+    out['readable-again'] = converge(runs, lab, 'acl-readable-again', net44(ACL))
+    out['pid'] = dict((h, dnsmasq(lab, h, '44')) for h in HOSTS)
+    acl(True)
+    out['reload'] = converge(runs, lab, 'acl-reload', net44(ACL, DB2))
+    acl(False)
+    out['reload-readable'] = converge(runs, lab, 'acl-reload-readable', net44(ACL, DB2))
+    out['pid-after'] = dict((h, dnsmasq(lab, h, '44')) for h in HOSTS)
+    out['purge'] = converge(runs, lab, 'acl-purge', purge44(ACL))
+    out['left'] = left44(lab, ACL)
+    return out
+
+
+LOGGED = r'daemon dnsmasq-44: logged an error after its %s: .*(cannot read|failed to load names from) %s/state/44/[a-z_]+: Permission denied'
+
+
+@pytest.mark.parametrize('host', HOSTS)
+def test_dnsmasq_that_cannot_read_its_files_after_its_start_fails_the_run(unreadable, host):
+    assert host in unreadable['start'].failed_hosts
+    assert re.search(LOGGED % ('start', ACL), messages(unreadable['start'], host)), messages(unreadable['start'], host)
+
+
+def test_the_next_run_fails_again_never_an_ok_over_a_dnsmasq_without_its_files(unreadable):
+    assert sorted(unreadable['again'].failed_hosts) == HOSTS
+
+
+def test_once_dnsmasq_can_read_its_files_the_run_converges(unreadable):
+    assert_run(unreadable['readable'], hosts=HOSTS, changed=True)
+    assert_run(unreadable['readable-again'], hosts=HOSTS, changed=False)
+
+
+@pytest.mark.parametrize('host', HOSTS)
+def test_dnsmasq_that_cannot_reread_its_hosts_after_a_sighup_fails_the_run(unreadable, host):
+    assert host in unreadable['reload'].failed_hosts
+    assert re.search(LOGGED % ('reload', ACL), messages(unreadable['reload'], host)), messages(unreadable['reload'], host)
+
+
+def test_once_it_can_the_next_run_sends_sighup_again(unreadable):
+    assert_run(unreadable['reload-readable'], hosts=HOSTS, changed=True)
+    assert acted(unreadable['reload-readable']) == {'dhcp1:dnsmasq-44': 'reloaded', 'dhcp2:dnsmasq-44': 'reloaded'}
+    assert unreadable['pid-after'] == unreadable['pid'] and all(unreadable['pid'].values())
+
+
+def test_purge_of_the_acl_state_directory_leaves_nothing(unreadable):
+    assert_run(unreadable['purge'], hosts=HOSTS, changed=True)
+    assert unreadable['left'] == dict((h, 'networks.json') for h in HOSTS)

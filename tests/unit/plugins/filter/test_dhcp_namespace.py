@@ -2,7 +2,8 @@
 # Copyright (c) virtnet.linux contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests of the dhcp_namespace role's filters: address arithmetic and validation."""
+"""Unit tests of the dhcp_namespace role's filters: validation and address arithmetic, what a run does given
+the record, the dnsmasq batch, the release of old uplinks."""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.virtnet.linux.plugins.filter.dhcp_namespace import (
     FilterModule,
-    dhcp_namespace_changed,
-    dhcp_namespace_dicts,
-    dhcp_namespace_peer_ifindex,
+    dhcp_namespace_daemons,
     dhcp_namespace_plan,
     dhcp_namespace_releases,
+    dhcp_namespace_work,
 )
 
 
@@ -164,24 +164,182 @@ def test_all_errors_and_no_networks_on_error():
 def test_not_a_list():
     with pytest.raises(AnsibleFilterError):
         dhcp_namespace_plan({'id': '42'})
-    assert dhcp_namespace_plan(None) == {'errors': [], 'networks': []}
+    assert dhcp_namespace_plan(None) == {'errors': [], 'networks': [], 'present': [], 'absent_ids': [], 'ids': [],
+                                         'state_dir': '/var/lib/virtnet/dhcp'}
 
 
-def test_helpers():
-    assert dhcp_namespace_dicts(['a', 'b']) == [{'name': 'a'}, {'name': 'b'}]
-    result = {'results': [{'name': 'qdhcp-42/ns-42', 'changed': True}, {'name': 'qdhcp-43/ns-43', 'changed': False},
-                          {'name': 'tap44', 'changed': True}]}
-    assert dhcp_namespace_changed(result, 'qdhcp-') == ['42']
-    assert dhcp_namespace_changed(result, 'tap') == ['44']
-    assert dhcp_namespace_changed({'skipped': True}, 'tap') == []
-    veth = {'results': [{'name': 'tap42', 'link': {'name': 'tap42', 'peer_link': {'ifindex': 7}}}, {'name': 'tap43'}]}
-    assert dhcp_namespace_peer_ifindex(veth) == {'tap42': 7}
-    nets = [one(uplink='eth2')]
-    bridges = {'results': [{'name': 'brq42', 'link': {'ports': ['tap42', 'eth1', 'eth2', 'vm1']}}]}
-    assert dhcp_namespace_releases(nets, {'42': {'uplink': 'eth1'}}, bridges) == \
-        [{'name': 'brq42', 'ports': ['tap42', 'eth2', 'vm1'], 'purge_ports': True}]
-    assert dhcp_namespace_releases(nets, {'42': {'uplink': 'eth2'}}, bridges) == []
-    assert dhcp_namespace_releases(nets, {}, bridges) == []
-    assert dhcp_namespace_releases(nets, {'42': {'uplink': 'eth9'}}, bridges) == []
-    assert set(FilterModule().filters()) == {'dhcp_namespace_plan', 'dhcp_namespace_dicts', 'dhcp_namespace_releases',
-                                             'dhcp_namespace_peer_ifindex', 'dhcp_namespace_changed'}
+def test_strict_raises_every_message_at_once():
+    with pytest.raises(AnsibleFilterError) as exc:
+        dhcp_namespace_plan([net(range_start='10.42.0.250'), net(id='43', subnet='bad')], strict=True)
+    text = str(exc.value)
+    assert text.startswith('dhcp_namespace_networks is invalid: network 42: range_start 10.42.0.250 is after')
+    assert "; network 43: subnet 'bad' is not an IPv4 network" in text
+    assert dhcp_namespace_plan([net()], strict=True)['errors'] == []
+
+
+def test_state_dir_and_paths():
+    res = dhcp_namespace_plan([net(), {'id': '43', 'state': 'absent'}], state_dir='/srv/dhcp/')
+    assert res['state_dir'] == '/srv/dhcp' and res['networks'][0]['dir'] == '/srv/dhcp/42'
+    assert [n['id'] for n in res['present']] == ['42'] and res['absent_ids'] == ['43'] and res['ids'] == ['42', '43']
+    assert one()['dir'] == '/var/lib/virtnet/dhcp/42'
+
+
+@pytest.mark.parametrize('value', ['relative/dir', '', '/', None])
+def test_bad_state_dir(value):
+    errs = dhcp_namespace_plan([net()], state_dir=value)['errors']
+    assert len(errs) == 1 and errs[0].startswith('dhcp_namespace_state_dir ')
+
+
+RECORD42 = {'bridge': 'brq42', 'netns': 'qdhcp-42', 'tap': 'tap42', 'ns_dev': 'ns-42', 'daemon': 'dnsmasq-42',
+            'uplink': ''}
+
+
+def entry(key, **kw):
+    out = dict((k, v.replace('42', key)) for k, v in RECORD42.items())
+    out.update(kw)
+    return out
+
+
+def plan(*nets, **kw):
+    res = dhcp_namespace_plan(list(nets), state_dir='/s', **kw)
+    assert res['errors'] == []
+    return res
+
+
+def test_work_fresh_host_records_before_making():
+    w = dhcp_namespace_work(plan(net(uplink='eth1')), None)
+    assert w['record'] == {'42': entry('42', uplink='eth1')} == w['final']
+    assert w['write'] is True and w['rewrite'] is False and w['remove'] == [] and w['release'] == {}
+    assert w['plumbing'] == {
+        'namespaces': [{'name': 'qdhcp-42'}],
+        'bridges': [{'name': 'brq42', 'stp': False, 'forward_delay': 0, 'link_state': 'up', 'ports': ['eth1']}],
+        'veths': [{'name': 'tap42', 'master': 'brq42', 'link_state': 'up', 'peer': 'ns-42', 'peer_netns': 'qdhcp-42',
+                   'peer_link_state': 'up', 'recreate': True}],
+        'addresses': [{'netns': 'qdhcp-42', 'dev': 'ns-42', 'address': ['10.42.0.1/24'], 'purge': True}]}
+
+
+def test_work_converged_host_writes_nothing():
+    w = dhcp_namespace_work(plan(net()), {'42': entry('42')})
+    assert (w['write'], w['rewrite'], w['remove'], w['release']) == (False, False, [], {})
+
+
+def test_work_absent_and_purge_remove_only_recorded_networks():
+    nets = plan(net(), {'id': '43', 'state': 'absent'}, {'id': '44', 'state': 'absent'})
+    recorded = {'42': entry('42'), '43': entry('43'), '45': entry('45')}
+    w = dhcp_namespace_work(nets, recorded)
+    assert [e['id'] for e in w['remove']] == ['43'] and w['remove'][0]['dir'] == '/s/43'
+    assert sorted(w['final']) == ['42', '45'] and w['record'] == recorded
+    assert (w['write'], w['rewrite']) == (False, True)
+    assert w['plumbing']['namespaces'] == [{'name': 'qdhcp-42'}, {'name': 'qdhcp-43', 'state': 'absent'}]
+    assert w['plumbing']['bridges'][1:] == [{'name': 'brq43', 'state': 'absent'}]
+    assert w['plumbing']['veths'][1:] == [{'name': 'tap43', 'state': 'absent'}]
+    assert len(w['plumbing']['addresses']) == 1
+    w = dhcp_namespace_work(nets, recorded, purge=True)
+    assert [e['id'] for e in w['remove']] == ['43', '45'] and sorted(w['final']) == ['42']
+    w = dhcp_namespace_work(plan(), recorded, purge=True)
+    assert w['final'] == {} and len(w['remove']) == 3 and w['plumbing']['addresses'] == []
+
+
+def test_work_removes_the_names_the_record_holds():
+    w = dhcp_namespace_work(plan(), {'7': {'bridge': 'br-old', 'netns': 'ns-old'}}, purge=True)
+    assert w['remove'] == [dict(entry('7'), bridge='br-old', netns='ns-old', id='7', dir='/s/7')]
+    assert w['plumbing']['bridges'] == [{'name': 'br-old', 'state': 'absent'}]
+    with pytest.raises(AnsibleFilterError, match='the record must map network ids to entries, not list'):
+        dhcp_namespace_work(plan(), ['42'])
+
+
+def test_work_keeps_an_old_uplink_recorded_until_it_is_released():
+    w = dhcp_namespace_work(plan(net(uplink='eth2')), {'42': entry('42', uplink='eth1')})
+    assert w['release'] == {'42': ['eth1']} and w['record']['42']['release'] == ['eth1']
+    assert w['final']['42'] == entry('42', uplink='eth2') and w['write'] and w['rewrite']
+    # a run killed before the release: the next one still releases eth1 (and eth2 stays)
+    w = dhcp_namespace_work(plan(net(uplink='eth2')), w['record'])
+    assert w['release'] == {'42': ['eth1']} and not w['write'] and w['rewrite']
+    # the uplink dropped altogether
+    w = dhcp_namespace_work(plan(net()), {'42': entry('42', uplink='eth1', release=['eth0'])})
+    assert w['release'] == {'42': ['eth0', 'eth1']} and w['final']['42'] == entry('42')
+
+
+CONTENTS = {'42': {'dnsmasq.conf': 'conf\n', 'hosts': 'h\n', 'opts': 'o\n', 'addn_hosts': 'a\n'}}
+PLUMBING = {'namespaces': [{'name': 'qdhcp-42', 'changed': False, 'actions': []}],
+            'veths': [{'name': 'tap42', 'link': {'name': 'tap42', 'peer_link': {'name': 'ns-42', 'ifindex': 2}}}]}
+
+
+def test_daemons_own_their_files():
+    p = plan(net(router='10.42.0.1'))
+    w = dhcp_namespace_work(p, {})
+    d, = dhcp_namespace_daemons(p, w, CONTENTS, PLUMBING, {'binary': '/bin/dnsmasq', 'user': 'dnsmasq', 'start_wait': 1})
+    assert d == {
+        'name': 'dnsmasq-42', 'state': 'started', 'netns': 'qdhcp-42',
+        'argv': ['/bin/dnsmasq', '--keep-in-foreground', '--conf-file=/s/42/dnsmasq.conf'],
+        'pidfile': '/s/42/daemon.pid', 'log_file': '/s/42/dnsmasq.log',
+        'restart_key': 'server 10.42.0.2/24 on ns-42 (ifindex 2)',
+        'read_as': 'dnsmasq', 'log_errors': ['cannot read', 'failed to load'], 'start_wait': 1,
+        'directories': [{'path': '/s/42', 'mode': '0755'}],
+        'files': [{'path': '/s/42/dnsmasq.conf', 'content': 'conf\n', 'mode': '0644', 'on_change': 'restart'},
+                  {'path': '/s/42/hosts', 'content': 'h\n', 'mode': '0644', 'on_change': 'reload'},
+                  {'path': '/s/42/opts', 'content': 'o\n', 'mode': '0644', 'on_change': 'reload'},
+                  {'path': '/s/42/addn_hosts', 'content': 'a\n', 'mode': '0644', 'on_change': 'reload'}]}
+
+
+def test_daemons_restart_key_follows_the_rebuilt_pair_and_the_address():
+    p = plan(net())
+    w = dhcp_namespace_work(p, {})
+    rebuilt = {'veths': [{'link': {'name': 'tap42', 'peer_link': {'ifindex': 3}}}]}
+    keys = [dhcp_namespace_daemons(p, w, CONTENTS, r)[0]['restart_key'] for r in (PLUMBING, rebuilt, {})]
+    assert keys == ['server 10.42.0.1/24 on ns-42 (ifindex 2)', 'server 10.42.0.1/24 on ns-42 (ifindex 3)',
+                    'server 10.42.0.1/24 on ns-42 (ifindex unknown)']
+    p2 = plan(net(server_address='10.42.0.5'))
+    assert dhcp_namespace_daemons(p2, w, CONTENTS, PLUMBING)[0]['restart_key'] == \
+        'server 10.42.0.5/24 on ns-42 (ifindex 2)'
+    assert dhcp_namespace_daemons(p, w, CONTENTS, PLUMBING)[0]['read_as'] == 'nobody'
+
+
+def test_daemons_check_mode_leaves_out_namespaces_to_be_made():
+    p = plan(net(), net(id='43', subnet='10.43.0.0/24', range_start='10.43.0.100', range_end='10.43.0.199'))
+    w = dhcp_namespace_work(p, {})
+    contents = dict(CONTENTS, **{'43': CONTENTS['42']})
+    result = {'namespaces': [{'name': 'qdhcp-42', 'changed': True, 'actions': ['set lo up in netns qdhcp-42']},
+                             {'name': 'qdhcp-43', 'changed': True, 'actions': ['create netns qdhcp-43']}]}
+    names = [d['name'] for d in dhcp_namespace_daemons(p, w, contents, result, {'check_mode': True})]
+    assert names == ['dnsmasq-42']
+    names = [d['name'] for d in dhcp_namespace_daemons(p, w, contents, result, {'check_mode': False})]
+    assert names == ['dnsmasq-42', 'dnsmasq-43']
+
+
+def test_daemons_check_mode_predicts_a_restart_for_a_pair_to_be_made_again():
+    p = plan(net())
+    w = dhcp_namespace_work(p, {})
+    again = {'veths': [{'name': 'tap42', 'actions': ['delete veth tap42', 'create veth tap42 with peer ns-42 in netns qdhcp-42'],
+                        'link': {'name': 'tap42', 'peer_link': {'ifindex': 2}}}]}
+    assert dhcp_namespace_daemons(p, w, CONTENTS, again, {'check_mode': True})[0]['restart_key'].endswith('(ifindex unknown)')
+    assert dhcp_namespace_daemons(p, w, CONTENTS, again, {'check_mode': False})[0]['restart_key'].endswith('(ifindex 2)')
+
+
+def test_daemons_of_removed_networks_go():
+    p = plan()
+    w = dhcp_namespace_work(p, {'43': entry('43')}, purge=True)
+    assert dhcp_namespace_daemons(p, w, {}, {}) == [
+        {'name': 'dnsmasq-43', 'state': 'absent', 'argv': ['/usr/sbin/dnsmasq', '--keep-in-foreground',
+                                                           '--conf-file=/s/43/dnsmasq.conf'],
+         'pidfile': '/s/43/daemon.pid', 'log_file': '/s/43/dnsmasq.log'}]
+
+
+def test_daemons_need_every_file():
+    p = plan(net())
+    with pytest.raises(AnsibleFilterError, match='no rendered files for network 42'):
+        dhcp_namespace_daemons(p, dhcp_namespace_work(p, {}), {'42': {'hosts': ''}}, PLUMBING)
+
+
+def test_releases():
+    p = plan(net(uplink='eth2'))
+    w = dhcp_namespace_work(p, {'42': entry('42', uplink='eth1')})
+    bridges = {'bridges': [{'name': 'brq42', 'link': {'name': 'brq42', 'ports': ['tap42', 'eth1', 'eth2', 'vm1']}}]}
+    assert dhcp_namespace_releases(w, bridges) == [{'name': 'brq42', 'ports': ['tap42', 'eth2', 'vm1'],
+                                                    'purge_ports': True}]
+    gone = {'bridges': [{'name': 'brq42', 'link': {'name': 'brq42', 'ports': ['tap42', 'eth2']}}]}
+    assert dhcp_namespace_releases(w, gone) == []
+    assert dhcp_namespace_releases(w, {'skipped': True}) == []
+    assert dhcp_namespace_releases(dhcp_namespace_work(p, {'42': entry('42', uplink='eth2')}), bridges) == []
+    assert set(FilterModule().filters()) == {'dhcp_namespace_plan', 'dhcp_namespace_work', 'dhcp_namespace_daemons',
+                                             'dhcp_namespace_releases'}
