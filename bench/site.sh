@@ -5,9 +5,20 @@
 # second (changed=0, checked by tools/play.py from the run's events) and where the time goes per play/role (the second converge), with forks 16.
 # Prints wall(N)/wall(1). Writes bench/results/site.md. Run after tools/setup.sh; timings depend on the
 # machine's load (noted with the figures).
+#   bench/site.sh --mitogen [COUNTS...]   also Mitogen for Ansible (strategy mitogen_linear, PyPI mitogen,
+#     installed into bench/.mitogen - never a dependency of the collection): after the two converges, the
+#     converged run alternately with and without it (4 runs each, all changed=0), medians and their ratio.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+mitogen=0
+if [ "${1:-}" = --mitogen ]; then
+  mitogen=1; shift
+  if [ ! -d bench/.mitogen/ansible_mitogen ]; then
+    rm -rf bench/.mitogen
+    .venv/bin/pip install -q --target bench/.mitogen 'mitogen>=0.3.20,<0.4'
+  fi
+fi
 counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(1 4 16)
 mkdir -p bench/results
 out=bench/results/site.md
@@ -39,6 +50,20 @@ for n in "${counts[@]}"; do
       t1=$(date +%s.%N)
       echo "$n $pass $(awk -v a=$t0 -v b=$t1 "BEGIN { printf \"%.1f\", b - a }")"
     done
+    if [ "$3" = 1 ]; then     # converged runs, alternately without (plain) and with Mitogen
+      for k in 1 2 3 4; do
+        for how in plain mitogen; do
+          env=(); [ $how = mitogen ] && env=(PYTHONPATH="$top/bench/.mitogen" ANSIBLE_STRATEGY=mitogen_linear
+            ANSIBLE_STRATEGY_PLUGINS="$top/bench/.mitogen/ansible_mitogen/plugins/strategy")
+          t0=$(date +%s.%N)
+          env "${env[@]}" "$top/.venv/bin/python" "$top/tools/play.py" --dir "$dir/runs" --name "$how-$k" --idempotent \
+            -i "$inv" playbooks/site.yml -e site_topology_dir="$dir/topology" > "$dir/$how-$k.log" 2>&1 \
+            || { tail -30 "$dir/$how-$k.log"; exit 1; }
+          t1=$(date +%s.%N)
+          echo "strategy $n $how $(awk -v a=$t0 -v b=$t1 "BEGIN { printf \"%.2f\", b - a }")"
+        done
+      done
+    fi
     python3 - "$dir/timer-2.json" "$n" <<PY
 import json, sys
 t = json.load(open(sys.argv[1]))["tasks"]
@@ -49,15 +74,18 @@ for i, task in enumerate(t):
     by[key] = by.get(key, 0) + max(0, end - task["start"])
 print("roles %s %s" % (sys.argv[2], " ".join("%s=%.1f" % kv for kv in sorted(by.items(), key=lambda kv: -kv[1]))))
 PY
-  ' bench "$n" "$top" | tee -a bench/results/site-raw.txt
+  ' bench "$n" "$top" "$mitogen" | tee -a bench/results/site-raw.txt
 done
 python3 - bench/results/site-raw.txt "$out" <<'PY'
 import sys
-rows, roles = {}, {}
+import statistics
+rows, roles, strategy = {}, {}, {}
 for line in open(sys.argv[1]):
     p = line.split()
     if p[0] == 'roles':
         roles[int(p[1])] = ' '.join(p[2:])
+    elif p[0] == 'strategy':
+        strategy.setdefault(int(p[1]), {}).setdefault(p[2], []).append(float(p[3]))
     else:
         rows.setdefault(int(p[0]), {})[int(p[1])] = float(p[2])
 base = rows.get(1, {}).get(1)
@@ -68,6 +96,13 @@ with open(sys.argv[2], 'w') as f:
         r1 = '%.2f' % (r[1] / rows[1][1]) if 1 in rows else '-'
         r2 = '%.2f' % (r[2] / rows[1][2]) if 1 in rows else '-'
         f.write('| %d | %.1f | %.1f | %s | %s | %s |\n' % (n, r[1], r[2], r1, r2, roles.get(n, '')))
+    if strategy:
+        f.write('\n| hosts | converged run, linear (s, median of %d) | with Mitogen, mitogen_linear (s) | Mitogen / linear |\n'
+                '|---|---|---|---|\n' % len(next(iter(strategy.values()))['plain']))
+        for n in sorted(strategy):
+            a, b = statistics.median(strategy[n]['plain']), statistics.median(strategy[n]['mitogen'])
+            f.write('| %d | %.2f (%s) | %.2f (%s) | %.2f |\n' % (n, a, ' '.join('%.1f' % x for x in strategy[n]['plain']), b,
+                    ' '.join('%.1f' % x for x in strategy[n]['mitogen']), b / a))
 print(open(sys.argv[2]).read())
 PY
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores), $(date -u +%Y-%m-%dT%H:%MZ)" | tee -a "$out"
