@@ -19,6 +19,7 @@ unreadable (files dnsmasq's user cannot read).
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
@@ -587,12 +588,18 @@ QEMU_MAC = '52:54:00:12:42:99'
 @pytest.fixture(scope='module')
 def qemu_guest(lab, runs, absent):
     tap = runs.play(os.path.join(HERE, 'tap.yml'), lab.inventory, name='tap', limit=QEMU_HOST)
-    guest = os.path.join(TOP, 'build', 'qemu-guest')
+    # the kernel and initramfs copied onto the host: a lab host sees the controller's tree only where its
+    # root overlay shows it (not below /tmp, where a clean clone may live)
+    guest = '/var/tmp/qemu-guest'
+    for name in ('vmlinuz', 'initrd.gz'):
+        with open(os.path.join(TOP, 'build', 'qemu-guest', name), 'rb') as f:
+            lab.run(QEMU_HOST, 'mkdir -p %s && base64 -d > %s/%s' % (guest, guest, name), stdin=base64.b64encode(f.read()).decode())
     console = lab.run(QEMU_HOST, 'timeout 180 qemu-system-x86_64 -accel tcg -m 256 -nographic -no-reboot '
                                  '-kernel {g}/vmlinuz -initrd {g}/initrd.gz -append "console=ttyS0 quiet panic=-1" '
                                  '-netdev tap,id=n0,ifname=vm42,script=no,downscript=no '
                                  '-device virtio-net-pci,netdev=n0,mac={mac} < /dev/null'.format(g=guest, mac=QEMU_MAC),
-                      check=False, timeout=240).stdout
+                      check=False, timeout=240)
+    console = console.stdout + console.stderr      # qemu's own complaints, shown when a test fails
     got = dict(line.split(' ', 1)[1].split('=', 1) for line in console.splitlines() if line.startswith('LEASE ') and '=' in line)
     names = [line.split()[2] for line in console.splitlines() if line.startswith('NAME web1 ')]
     return tap, got, names, console
