@@ -27,7 +27,9 @@
 # lab's own control sockets in DIR/cp), hosts/NAME/ (upper dir, log, pid files), lab.env (the lab's id).
 # --inventory FILE  also writes the inventory there (it is removed again by down).
 # Machine-wide things (cgroup directories of systemd hosts) carry the lab's id vnlab-<sandbox netns>,
-# so labs in different sandboxes never collide; down removes them.
+# so labs in different sandboxes never collide; down removes them, and up removes those of labs whose
+# down never ran (their directory deleted with a killed run): trees of another lab's id, older than ten
+# minutes, with no process anywhere in them.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 here=$top/tools/lab
@@ -93,6 +95,22 @@ rm_cgroups() {  # $1: sub path under the lab's id ('' = the whole lab); only emp
       sleep 0.1
     done
     [ ! -d "$d" ] || echo "lab.sh: cgroup $d is still in use" >&2
+  done
+}
+sweep_orphan_cgroups() {  # cgroup trees of labs that were never taken down: no process in them, >10 min old
+  # Whether a tree holds a process is read in the cgroup2 hierarchy, which lists a process of another PID
+  # namespace as 0 (cgroup v1 leaves it out: a live lab of another sandbox would look empty there).
+  local d id r f busy
+  for d in "$(cg2)"/vnlab-*; do
+    id=$(basename "$d")
+    { [ -d "$d" ] && [ "$id" != "$LAB_ID" ] && [ -n "$(find "$d" -maxdepth 0 -mmin +10)" ]; } || continue
+    busy=0
+    while IFS= read -r f; do [ -z "$(head -c1 "$f" 2>/dev/null)" ] || { busy=1; break; }; done < <(find "$d" -name cgroup.procs)
+    [ $busy = 0 ] || continue        # (cgroupfs files show size 0: they are read, not tested with -s)
+    for r in $(cgroup_roots); do
+      [ ! -d "$r/$id" ] || find "$r/$id" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
+    [ -d "$d" ] || echo "lab.sh: removed the cgroup directories of $id (a lab that was never taken down)" >&2
   done
 }
 
@@ -305,6 +323,7 @@ cmd_up() {
   fi
   [ -z "$inv_copy" ] || LAB_INV_COPY=$inv_copy
   save_env
+  sweep_orphan_cgroups
   [ -f "$LAB_DIR/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "lab $LAB_ID" -f "$LAB_DIR/id_ed25519"
   # the hosts asked for: NAME KIND GROUPS
   local spec name kind groups count i want=() n idx new=()
