@@ -108,11 +108,15 @@ def vpn_endpoint_host(plan, settings=None, stat=None):
     tun = ['/dev/net/tun'] if present and s['tun_node'] == 'auto' else []
     nodes = [_node(i) for i in present] if s['tun_node'] != 'shared' else []
     netns = _unique('/run/netns/' + i['netns'] for i in absent if i['netns'])
+    gone_dirs = _unique(i['conf_dir'] for i in absent)
     found = _stat(stat)
     out = {
-        'paths': _unique(programs + tun + nodes + netns),
+        'paths': _unique(programs + tun + nodes + netns + gone_dirs),
         'programs_missing': [p for p in programs if p not in found],
         'netns_missing': [p[len('/run/netns/'):] for p in netns if p not in found],
+        # an absent instance's directory costs a task only while it is there: a converged run does not
+        # grow with the absent instances left in the list
+        'dirs_left': [i for i in absent if i['conf_dir'] in found],
     }
     # Debian's udev makes /dev/net/tun 0666; where it is not (no udev, some containers) each instance gets
     # its own node 10:200 in its directory, 0600 for the daemons' user (OpenVPN's dev-node)

@@ -48,7 +48,7 @@ NODE_OK = dict(kind='character special file', mode='600', user='openvpn', group=
 def test_host_paths_of_a_server_host():
     out = vpn_endpoint_host(plan([SITE, LAN, dict(ALT, state='absent', netns='old')]), {'host': 'vpn1'})
     assert out['paths'] == ['/usr/sbin/openvpn', '/usr/share/easy-rsa/easyrsa', '/dev/net/tun', DIR + '/site/tun',
-                            DIR + '/lan/tun', '/run/netns/old']
+                            DIR + '/lan/tun', '/run/netns/old', DIR + '/alt']
 
 
 def test_host_paths_follow_the_settings():
@@ -97,6 +97,13 @@ def test_host_gone_namespaces():
     p = plan([LAN, dict(SITE, state='absent', netns='old'), dict(ALT, state='absent', netns='here')])
     out = vpn_endpoint_host(p, {'host': 'vpn1'}, [stat_line('/run/netns/here', 'regular empty file', '444')])
     assert out['netns_missing'] == ['old']
+
+
+def test_host_absent_instances_cost_a_removal_only_while_their_directory_is_there():
+    p = plan([LAN, dict(SITE, state='absent'), dict(ALT, state='absent')])
+    out = vpn_endpoint_host(p, {'host': 'vpn1'}, [stat_line(DIR + '/alt', 'directory', '750')])
+    assert [i['name'] for i in out['dirs_left']] == ['alt']
+    assert vpn_endpoint_host(p, {'host': 'vpn1'}, '')['dirs_left'] == []
 
 
 def test_host_refuses_what_is_not_a_plan_or_a_setting():
