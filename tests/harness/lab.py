@@ -36,9 +36,11 @@ TOPOLOGIES = {
     # the lab's own test: one host of each kind, in groups
     'lab': ['p1:plain:grp_a', 's1:systemd:grp_a,grp_b'],
     # the role tests: vpn_endpoint on three plain hosts (pid files), dhcp_namespace on one host of each
-    # kind (pid file and systemd unit) with the qemu guest on the systemd one
+    # kind (pid file and systemd unit) with the qemu guest on the systemd one; segments span dhcp1, dhcp2
+    # and the compute host cmp1 (guests there get their leases across hosts, from one or two DHCP nodes)
     'roles': ['vpn1:plain:vpn_test', 'vpn2:plain:vpn_test', 'vpn3:plain:vpn_test',
-              'dhcp1:plain:dhcp_test', 'dhcp2:systemd:dhcp_test'],
+              'dhcp1:plain:dhcp_test,segment_test', 'dhcp2:systemd:dhcp_test,segment_test',
+              'cmp1:plain:segment_test,compute_test'],
     # the daemon module's two back ends: a systemd unit and a pid file, the same tasks on both
     'daemon': ['d1:systemd:daemon_hosts', 'd2:plain:daemon_hosts'],
 }
