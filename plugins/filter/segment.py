@@ -170,7 +170,7 @@ def _underlay(links, address):
     """(name, mtu) of the link of `links` that carries `address`, or None."""
     for link in links or []:
         for cidr in link.get('addresses') or []:
-            if _ip(str(cidr).split('/')[0]) == address:
+            if _ip(str(cidr).split('/', maxsplit=1)[0]) == address:
                 return link.get('name'), link.get('mtu')
     return None
 

@@ -120,8 +120,8 @@ def test_default_members_are_every_declaring_host():
     decl = {'net1': [N42, N43], 'cmp1': [N42], 'cmp2': [N42, N43]}
     out = plan('net1', decl)
     assert out['members'] == {'42': ['cmp1', 'cmp2', 'net1'], '43': ['cmp2', 'net1']}
-    assert [(n['id'], n['peers']) for n in out['networks']] == [('42', ['10.88.0.12', '10.88.0.13']),
-                                                                 ('43', ['10.88.0.13'])]
+    peers = [(n['id'], n['peers']) for n in out['networks']]
+    assert peers == [('42', ['10.88.0.12', '10.88.0.13']), ('43', ['10.88.0.13'])]
 
 
 def test_hosts_outside_the_play_are_read_from_the_inventory():
