@@ -41,31 +41,40 @@ def converge(runs, lab, name, v=None, **kw):
 
 
 # ---- reading the hosts ---------------------------------------------------------------------------------
-def fingerprint(lab):
-    """What a refused or check-mode run must not change: every link (kind, master, MTU, alias) and every
-    forwarding entry of every VXLAN device, on every host."""
-    script = ('ip -d -o link show; for d in $(ip -o link show type vxlan | sed -E "s/^[0-9]+: ([^:@]+).*/\\1/"); do '
-              'bridge fdb show dev "$d" | sort; done; true')
-    return dict((h, lab.out(h, script)) for h in HOSTS)
+READ = ('ip -d -o link show; echo "--fdb"; for d in $(ip -o link show type vxlan | sed -E "s/^[0-9]+: ([^:@]+).*/\\1/"); '
+        'do bridge fdb show dev "$d" | sort; done; true')
 
 
-def flood(lab, host, dev):
-    """The flood entries (all-zero forwarding entries) of DEV on HOST, as `bridge fdb` shows them; None
-    without the device."""
-    if not lab.ok(host, 'ip link show dev %s' % dev):
+def kernel(lab):
+    """Every host's links (`ip -d -o link show`) and the forwarding entries of its VXLAN devices: one read
+    per host. What a refused or check-mode run must not change, and what the checks below look at."""
+    return dict((h, lab.out(h, READ)) for h in HOSTS)
+
+
+def link(seen, host, name):
+    """The `ip -d -o link show` line of NAME on HOST ('' without it)."""
+    for line in seen[host].split('\n--fdb')[0].splitlines():
+        if line.split(': ', 1)[-1].split('@')[0].split(':')[0] == name:
+            return line + ' '
+    return ''
+
+
+def flood(seen, host, dev):
+    """The flood entries (all-zero forwarding entries) of DEV on HOST, sorted; None without the device."""
+    if not link(seen, host, dev):
         return None
-    out = lab.out(host, 'bridge fdb show dev %s' % dev)
-    return sorted(line.split(' dst ')[1].split()[0] for line in out.splitlines()
-                  if line.startswith('00:00:00:00:00:00 ') and ' dst ' in line)
-
-
-def link(lab, host, name):
-    """`ip -d link show NAME` on HOST ('' without it)."""
-    return lab.out(host, 'ip -d -o link show dev %s 2>/dev/null; true' % name)
+    entries = seen[host].split('--fdb', 1)[1].splitlines()
+    return sorted(line.split(' dst ')[1].split()[0] for line in entries
+                  if line.startswith('00:00:00:00:00:00 dev %s ' % dev) and ' dst ' in line)
 
 
 def others(lab, host, among=HOSTS):
     return sorted(lab.address(h) for h in among if h != host)
+
+
+def step(lab, run):
+    """A run and the hosts as it left them."""
+    return run, kernel(lab)
 
 
 # ---- 1. bad inputs: refused naming the network, nothing changed on any host ---------------------------------
@@ -94,8 +103,8 @@ ACROSS_HOSTS = by_host(cmp1=[N71, dict(N72, port=8472), N76],
 
 @pytest.fixture(scope='module')
 def refused(lab, runs):
-    one = checked(lambda: fingerprint(lab), lambda: converge(runs, lab, 'refused-one-host', ONE_HOST))
-    across = checked(lambda: fingerprint(lab), lambda: converge(runs, lab, 'refused-across', ACROSS_HOSTS))
+    one = checked(lambda: kernel(lab), lambda: converge(runs, lab, 'refused-one-host', ONE_HOST))
+    across = checked(lambda: kernel(lab), lambda: converge(runs, lab, 'refused-across', ACROSS_HOSTS))
     return one, across
 
 
@@ -127,7 +136,7 @@ def test_bad_inputs_change_nothing_on_any_host(refused):
 # ---- 2. check mode on fresh hosts, apply, again ----------------------------------------------------------
 @pytest.fixture(scope='module')
 def checked_fresh(lab, runs, refused):
-    return checked(lambda: fingerprint(lab), lambda: converge(runs, lab, 'check-fresh', check=True, diff=True))
+    return checked(lambda: kernel(lab), lambda: converge(runs, lab, 'check-fresh', check=True, diff=True))
 
 
 def test_check_mode_on_fresh_hosts_reports_changes(checked_fresh):
@@ -140,11 +149,11 @@ def test_check_mode_on_fresh_hosts_changes_nothing(checked_fresh):
 
 @pytest.fixture(scope='module')
 def converged(lab, runs, checked_fresh):
-    return converge(runs, lab, 'converge', diff=True)
+    return step(lab, converge(runs, lab, 'converge', diff=True))
 
 
 def test_first_converge_changes_every_host(converged):
-    assert_run(converged, hosts=HOSTS, changed=True)
+    assert_run(converged[0], hosts=HOSTS, changed=True)
 
 
 @pytest.fixture(scope='module')
@@ -157,18 +166,19 @@ def test_second_converge_changes_nothing(reconverged):
 
 
 def test_each_vxlan_device_is_a_port_of_its_bridge_with_the_underlay_mtu(lab, converged):
+    seen = converged[1]
     for h in HOSTS:
         for net, dev in ((N71, VX71), (N72, VX72)):
-            shown = link(lab, h, dev)
+            shown = link(seen, h, dev)
             assert ' master brq%s ' % net['id'] in shown and ' mtu 1450 ' in shown, (h, shown)
             assert 'vxlan id %d ' % net['vni'] in shown and 'local %s ' % lab.address(h) in shown, (h, shown)
-            assert ' mtu 1450 ' in link(lab, h, 'brq' + net['id']), h
+            assert ' mtu 1450 ' in link(seen, h, 'brq' + net['id']), h
 
 
 def test_flood_entries_are_every_other_host(lab, converged):
     for h in HOSTS:
-        assert flood(lab, h, VX71) == others(lab, h), h
-        assert flood(lab, h, VX72) == others(lab, h), h
+        assert flood(converged[1], h, VX71) == others(lab, h), h
+        assert flood(converged[1], h, VX72) == others(lab, h), h
 
 
 # ---- 3. traffic across hosts through brq<id>, none between the networks --------------------------------------
@@ -181,9 +191,9 @@ def test_traffic_across_hosts_through_the_bridges_and_none_between_networks(veri
     assert_run(verified, hosts=HOSTS)
     pings = [r for r in verified.results(action='virtnet.linux.netns_exec') if r.is_item]
     assert len(pings) == 6, verified.report()
-    for r in pings:
-        reached = sorted(line.split()[1] for line in r.res['stdout_lines'] if line.startswith('reached '))
-        missed = sorted(line.split()[1] for line in r.res['stdout_lines'] if line.startswith('missed '))
+    for r in pings:     # each guest: its network's two other hosts reached, the other network's three missed
+        reached = [line for line in r.res['stdout_lines'] if line.startswith('reached ')]
+        missed = [line for line in r.res['stdout_lines'] if line.startswith('missed ')]
         assert len(reached) == 2 and len(missed) == 3, (r.host, r.res['stdout_lines'])
 
 
@@ -195,22 +205,22 @@ DROPPED = by_host(cmp1=[{'id': '71', 'vni': N71['vni'], 'state': 'absent'}, N72]
 
 @pytest.fixture(scope='module')
 def dropped(lab, runs, verified):
-    return converge(runs, lab, 'drop-cmp1', DROPPED)
+    return step(lab, converge(runs, lab, 'drop-cmp1', DROPPED))
 
 
 def test_dropping_a_host_changes(dropped):
-    assert_run(dropped, hosts=HOSTS, changed=True)
+    assert_run(dropped[0], hosts=HOSTS, changed=True)
 
 
 def test_dropped_host_loses_its_flood_entries_on_the_others(lab, dropped):
-    assert flood(lab, 'dhcp1', VX71) == [lab.address('dhcp2')]
-    assert flood(lab, 'dhcp2', VX71) == [lab.address('dhcp1')]
-    assert flood(lab, 'dhcp1', VX72) == others(lab, 'dhcp1')
+    assert flood(dropped[1], 'dhcp1', VX71) == [lab.address('dhcp2')]
+    assert flood(dropped[1], 'dhcp2', VX71) == [lab.address('dhcp1')]
+    assert flood(dropped[1], 'dhcp1', VX72) == others(lab, 'dhcp1')
 
 
 def test_dropped_host_has_no_device_and_no_bridge_of_the_network(lab, dropped):
-    assert link(lab, 'cmp1', VX71) == '' and link(lab, 'cmp1', 'brq71') == ''
-    assert flood(lab, 'cmp1', VX72) == others(lab, 'cmp1')
+    assert link(dropped[1], 'cmp1', VX71) == '' and link(dropped[1], 'cmp1', 'brq71') == ''
+    assert flood(dropped[1], 'cmp1', VX72) == others(lab, 'cmp1')
 
 
 # ---- 5. purge: a network no longer listed goes, with segment_purge only ------------------------------------
@@ -219,21 +229,22 @@ ONLY_72 = by_host(cmp1=[N72], dhcp1=[N72], dhcp2=[N72])
 
 @pytest.fixture(scope='module')
 def purged(lab, runs, dropped):
-    kept = converge(runs, lab, 'unlisted-kept', ONLY_72)
-    kept_links = dict((h, link(lab, h, VX71)) for h in ('dhcp1', 'dhcp2'))
-    return kept, kept_links, converge(runs, lab, 'purge', dict(ONLY_72, segment_test_purge=True))
+    return (step(lab, converge(runs, lab, 'unlisted-kept', ONLY_72)),
+            step(lab, converge(runs, lab, 'purge', dict(ONLY_72, segment_test_purge=True))))
 
 
 def test_unlisted_network_stays_without_purge(purged):
-    assert_run(purged[0], hosts=HOSTS, changed=False)
-    assert all(purged[1].values()), purged[1]
+    run, seen = purged[0]
+    assert_run(run, hosts=HOSTS, changed=False)
+    assert link(seen, 'dhcp1', VX71) and link(seen, 'dhcp2', 'brq71')
 
 
 def test_purge_removes_the_unlisted_network(lab, purged):
-    assert_run(purged[2], hosts=HOSTS, changed=True)
+    run, seen = purged[1]
+    assert_run(run, hosts=HOSTS, changed=True)
     for h in HOSTS:
-        assert link(lab, h, VX71) == '' and link(lab, h, 'brq71') == '', h
-        assert flood(lab, h, VX72) == others(lab, h), h
+        assert link(seen, h, VX71) == '' and link(seen, h, 'brq71') == '', h
+        assert flood(seen, h, VX72) == others(lab, h), h
 
 
 # ---- 6. remove, remove again ------------------------------------------------------------------------------
@@ -242,16 +253,16 @@ ABSENT = by_host(**dict((h, [{'id': n['id'], 'vni': n['vni'], 'state': 'absent'}
 
 @pytest.fixture(scope='module')
 def removed(lab, runs, purged):
-    return converge(runs, lab, 'remove', ABSENT)
+    return step(lab, converge(runs, lab, 'remove', ABSENT))
 
 
 def test_remove_changes(removed):
-    assert_run(removed, hosts=HOSTS, changed=True)
+    assert_run(removed[0], hosts=HOSTS, changed=True)
 
 
-def test_remove_leaves_no_device_bridge_or_flood_entry(lab, removed):
+def test_remove_leaves_no_device_bridge_or_flood_entry(removed):
     for h in HOSTS:
-        assert lab.out(h, 'ip -o link show type vxlan; ip -o link show | grep -c " brq7" || true').strip() == '0', h
+        assert [n for n in (VX71, VX72, 'brq71', 'brq72') if link(removed[1], h, n)] == [], h
 
 
 @pytest.fixture(scope='module')
