@@ -42,7 +42,7 @@ def converge(runs, lab, name, v=None, **kw):
 
 # ---- reading the hosts ---------------------------------------------------------------------------------
 READ = ('ip -d -o link show; echo "--fdb"; for d in $(ip -o link show type vxlan | sed -E "s/^[0-9]+: ([^:@]+).*/\\1/"); '
-        'do bridge fdb show dev "$d" | sort; done; true')
+        'do echo "--fdb $d"; bridge fdb show dev "$d" | sort; done; true')
 
 
 def kernel(lab):
@@ -63,9 +63,9 @@ def flood(seen, host, dev):
     """The flood entries (all-zero forwarding entries) of DEV on HOST, sorted; None without the device."""
     if not link(seen, host, dev):
         return None
-    entries = seen[host].split('--fdb', 1)[1].splitlines()
+    entries = seen[host].split('--fdb %s\n' % dev, 1)[1].split('--fdb')[0].splitlines()
     return sorted(line.split(' dst ')[1].split()[0] for line in entries
-                  if line.startswith('00:00:00:00:00:00 dev %s ' % dev) and ' dst ' in line)
+                  if line.startswith('00:00:00:00:00:00 ') and ' dst ' in line)
 
 
 def others(lab, host, among=HOSTS):
