@@ -68,8 +68,9 @@ def flood(seen, host, dev):
                   if line.startswith('00:00:00:00:00:00 ') and ' dst ' in line)
 
 
-def others(lab, host, among=HOSTS):
-    return sorted(lab.address(h) for h in among if h != host)
+def others(lab, host):
+    """The underlay addresses of the other hosts of segment_test."""
+    return sorted(lab.address(h) for h in HOSTS if h != host)
 
 
 def step(lab, run):
