@@ -96,17 +96,20 @@ for n in "${sizes[@]}"; do
   peers=$(for i in $(seq 1 "$n"); do printf '10.99.%d.%d ' $((i / 200 + 1)) $((i % 200 + 1)); done)
   ip link del vxlan-6464 2>/dev/null || true; ip link del brq64 2>/dev/null || true
   play "$W/segment.yml"; first_t=$T first_r=$R first_c=$C
-  [ "$first_c" -gt 0 ] && [ "$(entries vxlan-6464)" = "$n" ] || { echo "first converge: changed=$first_c, $(entries vxlan-6464) entries" >&2; exit 1; }
+  if [ "$first_c" = 0 ] || [ "$(entries vxlan-6464)" != "$n" ]; then
+    echo "first converge: changed=$first_c, $(entries vxlan-6464) entries" >&2; exit 1
+  fi
   ct=(); cp=()
-  for r in 1 2 3; do
+  for _ in 1 2 3; do
     play "$W/segment.yml"; [ "$C" = 0 ] || { echo "converged run changed ($C)" >&2; exit 1; }
     ct+=("$T"); cp+=("$P"); conv_r=$R conv_tasks=$TASKS
   done
   st=(); sp=(); lt=()
-  for r in 1 2 3; do
+  for _ in 1 2 3; do
     for p in $peers; do bridge fdb del 00:00:00:00:00:00 dev vxlan-6464 dst "$p"; done
     [ "$(entries vxlan-6464)" = 0 ] || { echo "entries left behind the role" >&2; exit 1; }
-    play "$W/segment.yml"; [ "$C" -gt 0 ] && [ "$(entries vxlan-6464)" = "$n" ] || { echo "sync: changed=$C" >&2; exit 1; }
+    play "$W/segment.yml"
+    if [ "$C" = 0 ] || [ "$(entries vxlan-6464)" != "$n" ]; then echo "sync: changed=$C" >&2; exit 1; fi
     st+=("$T"); sp+=("$P")
     ip link del bx-vx1 2>/dev/null || true
     ip link add bx-vx1 type vxlan id 6465 dstport 4789 dev bx-u0 local 10.99.0.1
