@@ -1,0 +1,472 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""DHCP across hosts and in pairs (issue 23): the dhcp_namespace role's dhcp_nodes, server_address as a
+list and mtu, on the roles lab's dhcp1 (plain: dnsmasq by pid file), dhcp2 (systemd: a unit) and the
+compute host cmp1, whose guests get their leases across hosts.
+
+Networks 71 (served by dhcp1 alone) and 72 (served by dhcp1 and dhcp2: the range split into two shares,
+the reservation web72 served by both) span the three hosts: brq<id> with a vxlan port and flood entries to
+the other two hosts (segment.yml, made with virtnet.linux.plumbing; the vxlan makes the bridge's MTU 1450,
+which the DHCP servers announce). Every host declares the networks (ha.yml: each host its own
+declaration); a host not in a network's dhcp_nodes makes nothing of it.
+
+Steps (module-scoped fixtures, each on the state the one before left):
+  segment -> refused -> disagreeing -> checked_fresh -> applied -> applied_again -> checked_converged
+  -> guests -> ha (dhcp1's dnsmasq of 72 killed; the guests renew or rebind from dhcp2) -> revived
+  -> mtu_checked -> mtu_changed -> removed
+The segment fixture takes down everything it and the steps made (guests, clients, bridges, vxlans) at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from harness.runs import assert_run, daemon_actions  # pylint: disable=import-error
+
+LAB = 'roles'
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+HOSTS = ['dhcp1', 'dhcp2', 'cmp1']
+NODES = ['dhcp1', 'dhcp2']
+COMPUTE = 'cmp1'
+IDS = ['71', '72']
+STATE = '/var/lib/virtnet/dhcp'
+HOOKS = '/usr/local/lib/virtnet-dhcp'
+HOOK = HOOKS + '/udhcpc-ha-hook.sh'
+RUN = '/run/virtnet-dhcp'
+
+NET71 = {'id': '71', 'subnet': '10.71.0.0/24', 'range_start': '10.71.0.100', 'range_end': '10.71.0.199',
+         'router': '10.71.0.1', 'domain': 'net71.example', 'lease_time': '10m', 'dhcp_nodes': ['dhcp1']}
+RESERVED = {'mac': '52:54:00:00:72:10', 'ip': '10.72.0.10', 'name': 'web72'}
+NET72 = {'id': '72', 'subnet': '10.72.0.0/24', 'range_start': '10.72.0.100', 'range_end': '10.72.0.199',
+         'router': '10.72.0.1', 'lease_time': '10m', 'dhcp_nodes': NODES, 'hosts': [RESERVED]}
+SHARES = {'10.72.0.2': ('10.72.0.100', '10.72.0.149'), '10.72.0.3': ('10.72.0.150', '10.72.0.199')}
+
+
+def nets(*changes, **per_host):
+    """ha.yml's ha_networks: every host's declaration (71 and 72, changed by CHANGES), or a host's own."""
+    n71, n72 = dict(NET71), dict(NET72)
+    for change in changes:
+        change(n71, n72)
+    out = {'all': [n71, n72]}
+    out.update(per_host)
+    return {'ha_networks': out}
+
+
+def mtu1400(n71, n72):
+    n72['mtu'] = 1400
+
+
+def absent(n71, n72):
+    n71['state'] = n72['state'] = 'absent'
+
+
+def converge(runs, lab, name, v, **kw):
+    return runs.play(os.path.join(HERE, 'ha.yml'), lab.inventory, name=name, limit=','.join(HOSTS), extravars=v, **kw)
+
+
+# ---- the hosts -----------------------------------------------------------------------------------------
+def on_all(lab, script):
+    return dict((h, lab.out(h, script)) for h in HOSTS)
+
+
+def snapshot(lab):
+    """Links, namespaces, the role's files and the dnsmasq processes of every host."""
+    return on_all(lab, 'ip -br link | cut -d" " -f1 | cut -d@ -f1; ip netns list; ls -R %s 2>/dev/null; '
+                       'cat %s/*/*.conf %s/*/opts 2>/dev/null; pgrep -x dnsmasq; true' % (STATE, STATE, STATE))
+
+
+def dnsmasq(lab, host, net):
+    """The PID of the dnsmasq that runs inside qdhcp-NET on HOST ('' if none)."""
+    return lab.out(host, 'for p in $(ip netns pids qdhcp-%s 2>/dev/null); do [ "$(cat /proc/$p/comm)" = dnsmasq ] '
+                         '&& echo $p; done; true' % net)
+
+
+def pids(lab):
+    return dict(((h, n), dnsmasq(lab, h, n)) for h in NODES for n in IDS)
+
+
+def ip_key(address):
+    return [int(x) for x in address.split('.')]
+
+
+def in_share(ip, share):
+    return ip_key(share[0]) <= ip_key(ip) <= ip_key(share[1])
+
+
+def record(lab, ns):
+    """What the hook wrote for guest NS on the compute host: the lease record (with mtu) and the events."""
+    text = lab.run(COMPUTE, 'cat %s/%s.lease 2>/dev/null' % (RUN, ns), check=False).stdout
+    got = dict(line.split('=', 1) for line in text.splitlines() if '=' in line)
+    got['events'] = lab.run(COMPUTE, 'cat %s/%s.events 2>/dev/null' % (RUN, ns), check=False).stdout.splitlines()
+    return got
+
+
+def add_guest(lab, net, ns, mac):
+    """A guest on the compute host: namespace NS whose eth0 (MAC) is a veth whose other end is a port of brqNET."""
+    lab.run(COMPUTE, 'ip netns add {ns} && ip link add g-{ns} type veth peer name eth0 netns {ns} && '
+                     'ip link set g-{ns} master brq{net} up && ip -n {ns} link set eth0 address {mac} up'
+                     .format(ns=ns, net=net, mac=mac))
+
+
+def lease(lab, ns):
+    """One lease in guest NS (busybox udhcpc, bounded), asking for the MTU; the hook's record."""
+    lab.run(COMPUTE, 'rm -f {r}/{ns}.lease {r}/{ns}.events; ip netns exec {ns} timeout 30 busybox udhcpc -i eth0 -n -q '
+                     '-t 5 -T 1 -O mtu -s {hook}'.format(r=RUN, ns=ns, hook=HOOK), check=False, timeout=60)
+    return record(lab, ns)
+
+
+def serve_only(lab, node, net, fn):
+    """FN() while only NODE's server of NET is reachable (the other node's tap<net> down, then up again)."""
+    others = [h for h in NODES if h != node]
+    for h in others:
+        lab.run(h, 'ip link set tap%s down' % net)
+    try:
+        return fn()
+    finally:
+        for h in others:
+            lab.run(h, 'ip link set tap%s up' % net)
+
+
+def wait(fn, what, tries=60, pause=0.5):
+    """FN() until it is true: at most TRIES times, PAUSE seconds apart; the last value otherwise."""
+    value = None
+    for _ in range(tries):
+        value = fn()
+        if value:
+            return value
+        time.sleep(pause)
+    return value
+
+
+# ---- 0. the segments, the hooks; at the end everything taken down -------------------------------------------
+@pytest.fixture(scope='module')
+def segment(lab, runs):
+    address = dict((h, lab.address(h)) for h in HOSTS)
+    segments = dict((h, {
+        'bridges': [{'name': 'brq' + i, 'stp': False, 'forward_delay': 0, 'link_state': 'up'} for i in IDS],
+        'vxlans': [{'name': 'vxlan-' + i, 'vni': int(i), 'local': address[h], 'port': 4789, 'master': 'brq' + i,
+                    'link_state': 'up', 'peers': [address[o] for o in HOSTS if o != h]} for i in IDS]}) for h in HOSTS)
+    run = runs.play(os.path.join(HERE, 'segment.yml'), lab.inventory, name='segment', limit=','.join(HOSTS),
+                    extravars={'segments': segments})
+    for name, path in (('udhcpc-hook.sh', os.path.join(TOP, 'playbooks', 'tasks', 'files', 'udhcpc-hook.sh')),
+                       ('udhcpc-ha-hook.sh', os.path.join(HERE, 'udhcpc-ha-hook.sh'))):
+        with open(path) as f:
+            lab.run(COMPUTE, 'mkdir -p %s && cat > %s/%s && chmod 755 %s/%s' % (HOOKS, HOOKS, name, HOOKS, name), stdin=f.read())
+    yield run
+    # the guests' clients by their PIDs, the guests, the segments (and what a failed step left of the networks)
+    lab.run(COMPUTE, 'for f in %s/*.udhcpc.pid; do [ -f "$f" ] && kill "$(cat "$f")"; done; '
+                     'for n in $(ip netns list | cut -d" " -f1 | grep "^g7"); do ip netns delete $n; done; true' % RUN, check=False)
+    for h in HOSTS:
+        lab.run(h, 'for l in vxlan-71 vxlan-72 brq71 brq72; do ip link delete $l 2>/dev/null; done; true', check=False)
+    converge(runs, lab, 'cleanup', nets(absent))
+
+
+def test_segments_span_the_three_hosts(lab, segment):
+    assert_run(segment, hosts=HOSTS, changed=True)
+    for h in HOSTS:
+        assert lab.out(h, 'ip -br link show master brq72 | cut -d" " -f1 | cut -d@ -f1') == 'vxlan-72'
+
+
+# ---- 1. bad inputs: refused naming the network (and the host), nothing changed on any host -----------------
+def bad(net_id, **kw):
+    base = {'id': net_id, 'subnet': '10.%s.0.0/24' % net_id, 'range_start': '10.%s.0.100' % net_id,
+            'range_end': '10.%s.0.199' % net_id, 'router': '10.%s.0.1' % net_id, 'dhcp_nodes': NODES}
+    base.update(kw)
+    return base
+
+
+BAD = [  # (network, its definition, what the message says)
+    ('81', bad('81', dhcp_nodes=['dhcp1', 'nohost']), 'network 81: dhcp_nodes: host nohost is not in the inventory'),
+    ('82', bad('82', server_address='10.82.0.2'), 'network 82: server_address has 1 address(es) for 2 dhcp_nodes'),
+    ('83', bad('83', server_address=['10.83.0.2', '10.84.0.3']),
+     'network 83: server_address 10.84.0.3 is not a host address of subnet 10.83.0.0/24'),
+    ('84', bad('84', server_address=['10.84.0.1', '10.84.0.3']), "network 84: server_address 10.84.0.1 is the router's address"),
+    ('85', bad('85', server_address=['10.85.0.5', '10.85.0.5']), 'network 85: server_address 10.85.0.5 is given twice'),
+    ('86', bad('86', range_end='10.86.0.100'), 'network 86: the range 10.86.0.100 - 10.86.0.100 has 1 address(es) for 2 dhcp_nodes'),
+    ('87', bad('87', mtu=40), 'network 87: mtu 40 must be a number from 68 to 65535'),
+]
+RESERVED91 = [{'mac': '52:54:00:00:91:10', 'ip': '10.91.0.10'}]
+DISAGREE = {  # each host's own declaration: dhcp2 declares 91 with another range, 93 without its reservation
+    'dhcp1': [bad('91', hosts=RESERVED91), bad('92', dhcp_nodes=['dhcp1', 'cmp1']), bad('93', hosts=RESERVED91)],
+    'dhcp2': [bad('91', range_end='10.91.0.189', hosts=RESERVED91), bad('92', dhcp_nodes=['dhcp1', 'cmp1']), bad('93')],
+    'cmp1': [],
+}
+DISAGREEING = [  # (case, what the message says)
+    ('range', 'network 91: host dhcp2 (in dhcp_nodes) declares it differently: range_end 10.91.0.189 there, 10.91.0.199 here'),
+    ('undeclared', 'network 92: host cmp1 is in dhcp_nodes but does not declare network 92'),
+    ('reservations', 'network 93: host dhcp2 (in dhcp_nodes) declares it differently: hosts [] there, [52:54:00:00:91:10 10.91.0.10] here'),
+]
+
+
+@pytest.fixture(scope='module')
+def refused(lab, runs, segment):
+    before = snapshot(lab)
+    run = converge(runs, lab, 'bad', {'ha_networks': {'all': [b[1] for b in BAD]}})
+    return run, before, snapshot(lab)
+
+
+@pytest.mark.parametrize('net,message', [(b[0], b[2]) for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_is_refused_naming_the_network(refused, net, message):
+    assert not refused[0].ok
+    assert message in '\n'.join(refused[0].messages())
+
+
+def test_bad_inputs_change_nothing_on_any_host(refused):
+    assert refused[0].changed == 0 and refused[2] == refused[1]
+
+
+@pytest.fixture(scope='module')
+def disagreeing(lab, runs, refused):
+    before = snapshot(lab)
+    run = converge(runs, lab, 'disagree', {'ha_networks': DISAGREE})
+    return run, before, snapshot(lab)
+
+
+@pytest.mark.parametrize('message', [d[1] for d in DISAGREEING], ids=[d[0] for d in DISAGREEING])
+def test_dhcp_nodes_that_disagree_are_refused_naming_network_and_host(disagreeing, message):
+    assert not disagreeing[0].ok
+    assert message in '\n'.join(disagreeing[0].messages())
+
+
+def test_disagreeing_dhcp_nodes_change_nothing_on_any_host(disagreeing):
+    assert disagreeing[0].changed == 0 and disagreeing[2] == disagreeing[1]
+
+
+# ---- 2. the rhythm: check mode first, apply, again, check mode again ------------------------------------------
+@pytest.fixture(scope='module')
+def checked_fresh(lab, runs, disagreeing):
+    before = snapshot(lab)
+    run = converge(runs, lab, 'check-fresh', nets(), check=True, diff=True)
+    return run, before, snapshot(lab)
+
+
+def test_check_mode_reports_the_networks_and_makes_nothing(checked_fresh):
+    assert_run(checked_fresh[0], hosts=HOSTS, changed=True)
+    assert checked_fresh[2] == checked_fresh[1]
+
+
+@pytest.fixture(scope='module')
+def applied(lab, runs, checked_fresh):
+    return converge(runs, lab, 'apply', nets())
+
+
+def test_apply_changes_the_dhcp_nodes_only(applied):
+    assert_run(applied, hosts=HOSTS, changed=True)
+    assert [h for h in HOSTS if applied.stats[h]['changed']] == NODES
+
+
+@pytest.fixture(scope='module')
+def applied_again(lab, runs, applied):
+    return converge(runs, lab, 'apply-again', nets())
+
+
+def test_apply_again_changes_nothing(applied_again):
+    assert_run(applied_again, hosts=HOSTS, changed=False)
+
+
+@pytest.fixture(scope='module')
+def checked_converged(lab, runs, applied_again):
+    return converge(runs, lab, 'check-converged', nets(), check=True)
+
+
+def test_check_mode_on_converged_hosts_reports_nothing(checked_converged):
+    assert_run(checked_converged, hosts=HOSTS, changed=False)
+
+
+def test_each_network_runs_only_on_its_dhcp_nodes(lab, applied):
+    running = dict((h, sorted(n for n in IDS if dnsmasq(lab, h, n))) for h in HOSTS)
+    assert running == {'dhcp1': ['71', '72'], 'dhcp2': ['72'], 'cmp1': []}
+
+
+def test_each_node_serves_its_share_of_the_range_with_its_server_address(lab, applied):
+    got = dict((h, (lab.out(h, 'grep ^dhcp-range= %s/72/dnsmasq.conf' % STATE),
+                    lab.out(h, 'ip -n qdhcp-72 -br -4 addr show ns-72').split()[2])) for h in NODES)
+    assert got == {'dhcp1': ('dhcp-range=set:net-72,10.72.0.100,10.72.0.149,255.255.255.0,10m', '10.72.0.2/24'),
+                   'dhcp2': ('dhcp-range=set:net-72,10.72.0.150,10.72.0.199,255.255.255.0,10m', '10.72.0.3/24')}
+
+
+def test_a_single_nodes_network_keeps_the_whole_range(lab, applied):
+    assert lab.out('dhcp1', 'grep ^dhcp-range= %s/71/dnsmasq.conf' % STATE) == \
+        'dhcp-range=set:net-71,10.71.0.100,10.71.0.199,255.255.255.0,10m'
+
+
+# ---- 3. guests on the compute host get their leases across hosts ------------------------------------------------
+@pytest.fixture(scope='module')
+def guests(lab, checked_converged):
+    """g71 on 71; on 72 two guests while only dhcp1 answers, two while only dhcp2 does, one dhclient guest
+    whose lease is then asked for again (INIT-REBOOT) with both answering."""
+    out = {}
+    for net, ns, mac in (('71', 'g71', '52:54:00:bb:71:01'), ('72', 'g72a', '52:54:00:bb:72:01'),
+                         ('72', 'g72b', '52:54:00:bb:72:02'), ('72', 'g72c', '52:54:00:bb:72:03'),
+                         ('72', 'g72d', '52:54:00:bb:72:04'), ('72', 'g72r', '52:54:00:bb:72:05')):
+        add_guest(lab, net, ns, mac)
+    out['g71'] = lease(lab, 'g71')
+    out.update(serve_only(lab, 'dhcp1', '72', lambda: dict((ns, lease(lab, ns)) for ns in ('g72a', 'g72b'))))
+    out.update(serve_only(lab, 'dhcp2', '72', lambda: dict((ns, lease(lab, ns)) for ns in ('g72c', 'g72d'))))
+    dhclient = ('ip netns exec g72r timeout 40 dhclient -4 -1 -v -sf /bin/true -lf %s/g72r.leases -pf %s/g72r.pid eth0 2>&1; '
+                'kill "$(cat %s/g72r.pid)"; true' % (RUN, RUN, RUN))
+    out['dhclient-first'] = lab.out(COMPUTE, 'mkdir -p %s; ' % RUN + dhclient, timeout=60)
+    out['dhclient-again'] = lab.out(COMPUTE, dhclient, timeout=60)
+    out['leases'] = dict((h, lab.out(h, 'cat %s/72/leases' % STATE)) for h in NODES)
+    return out
+
+
+def test_guest_gets_a_lease_across_hosts_with_router_dns_and_the_bridges_mtu(guests):
+    got = guests['g71']
+    assert in_share(got.get('ip', '0.0.0.0'), ('10.71.0.100', '10.71.0.199')), got
+    assert (got['server'], got['router'], got['dns'], got['domain'], got['mtu']) == \
+        ('10.71.0.2', '10.71.0.1', '10.71.0.2', 'net71.example', '1450')
+
+
+@pytest.mark.parametrize('ns', ['g72a', 'g72b', 'g72c', 'g72d'])
+def test_leases_come_from_the_answering_nodes_share_only(guests, ns):
+    got = guests[ns]
+    assert got.get('server') == ('10.72.0.2' if ns in ('g72a', 'g72b') else '10.72.0.3'), got
+    assert in_share(got['ip'], SHARES[got['server']]), got
+    assert got['dns'] == '10.72.0.2 10.72.0.3' and got['mtu'] == '1450'
+
+
+def test_no_address_is_handed_out_twice_across_nodes(guests):
+    owners = {}
+    for h in NODES:
+        for line in guests['leases'][h].splitlines():
+            mac, ip = line.split()[1:3]
+            owners.setdefault(ip, set()).add(mac)
+    assert len(owners) >= 5 and all(len(macs) == 1 for macs in owners.values()), owners
+
+
+def test_a_clients_init_reboot_is_acked_by_its_node_and_never_naked_by_the_other(guests):
+    first = [line for line in guests['dhclient-first'].splitlines() if line.startswith('DHCPACK of ')]
+    again = guests['dhclient-again']
+    assert first and first[-1] in again, again
+    assert 'DHCPNAK' not in again and 'DHCPDISCOVER' not in again, again
+
+
+# ---- 4. HA: dhcp1's dnsmasq of 72 killed; the guests renew or rebind from dhcp2 -----------------------------------
+def start_client(lab, ns):
+    """A udhcpc that stays (bounded: 300 s), its PID in RUN/NS.udhcpc.pid; three tries per request."""
+    lab.run(COMPUTE, 'rm -f {r}/{ns}.lease {r}/{ns}.events; ip netns exec {ns} timeout 300 busybox udhcpc -f -i eth0 -t 3 -T 1 '
+                     '-O mtu -s {hook} -p {r}/{ns}.udhcpc.pid </dev/null >/dev/null 2>&1 &'.format(r=RUN, ns=ns, hook=HOOK))
+    return wait(lambda: record(lab, ns).get('server'), 'a lease in %s' % ns)
+
+
+@pytest.fixture(scope='module')
+def ha(lab, guests):
+    """Two clients that stay - one with web72's MAC, one without a reservation - bound while only dhcp1
+    answers; then dhcp1's dnsmasq of 72 killed (by PID), both clients told to renew (SIGUSR1)."""
+    add_guest(lab, '72', 'g72s', RESERVED['mac'])
+    add_guest(lab, '72', 'g72y', '52:54:00:bb:72:06')
+    first = serve_only(lab, 'dhcp1', '72', lambda: dict((ns, (start_client(lab, ns), record(lab, ns))) for ns in ('g72s', 'g72y')))
+    killed = dnsmasq(lab, 'dhcp1', '72')
+    lab.run('dhcp1', 'kill -KILL %s' % killed)
+    survivor = dnsmasq(lab, 'dhcp2', '72')
+    lab.run(COMPUTE, 'for ns in g72s g72y; do kill -USR1 "$(cat %s/$ns.udhcpc.pid)"; done' % RUN)
+    after = dict((ns, wait(lambda ns=ns: (lambda r: r if r.get('server') == '10.72.0.3' else None)(record(lab, ns)),
+                           'a lease from dhcp2')) for ns in ('g72s', 'g72y'))
+    time.sleep(2)       # anything more the clients or the servers would send
+    after = dict((ns, record(lab, ns)) for ns in ('g72s', 'g72y'))
+    return {'first': first, 'killed': killed, 'survivor': survivor, 'after': after,
+            'leases2': lab.out('dhcp2', 'cat %s/72/leases' % STATE),
+            'dead': not lab.ok('dhcp1', '[ -d /proc/%s ] && ! grep -q "^State:.*Z" /proc/%s/status' % (killed, killed))}
+
+
+def test_both_clients_were_bound_by_dhcp1_before_the_kill(ha):
+    assert dict((ns, got[1].get('server')) for ns, got in ha['first'].items()) == {'g72s': '10.72.0.2', 'g72y': '10.72.0.2'}
+    assert ha['killed'] and ha['dead']
+
+
+def test_reserved_guest_renews_from_the_survivor_keeping_its_address(ha):
+    got = ha['after']['g72s']
+    assert (got.get('ip'), got.get('server')) == ('10.72.0.10', '10.72.0.3'), got
+    assert 'renew ip=10.72.0.10 server=10.72.0.3' in got['events'] and not any(e.startswith('nak') for e in got['events'])
+
+
+def test_dynamic_guest_gets_an_address_of_the_survivors_share(ha):
+    got = ha['after']['g72y']
+    assert got.get('server') == '10.72.0.3' and in_share(got['ip'], SHARES['10.72.0.3']), got
+
+
+def test_no_nak_storm_at_most_one_nak_per_try_of_the_client(ha):
+    naks = [e for e in ha['after']['g72y']['events'] if e.startswith('nak')]
+    assert len(naks) <= 3, ha['after']['g72y']['events']
+
+
+def test_the_survivor_hands_out_only_its_share_and_the_reservation(ha):
+    for line in ha['leases2'].splitlines():
+        ip = line.split()[2]
+        assert ip == '10.72.0.10' or in_share(ip, SHARES['10.72.0.3']), ha['leases2']
+
+
+@pytest.fixture(scope='module')
+def revived(lab, runs, ha):
+    run = converge(runs, lab, 'revive', nets())
+    return run, dnsmasq(lab, 'dhcp1', '72'), dnsmasq(lab, 'dhcp2', '72')
+
+
+def test_the_nodes_next_converge_brings_it_back_changed_only_there(revived, ha):
+    run = revived[0]
+    assert_run(run, hosts=HOSTS, changed=True)
+    assert [h for h in HOSTS if run.stats[h]['changed']] == ['dhcp1']
+    assert dict(('%s:%s' % k, a) for k, a in daemon_actions(run).items()) == {'dhcp1:dnsmasq-72': 'started'} or \
+        dict(('%s:%s' % k, a) for k, a in daemon_actions(run).items()) == {'dhcp1:dnsmasq-72': 'restarted'}
+    assert revived[1] not in ('', ha['killed']) and revived[2] == ha['survivor']
+
+
+# ---- 5. mtu: check mode, a SIGHUP on both nodes, again ---------------------------------------------------------------
+@pytest.fixture(scope='module')
+def mtu_checked(lab, runs, revived):
+    before = (pids(lab), snapshot(lab))
+    run = converge(runs, lab, 'mtu-check', nets(mtu1400), check=True, diff=True)
+    return run, before, (pids(lab), snapshot(lab))
+
+
+def test_check_mode_reports_the_mtu_change_and_changes_nothing(mtu_checked):
+    assert_run(mtu_checked[0], hosts=HOSTS, changed=True)
+    assert mtu_checked[2] == mtu_checked[1]
+
+
+@pytest.fixture(scope='module')
+def mtu_changed(lab, runs, mtu_checked):
+    before = pids(lab)
+    run = converge(runs, lab, 'mtu', nets(mtu1400))
+    return run, before, pids(lab), lease(lab, 'g72a'), converge(runs, lab, 'mtu-again', nets(mtu1400))
+
+
+def test_mtu_change_reloads_both_nodes_dnsmasq_of_72_keeping_every_process(mtu_changed):
+    run, before, after = mtu_changed[:3]
+    assert_run(run, hosts=HOSTS, changed=True)
+    assert dict(('%s:%s' % k, a) for k, a in daemon_actions(run, acted_only=True).items()) == \
+        {'dhcp1:dnsmasq-72': 'reloaded', 'dhcp2:dnsmasq-72': 'reloaded'}
+    assert after == before and all(after.values())
+
+
+def test_guest_gets_the_new_mtu(mtu_changed):
+    assert mtu_changed[3].get('mtu') == '1400', mtu_changed[3]
+
+
+def test_mtu_change_again_changes_nothing(mtu_changed):
+    assert_run(mtu_changed[4], hosts=HOSTS, changed=False)
+
+
+# ---- 6. remove, again ---------------------------------------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def removed(lab, runs, mtu_changed):
+    run = converge(runs, lab, 'absent', nets(absent))
+    left = on_all(lab, 'ip netns list | grep qdhcp-7; ip -br link | grep -E "^tap7"; ls -d %s/7? 2>/dev/null; true' % STATE)
+    return run, left, pids(lab), converge(runs, lab, 'absent-again', nets(absent))
+
+
+def test_remove_changes_the_dhcp_nodes_and_leaves_nothing_of_the_networks(removed):
+    assert_run(removed[0], hosts=HOSTS, changed=True)
+    assert removed[1] == dict((h, '') for h in HOSTS)
+    assert not any(removed[2].values())
+
+
+def test_remove_again_changes_nothing(removed):
+    assert_run(removed[3], hosts=HOSTS, changed=False)
