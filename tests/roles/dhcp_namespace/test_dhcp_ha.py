@@ -130,10 +130,10 @@ def serve_only(lab, node, net, fn):
             lab.run(h, 'ip link set tap%s up' % net)
 
 
-def wait(fn, what, tries=60, pause=0.5):
+def wait(fn, tries=60, pause=0.5):
     """FN() until it is true: at most TRIES times, PAUSE seconds apart; the last value otherwise."""
     value = None
-    for _ in range(tries):
+    for _try in range(tries):
         value = fn()
         if value:
             return value
@@ -342,7 +342,7 @@ def start_client(lab, ns):
     """A udhcpc that stays (bounded: 300 s), its PID in RUN/NS.udhcpc.pid; three tries per request."""
     lab.run(COMPUTE, 'rm -f {r}/{ns}.lease {r}/{ns}.events; ip netns exec {ns} timeout 300 busybox udhcpc -f -i eth0 -t 3 -T 1 '
                      '-O mtu -s {hook} -p {r}/{ns}.udhcpc.pid </dev/null >/dev/null 2>&1 &'.format(r=RUN, ns=ns, hook=HOOK))
-    return wait(lambda: record(lab, ns).get('server'), 'a lease in %s' % ns)
+    return wait(lambda: record(lab, ns).get('server'))
 
 
 @pytest.fixture(scope='module')
@@ -356,8 +356,8 @@ def ha(lab, guests):
     lab.run('dhcp1', 'kill -KILL %s' % killed)
     survivor = dnsmasq(lab, 'dhcp2', '72')
     lab.run(COMPUTE, 'for ns in g72s g72y; do kill -USR1 "$(cat %s/$ns.udhcpc.pid)"; done' % RUN)
-    after = dict((ns, wait(lambda ns=ns: (lambda r: r if r.get('server') == '10.72.0.3' else None)(record(lab, ns)),
-                           'a lease from dhcp2')) for ns in ('g72s', 'g72y'))
+    for ns in ('g72s', 'g72y'):
+        wait(lambda ns=ns: record(lab, ns).get('server') == '10.72.0.3')
     time.sleep(2)       # anything more the clients or the servers would send
     after = dict((ns, record(lab, ns)) for ns in ('g72s', 'g72y'))
     return {'first': first, 'killed': killed, 'survivor': survivor, 'after': after,
