@@ -6,16 +6,16 @@
 list and mtu, on the roles lab's dhcp1 (plain: dnsmasq by pid file), dhcp2 (systemd: a unit) and the
 compute host cmp1, whose guests get their leases across hosts.
 
-Networks 71 (served by dhcp1 alone) and 72 (served by dhcp1 and dhcp2: the range split into two shares,
-the reservation web72 served by both) span the three hosts: brq<id> with a vxlan port and flood entries to
+Networks 61 (served by dhcp1 alone) and 62 (served by dhcp1 and dhcp2: the range split into two shares,
+the reservation web62 served by both) span the three hosts: brq<id> with a vxlan port and flood entries to
 the other two hosts (segment.yml, made with virtnet.linux.plumbing; both with the MTU 1450 that the segment
 role derives from the lab's underlay, which the DHCP servers announce). Every host declares the networks (ha.yml: each host its own
 declaration); a host not in a network's dhcp_nodes makes nothing of it.
 
 Steps (module-scoped fixtures, each on the state the one before left):
-  segment -> refused -> disagreeing -> checked_fresh -> applied -> applied_again -> guests
-  -> ha (dhcp1's dnsmasq of 72 killed; the guests renew or rebind from dhcp2) -> revived -> removed
-71 announces its bridge's MTU, 72 the mtu it sets (1400). The segment fixture takes down everything it and
+  segment -> refused (bad inputs; DHCP nodes that disagree) -> checked_fresh -> applied -> applied_again -> guests
+  -> ha (dhcp1's dnsmasq of 62 killed; the guests renew or rebind from dhcp2) -> revived -> removed
+61 announces its bridge's MTU, 62 the mtu it sets (1400). The segment fixture takes down everything it and
 the steps made (guests, clients, bridges, vxlans, and the networks if a step failed before removed).
 """
 
@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from harness.runs import assert_run, daemon_actions  # pylint: disable=import-error
+from harness.runs import assert_run, checked, daemon_actions  # pylint: disable=import-error
 
 LAB = 'roles'
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -34,33 +34,33 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTS = ['dhcp1', 'dhcp2', 'cmp1']
 NODES = ['dhcp1', 'dhcp2']
 COMPUTE = 'cmp1'
-IDS = ['71', '72']
+IDS = ['61', '62']
 STATE = '/var/lib/virtnet/dhcp'
 HOOKS = '/usr/local/lib/virtnet-dhcp'
 HOOK = HOOKS + '/udhcpc-ha-hook.sh'
 RUN = '/run/virtnet-dhcp'
 
-NET71 = {'id': '71', 'subnet': '10.71.0.0/24', 'range_start': '10.71.0.100', 'range_end': '10.71.0.199',
-         'router': '10.71.0.1', 'domain': 'net71.example', 'lease_time': '10m', 'dhcp_nodes': ['dhcp1']}
-RESERVED = {'mac': '52:54:00:00:72:10', 'ip': '10.72.0.10', 'name': 'web72'}
-NET72 = {'id': '72', 'subnet': '10.72.0.0/24', 'range_start': '10.72.0.100', 'range_end': '10.72.0.199',
-         'router': '10.72.0.1', 'lease_time': '10m', 'dhcp_nodes': NODES, 'hosts': [RESERVED], 'mtu': 1400}
+NET61 = {'id': '61', 'subnet': '10.61.0.0/24', 'range_start': '10.61.0.100', 'range_end': '10.61.0.199',
+         'router': '10.61.0.1', 'domain': 'net61.example', 'lease_time': '10m', 'dhcp_nodes': ['dhcp1']}
+RESERVED = {'mac': '52:54:00:00:62:10', 'ip': '10.62.0.10', 'name': 'web62'}
+NET62 = {'id': '62', 'subnet': '10.62.0.0/24', 'range_start': '10.62.0.100', 'range_end': '10.62.0.199',
+         'router': '10.62.0.1', 'lease_time': '10m', 'dhcp_nodes': NODES, 'hosts': [RESERVED], 'mtu': 1400}
 REMOVED = []        # the removed step ran: the segment fixture's end need not remove the networks
-SHARES = {'10.72.0.2': ('10.72.0.100', '10.72.0.149'), '10.72.0.3': ('10.72.0.150', '10.72.0.199')}
+SHARES = {'10.62.0.2': ('10.62.0.100', '10.62.0.149'), '10.62.0.3': ('10.62.0.150', '10.62.0.199')}
 
 
 def nets(*changes, **per_host):
-    """ha.yml's ha_networks: every host's declaration (71 and 72, changed by CHANGES), or a host's own."""
-    n71, n72 = dict(NET71), dict(NET72)
+    """ha.yml's ha_networks: every host's declaration (61 and 62, changed by CHANGES), or a host's own."""
+    n61, n62 = dict(NET61), dict(NET62)
     for change in changes:
-        change(n71, n72)
-    out = {'all': [n71, n72]}
+        change(n61, n62)
+    out = {'all': [n61, n62]}
     out.update(per_host)
     return {'ha_networks': out}
 
 
-def absent(n71, n72):
-    n71['state'] = n72['state'] = 'absent'
+def absent(n61, n62):
+    n61['state'] = n62['state'] = 'absent'
 
 
 def converge(runs, lab, name, v, **kw):
@@ -158,17 +158,17 @@ def segment(lab, runs):
     yield run
     # the guests' clients by their PIDs, the guests, the segments (and what a failed step left of the networks)
     lab.run(COMPUTE, 'for f in %s/*.udhcpc.pid; do [ -f "$f" ] && kill "$(cat "$f")"; done; '
-                     'for n in $(ip netns list | cut -d" " -f1 | grep "^g7"); do ip netns delete $n; done; true' % RUN, check=False)
+                     'for n in $(ip netns list | cut -d" " -f1 | grep "^g6"); do ip netns delete $n; done; true' % RUN, check=False)
     if not REMOVED:
         converge(runs, lab, 'cleanup', nets(absent))
     for h in HOSTS:
-        lab.run(h, 'for l in vxlan-71 vxlan-72 brq71 brq72; do ip link delete $l 2>/dev/null; done; true', check=False)
+        lab.run(h, 'for l in vxlan-61 vxlan-62 brq61 brq62; do ip link delete $l 2>/dev/null; done; true', check=False)
 
 
 def test_segments_span_the_three_hosts(lab, segment):
     assert_run(segment, hosts=HOSTS, changed=True)
     for h in HOSTS:
-        assert lab.out(h, 'ip -br link show master brq72 | cut -d" " -f1 | cut -d@ -f1') == 'vxlan-72'
+        assert lab.out(h, 'ip -br link show master brq62 | cut -d" " -f1 | cut -d@ -f1') == 'vxlan-62'
 
 
 # ---- 1. bad inputs: refused naming the network (and the host), nothing changed on any host -----------------
@@ -202,46 +202,34 @@ DISAGREEING = [  # (case, what the message says)
 ]
 
 
+REFUSED = [(net_id, 'bad', message) for net_id, _definition, message in BAD] + \
+    [(case, 'disagree', message) for case, message in DISAGREEING]
+
+
 @pytest.fixture(scope='module')
 def refused(lab, runs, segment):
-    before = snapshot(lab)
-    run = converge(runs, lab, 'bad', {'ha_networks': {'all': [b[1] for b in BAD]}})
-    return run, before, snapshot(lab)
+    """Two runs: the bad inputs (refused by the plan), then the DHCP nodes that disagree (refused by the
+    agreement check); each with the hosts' state before and after."""
+    return {'bad': checked(lambda: snapshot(lab), lambda: converge(runs, lab, 'bad', {'ha_networks': {'all': [b[1] for b in BAD]}})),
+            'disagree': checked(lambda: snapshot(lab), lambda: converge(runs, lab, 'disagree', {'ha_networks': DISAGREE}))}
 
 
-@pytest.mark.parametrize('net,message', [(b[0], b[2]) for b in BAD], ids=[b[0] for b in BAD])
-def test_bad_input_is_refused_naming_the_network(refused, net, message):
-    assert not refused[0].ok
-    assert message in '\n'.join(refused[0].messages())
+@pytest.mark.parametrize('kind,message', [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+def test_bad_input_is_refused_naming_the_network_and_host(refused, kind, message):
+    assert not refused[kind][0].ok
+    assert message in '\n'.join(refused[kind][0].messages())
 
 
-def test_bad_inputs_change_nothing_on_any_host(refused):
-    assert refused[0].changed == 0 and refused[2] == refused[1]
-
-
-@pytest.fixture(scope='module')
-def disagreeing(lab, runs, refused):
-    before = snapshot(lab)
-    run = converge(runs, lab, 'disagree', {'ha_networks': DISAGREE})
-    return run, before, snapshot(lab)
-
-
-@pytest.mark.parametrize('message', [d[1] for d in DISAGREEING], ids=[d[0] for d in DISAGREEING])
-def test_dhcp_nodes_that_disagree_are_refused_naming_network_and_host(disagreeing, message):
-    assert not disagreeing[0].ok
-    assert message in '\n'.join(disagreeing[0].messages())
-
-
-def test_disagreeing_dhcp_nodes_change_nothing_on_any_host(disagreeing):
-    assert disagreeing[0].changed == 0 and disagreeing[2] == disagreeing[1]
+@pytest.mark.parametrize('kind', ['bad', 'disagree'])
+def test_refused_runs_change_nothing_on_any_host(refused, kind):
+    run, before, after = refused[kind]
+    assert run.changed == 0 and after == before
 
 
 # ---- 2. the rhythm: check mode first, apply, again, check mode again ------------------------------------------
 @pytest.fixture(scope='module')
-def checked_fresh(lab, runs, disagreeing):
-    before = snapshot(lab)
-    run = converge(runs, lab, 'check-fresh', nets(), check=True, diff=True)
-    return run, before, snapshot(lab)
+def checked_fresh(lab, runs, refused):
+    return checked(lambda: snapshot(lab), lambda: converge(runs, lab, 'check-fresh', nets(), check=True, diff=True))
 
 
 def test_check_mode_reports_the_networks_and_makes_nothing(checked_fresh):
@@ -270,55 +258,55 @@ def test_apply_again_changes_nothing(applied_again):
 
 def test_each_network_runs_only_on_its_dhcp_nodes(lab, applied):
     running = dict((h, sorted(n for n in IDS if dnsmasq(lab, h, n))) for h in HOSTS)
-    assert running == {'dhcp1': ['71', '72'], 'dhcp2': ['72'], 'cmp1': []}
+    assert running == {'dhcp1': ['61', '62'], 'dhcp2': ['62'], 'cmp1': []}
 
 
 def test_each_node_serves_its_share_of_the_range_with_its_server_address(lab, applied):
-    got = dict((h, (lab.out(h, 'grep ^dhcp-range= %s/72/dnsmasq.conf' % STATE),
-                    lab.out(h, 'ip -n qdhcp-72 -br -4 addr show ns-72').split()[2])) for h in NODES)
-    assert got == {'dhcp1': ('dhcp-range=set:net-72,10.72.0.100,10.72.0.149,255.255.255.0,10m', '10.72.0.2/24'),
-                   'dhcp2': ('dhcp-range=set:net-72,10.72.0.150,10.72.0.199,255.255.255.0,10m', '10.72.0.3/24')}
+    got = dict((h, (lab.out(h, 'grep ^dhcp-range= %s/62/dnsmasq.conf' % STATE),
+                    lab.out(h, 'ip -n qdhcp-62 -br -4 addr show ns-62').split()[2])) for h in NODES)
+    assert got == {'dhcp1': ('dhcp-range=set:net-62,10.62.0.100,10.62.0.149,255.255.255.0,10m', '10.62.0.2/24'),
+                   'dhcp2': ('dhcp-range=set:net-62,10.62.0.150,10.62.0.199,255.255.255.0,10m', '10.62.0.3/24')}
 
 
 def test_a_single_nodes_network_keeps_the_whole_range(lab, applied):
-    assert lab.out('dhcp1', 'grep ^dhcp-range= %s/71/dnsmasq.conf' % STATE) == \
-        'dhcp-range=set:net-71,10.71.0.100,10.71.0.199,255.255.255.0,10m'
+    assert lab.out('dhcp1', 'grep ^dhcp-range= %s/61/dnsmasq.conf' % STATE) == \
+        'dhcp-range=set:net-61,10.61.0.100,10.61.0.199,255.255.255.0,10m'
 
 
 # ---- 3. guests on the compute host get their leases across hosts ------------------------------------------------
 @pytest.fixture(scope='module')
 def guests(lab, applied_again):
-    """g71 on 71; on 72 two guests while only dhcp1 answers, two while only dhcp2 does, one dhclient guest
+    """g61 on 61; on 62 two guests while only dhcp1 answers, two while only dhcp2 does, one dhclient guest
     whose lease is then asked for again (INIT-REBOOT) with both answering."""
     out = {}
-    for net, ns, mac in (('71', 'g71', '52:54:00:bb:71:01'), ('72', 'g72a', '52:54:00:bb:72:01'),
-                         ('72', 'g72b', '52:54:00:bb:72:02'), ('72', 'g72c', '52:54:00:bb:72:03'),
-                         ('72', 'g72d', '52:54:00:bb:72:04'), ('72', 'g72r', '52:54:00:bb:72:05')):
+    for net, ns, mac in (('61', 'g61', '52:54:00:bb:61:01'), ('62', 'g62a', '52:54:00:bb:62:01'),
+                         ('62', 'g62b', '52:54:00:bb:62:02'), ('62', 'g62c', '52:54:00:bb:62:03'),
+                         ('62', 'g62d', '52:54:00:bb:62:04'), ('62', 'g62r', '52:54:00:bb:62:05')):
         add_guest(lab, net, ns, mac)
-    out['g71'] = lease(lab, 'g71')
-    out.update(serve_only(lab, 'dhcp1', '72', lambda: dict((ns, lease(lab, ns)) for ns in ('g72a', 'g72b'))))
-    out.update(serve_only(lab, 'dhcp2', '72', lambda: dict((ns, lease(lab, ns)) for ns in ('g72c', 'g72d'))))
-    dhclient = ('ip netns exec g72r timeout 40 dhclient -4 -1 -v -sf /bin/true -lf %s/g72r.leases -pf %s/g72r.pid eth0 2>&1; '
-                'kill "$(cat %s/g72r.pid)"; true' % (RUN, RUN, RUN))
+    out['g61'] = lease(lab, 'g61')
+    out.update(serve_only(lab, 'dhcp1', '62', lambda: dict((ns, lease(lab, ns)) for ns in ('g62a', 'g62b'))))
+    out.update(serve_only(lab, 'dhcp2', '62', lambda: dict((ns, lease(lab, ns)) for ns in ('g62c', 'g62d'))))
+    dhclient = ('ip netns exec g62r timeout 40 dhclient -4 -1 -v -sf /bin/true -lf %s/g62r.leases -pf %s/g62r.pid eth0 2>&1; '
+                'kill "$(cat %s/g62r.pid)"; true' % (RUN, RUN, RUN))
     out['dhclient-first'] = lab.out(COMPUTE, 'mkdir -p %s; ' % RUN + dhclient, timeout=60)
     out['dhclient-again'] = lab.out(COMPUTE, dhclient, timeout=60)
-    out['leases'] = dict((h, lab.out(h, 'cat %s/72/leases' % STATE)) for h in NODES)
+    out['leases'] = dict((h, lab.out(h, 'cat %s/62/leases' % STATE)) for h in NODES)
     return out
 
 
 def test_guest_gets_a_lease_across_hosts_with_router_dns_and_the_bridges_mtu(guests):
-    got = guests['g71']
-    assert in_share(got.get('ip', '0.0.0.0'), ('10.71.0.100', '10.71.0.199')), got
+    got = guests['g61']
+    assert in_share(got.get('ip', '0.0.0.0'), ('10.61.0.100', '10.61.0.199')), got
     assert (got['server'], got['router'], got['dns'], got['domain'], got['mtu']) == \
-        ('10.71.0.2', '10.71.0.1', '10.71.0.2', 'net71.example', '1450')
+        ('10.61.0.2', '10.61.0.1', '10.61.0.2', 'net61.example', '1450')
 
 
-@pytest.mark.parametrize('ns', ['g72a', 'g72b', 'g72c', 'g72d'])
+@pytest.mark.parametrize('ns', ['g62a', 'g62b', 'g62c', 'g62d'])
 def test_leases_come_from_the_answering_nodes_share_only(guests, ns):
     got = guests[ns]
-    assert got.get('server') == ('10.72.0.2' if ns in ('g72a', 'g72b') else '10.72.0.3'), got
+    assert got.get('server') == ('10.62.0.2' if ns in ('g62a', 'g62b') else '10.62.0.3'), got
     assert in_share(got['ip'], SHARES[got['server']]), got
-    assert got['dns'] == '10.72.0.2 10.72.0.3' and got['mtu'] == '1400'
+    assert got['dns'] == '10.62.0.2 10.62.0.3' and got['mtu'] == '1400'
 
 
 def test_no_address_is_handed_out_twice_across_nodes(guests):
@@ -337,7 +325,7 @@ def test_a_clients_init_reboot_is_acked_by_its_node_and_never_naked_by_the_other
     assert 'DHCPNAK' not in again and 'DHCPDISCOVER' not in again, again
 
 
-# ---- 4. HA: dhcp1's dnsmasq of 72 killed; the guests renew or rebind from dhcp2 -----------------------------------
+# ---- 4. HA: dhcp1's dnsmasq of 62 killed; the guests renew or rebind from dhcp2 -----------------------------------
 def start_client(lab, ns):
     """A udhcpc that stays (bounded: 300 s), its PID in RUN/NS.udhcpc.pid; three tries per request."""
     lab.run(COMPUTE, 'rm -f {r}/{ns}.lease {r}/{ns}.events; ip netns exec {ns} timeout 300 busybox udhcpc -f -i eth0 -t 3 -T 1 '
@@ -347,63 +335,63 @@ def start_client(lab, ns):
 
 @pytest.fixture(scope='module')
 def ha(lab, guests):
-    """Two clients that stay - one with web72's MAC, one without a reservation - bound while only dhcp1
-    answers; then dhcp1's dnsmasq of 72 killed (by PID), both clients told to renew (SIGUSR1)."""
-    add_guest(lab, '72', 'g72s', RESERVED['mac'])
-    add_guest(lab, '72', 'g72y', '52:54:00:bb:72:06')
-    first = serve_only(lab, 'dhcp1', '72', lambda: dict((ns, (start_client(lab, ns), record(lab, ns))) for ns in ('g72s', 'g72y')))
-    killed = dnsmasq(lab, 'dhcp1', '72')
+    """Two clients that stay - one with web62's MAC, one without a reservation - bound while only dhcp1
+    answers; then dhcp1's dnsmasq of 62 killed (by PID), both clients told to renew (SIGUSR1)."""
+    add_guest(lab, '62', 'g62s', RESERVED['mac'])
+    add_guest(lab, '62', 'g62y', '52:54:00:bb:62:06')
+    first = serve_only(lab, 'dhcp1', '62', lambda: dict((ns, (start_client(lab, ns), record(lab, ns))) for ns in ('g62s', 'g62y')))
+    killed = dnsmasq(lab, 'dhcp1', '62')
     lab.run('dhcp1', 'kill -KILL %s' % killed)
-    survivor = dnsmasq(lab, 'dhcp2', '72')
-    lab.run(COMPUTE, 'for ns in g72s g72y; do kill -USR1 "$(cat %s/$ns.udhcpc.pid)"; done' % RUN)
-    for ns in ('g72s', 'g72y'):
-        wait(lambda ns=ns: record(lab, ns).get('server') == '10.72.0.3')
+    survivor = dnsmasq(lab, 'dhcp2', '62')
+    lab.run(COMPUTE, 'for ns in g62s g62y; do kill -USR1 "$(cat %s/$ns.udhcpc.pid)"; done' % RUN)
+    for ns in ('g62s', 'g62y'):
+        wait(lambda ns=ns: record(lab, ns).get('server') == '10.62.0.3')
     time.sleep(2)       # anything more the clients or the servers would send
-    after = dict((ns, record(lab, ns)) for ns in ('g72s', 'g72y'))
+    after = dict((ns, record(lab, ns)) for ns in ('g62s', 'g62y'))
     return {'first': first, 'killed': killed, 'survivor': survivor, 'after': after,
-            'leases2': lab.out('dhcp2', 'cat %s/72/leases' % STATE),
+            'leases2': lab.out('dhcp2', 'cat %s/62/leases' % STATE),
             'dead': not lab.ok('dhcp1', '[ -d /proc/%s ] && ! grep -q "^State:.*Z" /proc/%s/status' % (killed, killed))}
 
 
 def test_both_clients_were_bound_by_dhcp1_before_the_kill(ha):
-    assert dict((ns, got[1].get('server')) for ns, got in ha['first'].items()) == {'g72s': '10.72.0.2', 'g72y': '10.72.0.2'}
+    assert dict((ns, got[1].get('server')) for ns, got in ha['first'].items()) == {'g62s': '10.62.0.2', 'g62y': '10.62.0.2'}
     assert ha['killed'] and ha['dead']
 
 
 def test_reserved_guest_renews_from_the_survivor_keeping_its_address(ha):
-    got = ha['after']['g72s']
-    assert (got.get('ip'), got.get('server')) == ('10.72.0.10', '10.72.0.3'), got
-    assert 'renew ip=10.72.0.10 server=10.72.0.3' in got['events'] and not any(e.startswith('nak') for e in got['events'])
+    got = ha['after']['g62s']
+    assert (got.get('ip'), got.get('server')) == ('10.62.0.10', '10.62.0.3'), got
+    assert 'renew ip=10.62.0.10 server=10.62.0.3' in got['events'] and not any(e.startswith('nak') for e in got['events'])
 
 
 def test_dynamic_guest_gets_an_address_of_the_survivors_share(ha):
-    got = ha['after']['g72y']
-    assert got.get('server') == '10.72.0.3' and in_share(got['ip'], SHARES['10.72.0.3']), got
+    got = ha['after']['g62y']
+    assert got.get('server') == '10.62.0.3' and in_share(got['ip'], SHARES['10.62.0.3']), got
 
 
 def test_no_nak_storm_at_most_one_nak_per_try_of_the_client(ha):
-    naks = [e for e in ha['after']['g72y']['events'] if e.startswith('nak')]
-    assert len(naks) <= 3, ha['after']['g72y']['events']
+    naks = [e for e in ha['after']['g62y']['events'] if e.startswith('nak')]
+    assert len(naks) <= 3, ha['after']['g62y']['events']
 
 
 def test_the_survivor_hands_out_only_its_share_and_the_reservation(ha):
     for line in ha['leases2'].splitlines():
         ip = line.split()[2]
-        assert ip == '10.72.0.10' or in_share(ip, SHARES['10.72.0.3']), ha['leases2']
+        assert ip == '10.62.0.10' or in_share(ip, SHARES['10.62.0.3']), ha['leases2']
 
 
 @pytest.fixture(scope='module')
 def revived(lab, runs, ha):
     run = converge(runs, lab, 'revive', nets())
-    return run, dnsmasq(lab, 'dhcp1', '72'), dnsmasq(lab, 'dhcp2', '72')
+    return run, dnsmasq(lab, 'dhcp1', '62'), dnsmasq(lab, 'dhcp2', '62')
 
 
 def test_the_nodes_next_converge_brings_it_back_changed_only_there(revived, ha):
     run = revived[0]
     assert_run(run, hosts=HOSTS, changed=True)
     assert [h for h in HOSTS if run.stats[h]['changed']] == ['dhcp1']
-    assert dict(('%s:%s' % k, a) for k, a in daemon_actions(run).items()) == {'dhcp1:dnsmasq-72': 'started'} or \
-        dict(('%s:%s' % k, a) for k, a in daemon_actions(run).items()) == {'dhcp1:dnsmasq-72': 'restarted'}
+    assert dict(('%s:%s' % k, a) for k, a in daemon_actions(run).items()) == {'dhcp1:dnsmasq-62': 'started'} or \
+        dict(('%s:%s' % k, a) for k, a in daemon_actions(run).items()) == {'dhcp1:dnsmasq-62': 'restarted'}
     assert revived[1] not in ('', ha['killed']) and revived[2] == ha['survivor']
 
 
@@ -412,7 +400,7 @@ def test_the_nodes_next_converge_brings_it_back_changed_only_there(revived, ha):
 def removed(lab, runs, revived):
     run = converge(runs, lab, 'absent', nets(absent))
     REMOVED.append(run.ok)
-    left = on_all(lab, 'ip netns list | grep qdhcp-7; ip -br link | grep -E "^tap7"; ls -d %s/7? 2>/dev/null; true' % STATE)
+    left = on_all(lab, 'ip netns list | grep qdhcp-6; ip -br link | grep -E "^tap6"; ls -d %s/6? 2>/dev/null; true' % STATE)
     return run, left, pids(lab), converge(runs, lab, 'absent-again', nets(absent))
 
 
