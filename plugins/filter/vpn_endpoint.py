@@ -248,6 +248,7 @@ class _Instance:
         self.host = host
         self.settings = settings
         self.errors = []
+        self.routing_errors = []    # a client's: its server's host refuses them too (issue 25)
         self.name = str(self.raw.get('name', ''))
         self.role = str(self.raw.get('role', ''))
         self.state = self.raw.get('state') or 'present'
@@ -255,8 +256,13 @@ class _Instance:
         if not isinstance(raw, Mapping):
             self.fail('must be a mapping, not %s' % type(raw).__name__)
 
-    def fail(self, text):
+    def fail(self, text, routing=False):
         self.errors.append('%s: %s' % (self.where, text))
+        if routing:
+            self.routing_errors.append(self.errors[-1])
+
+    def fail_routing(self, text):
+        self.fail(text, routing=True)
 
     @property
     def present(self):
@@ -442,7 +448,8 @@ class _Instance:
         inventory: their ccd files, routes and pushes) and its dynamic pool."""
         for key in (CLIENT_ONLY if self.role == 'server' else SERVER_ONLY if self.role == 'client' else ()):
             if _given(self.raw, key) is not None:
-                self.fail('%s belongs to the %s instance' % (key, 'client' if self.role == 'server' else 'server'))
+                self.fail('%s belongs to the %s instance' % (key, 'client' if self.role == 'server' else 'server'),
+                          routing=True)
         if self.role == 'client':
             return self.client_routing(host, servers, srv, server_host, net, transport)
         out = {'forward': self.flag('forward', True), 'client_to_client': self.flag('client_to_client', False),
@@ -454,10 +461,12 @@ class _Instance:
             return out
         clients = []
         for client_host, raw in servers.clients(self.host, self.name):
+            # a client's routing problems are refused here too (this host's play runs first); the others only
+            # on the client's host, as before
             theirs = _Instance(0, raw, client_host, self.settings)
             planned = theirs.plan(_Host(), servers)
-            self.errors.extend(e for e in theirs.errors if e not in self.errors)
-            if planned is not None and not theirs.errors:
+            self.errors.extend(e for e in theirs.routing_errors if e not in self.errors)
+            if planned is not None:
                 clients.append(planned)
         for c in clients:
             self.route(host, _networks([n['cidr'] for n in c['networks']], 'networks')[0], 'tunnel',
@@ -501,34 +510,34 @@ class _Instance:
             try:
                 n = _ip4(given)
             except ValueError as e:
-                self.fail('address %s %s' % (_json(given), e))
+                self.fail_routing('address %s %s' % (_json(given), e))
             else:
                 out['fixed_address'] = _dotted(n)
                 if net:
                     base, size = _ip4(net['network']), 2 ** (32 - net['prefix'])
                     if not base <= n < base + size:
-                        self.fail('address %s is outside the subnet %s of its server instance on %s'
+                        self.fail_routing('address %s is outside the subnet %s of its server instance on %s'
                                   % (given, srv.get('subnet'), server_host))
                     elif n in (base, base + size - 1):
-                        self.fail('address %s is the %s address of subnet %s'
+                        self.fail_routing('address %s is the %s address of subnet %s'
                                   % (given, 'network' if n == base else 'broadcast', srv.get('subnet')))
                     elif n == base + 1:
-                        self.fail("address %s is the server's tunnel address" % given)
+                        self.fail_routing("address %s is the server's tunnel address" % given)
         nets, errors = _networks(self.raw.get('networks'), 'networks')
         for e in errors:
-            self.fail(e)
+            self.fail_routing(e)
         if nets and transport.get('dev_type') == 'tap':
-            self.fail('networks need a tun instance (a tap client is a bridge port: route behind it on the bridge)')
+            self.fail_routing('networks need a tun instance (a tap client is a bridge port: route behind it on the bridge)')
         if net:
             base = _ip4(net['network'])
             tunnel = {'start': base, 'end': base + 2 ** (32 - net['prefix'])}
             for n in nets:
                 if _overlap(n, tunnel):
-                    self.fail('networks entry %s overlaps the tunnel subnet %s' % (n['cidr'], srv.get('subnet')))
+                    self.fail_routing('networks entry %s overlaps the tunnel subnet %s' % (n['cidr'], srv.get('subnet')))
         for n in nets:
             for r in _networks([r['cidr'] for r in srv.get('push_routes') or []], 'push_routes')[0]:
                 if _overlap(n, r):
-                    self.fail('networks entry %s overlaps %s, which its server instance on %s pushes (push_routes)'
+                    self.fail_routing('networks entry %s overlaps %s, which its server instance on %s pushes (push_routes)'
                               % (n['cidr'], r['cidr'], server_host))
         out.update(networks=_public(nets), forward=bool(nets))
         if not (self.present and srv and servers is not None):
@@ -543,12 +552,12 @@ class _Instance:
                 continue
             who = 'client %s on %s' % (self.name, other_host)
             if out['fixed_address'] and str(_given(raw, 'address') or '') == out['fixed_address']:
-                self.fail('address %s is also the address of %s' % (out['fixed_address'], who))
+                self.fail_routing('address %s is also the address of %s' % (out['fixed_address'], who))
             theirs = _networks(raw.get('networks'), 'networks')[0]
             for n in nets:
                 for t in theirs:
                     if _overlap(n, t):
-                        self.fail('networks entry %s overlaps network %s behind %s' % (n['cidr'], t['cidr'], who))
+                        self.fail_routing('networks entry %s overlaps network %s behind %s' % (n['cidr'], t['cidr'], who))
             self.route(host, theirs, 'tunnel', ' (behind %s, pushed by %s)' % (who, server_host))
         return out
 

@@ -9,7 +9,7 @@ vpn_instances.yml; the variants below change it as extra vars).
 
 Steps (module-scoped fixtures, each on the state the one before left):
   checked_fresh -> converged (-vvv --diff) -> reconverged -> verified (traffic, and through the tunnels to the
-  networks behind vpn1 and vpn2) -> client_killed (a fixed address kept) -> checked_reload -> reloaded ->
+  networks behind vpn1 and vpn2) -> checked_reload -> reloaded ->
   reload_verified -> restarted -> restart_verified -> refused (bad inputs) -> removed -> removed_again ->
   one_play (servers and clients in one play: fresh PKIs, a killed server)
 """
@@ -111,14 +111,11 @@ BAD = {
         "argument 'port' is of type str found in 'vpn_endpoint_instances'"]),
     'bad-bridge': (both(bound, set_key('vpn1', 'lan', bridge='br-nope')), [
         'vpn_endpoint_instances[lan] (server on vpn1): bridge br-nope does not exist']),
-    # routing (issue 25): refused on the server's host too, whose play runs first
-    'bad-routing': (both(bound, set_key('vpn2', 'site', address='10.9.0.5'), set_key('vpn3', 'site', networks=['10.8.0.0/28'])), [
-        'vpn_endpoint_instances[site] (client on vpn2): address 10.9.0.5 is outside the subnet 10.8.0.0/24 of its server '
-        'instance on vpn1',
-        'vpn_endpoint_instances[site] (client on vpn3): networks entry 10.8.0.0/28 overlaps the tunnel subnet 10.8.0.0/24']),
-    'bad-twice': (both(bound, set_key('vpn3', 'site', address='10.8.0.50'),
-                       set_key('vpn1', 'alt', push_routes=['10.21.0.0/24', '10.30.0.0/24'])), [
+    # routing (issue 25): refused on the server's host too, whose play runs first (nothing changes anywhere)
+    'bad-routing': (both(bound, set_key('vpn3', 'site', address='10.8.0.50', networks=['10.8.0.0/28']),
+                         set_key('vpn1', 'alt', push_routes=['10.21.0.0/24', '10.30.0.0/24'])), [
         'vpn_endpoint_instances[site] (client on vpn3): address 10.8.0.50 is also the address of client site on vpn2',
+        'vpn_endpoint_instances[site] (client on vpn3): networks entry 10.8.0.0/28 overlaps the tunnel subnet 10.8.0.0/24',
         'vpn_endpoint_instances[alt] (server on vpn1): network 10.30.0.0/24 is also routed by instance site on this '
         'host (10.30.0.0/24 into its tunnel)']),
 }
@@ -262,31 +259,14 @@ def test_tap_server_is_a_port_of_its_bridge_which_carries_the_tunnel_address(lab
         == 'br-vpn\n1'
 
 
-# ---- 1b. a fixed address survives a daemon kill ----------------------------------------------------------
+# a client's fixed tunnel address, waited for (30 s at most)
 FIXED = ('for i in $(seq 1 30); do ip -4 -o addr show dev vpn-site | grep -q " 10.8.0.50/" && break; sleep 1; done; '
          'ip -4 -o addr show dev vpn-site | grep -o "inet [0-9./]*"')
 
 
-@pytest.fixture(scope='module')
-def client_killed(lab, runs, verified):
-    before = openvpn_pids(lab)
-    first = lab.out('vpn2', FIXED)
-    lab.run('vpn2', 'kill -KILL %s' % before['vpn2:site'])
-    run = converge(runs, lab, 'converge-killed-client')
-    return run, before, openvpn_pids(lab), first, lab.out('vpn2', FIXED)
-
-
-def test_a_killed_client_is_started_again_with_its_fixed_address(client_killed):
-    run, before, after, first, again = client_killed
-    assert_run(run, hosts=HOSTS, changed=True)
-    assert acted(run) == {'vpn2:vpn-site': 'started'}
-    assert sorted(k for k in after if after[k] != before.get(k)) == ['vpn2:site']
-    assert first == again == 'inet 10.8.0.50/24'
-
-
 # ---- 2. a pushed route: check mode, then alt reloaded (same PID), nothing else touched -------------------
 @pytest.fixture(scope='module')
-def checked_reload(lab, runs, client_killed):
+def checked_reload(lab, runs, verified):
     return checked(lambda: fingerprint(lab), lambda: converge(runs, lab, 'check-reload', variant(more_routes), check=True, diff=True))
 
 
@@ -323,14 +303,17 @@ def test_after_the_reload_traffic_flows_and_the_new_route_is_pushed(reload_verif
     assert_run(reload_verified)
 
 
-# ---- 3. a killed server and a restart-class change: site revived, alt restarted, their clients too ------
+# ---- 3. a killed server (and a killed client with a fixed address) and a restart-class change: site
+# revived, alt restarted, their clients too --------------------------------------------------------------
 @pytest.fixture(scope='module')
 def restarted(lab, runs, reload_verified):
     before = openvpn_pids(lab)
     index = lab.out('vpn1', 'cat /etc/virtnet/vpn/pki/*/index.txt | sha256sum')
+    fixed = lab.out('vpn2', FIXED)
     lab.run('vpn1', 'kill -KILL %s' % before['vpn1:site'])
+    lab.run('vpn2', 'kill -KILL %s' % before['vpn2:site'])     # a client with a fixed address (issue 25)
     run = converge(runs, lab, 'restart', variant(bound))
-    return run, before, openvpn_pids(lab), index
+    return run, before, openvpn_pids(lab), index, fixed
 
 
 def test_killed_server_and_restart_change_restart_those_servers_and_their_clients_only(restarted):
@@ -353,6 +336,12 @@ def restart_verified(lab, runs, restarted):
 
 def test_after_revival_and_restart_traffic_flows(restart_verified):
     assert_run(restart_verified)
+
+
+def test_a_killed_client_comes_back_with_its_fixed_address(lab, restarted, restart_verified):
+    before, after, fixed = restarted[1], restarted[2], restarted[4]
+    assert after['vpn2:site'] != before['vpn2:site']
+    assert fixed == lab.out('vpn2', FIXED) == 'inet 10.8.0.50/24'
 
 
 def test_no_certificate_is_issued_again(lab, restarted, restart_verified):
