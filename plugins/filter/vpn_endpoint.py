@@ -517,10 +517,10 @@ class _Instance:
                     base, size = _ip4(net['network']), 2 ** (32 - net['prefix'])
                     if not base <= n < base + size:
                         self.fail_routing('address %s is outside the subnet %s of its server instance on %s'
-                                  % (given, srv.get('subnet'), server_host))
+                                          % (given, srv.get('subnet'), server_host))
                     elif n in (base, base + size - 1):
                         self.fail_routing('address %s is the %s address of subnet %s'
-                                  % (given, 'network' if n == base else 'broadcast', srv.get('subnet')))
+                                          % (given, 'network' if n == base else 'broadcast', srv.get('subnet')))
                     elif n == base + 1:
                         self.fail_routing("address %s is the server's tunnel address" % given)
         nets, errors = _networks(self.raw.get('networks'), 'networks')
@@ -537,8 +537,8 @@ class _Instance:
         for n in nets:
             for r in _networks([r['cidr'] for r in srv.get('push_routes') or []], 'push_routes')[0]:
                 if _overlap(n, r):
-                    self.fail_routing('networks entry %s overlaps %s, which its server instance on %s pushes (push_routes)'
-                              % (n['cidr'], r['cidr'], server_host))
+                    self.fail_routing('networks entry %s overlaps %s, which its server instance on %s pushes '
+                                      '(push_routes)' % (n['cidr'], r['cidr'], server_host))
         out.update(networks=_public(nets), forward=bool(nets))
         if not (self.present and srv and servers is not None):
             return out
