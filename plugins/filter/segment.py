@@ -209,9 +209,10 @@ def segment_host(networks, host, links=None, default_local=None, strict=True):
 
 
 class _Fleet:
-    """Every host's declarations: exported by the play's hosts, else read from the inventory (hostvars)."""
+    """Every host's declarations: its export (the segment role ran on it in this playbook run, in this play
+    or an earlier one), else its inventory's segment_networks (hostvars)."""
 
-    def __init__(self, own, play_hosts, hostvars):
+    def __init__(self, own, hostvars):
         self.hostvars = hostvars if hostvars is not None else {}
         try:
             self.hosts = set(str(h) for h in self.hostvars)
@@ -219,12 +220,11 @@ class _Fleet:
             self.hosts = set()
         self.errors = []
         self.decl = {}                      # host -> {id -> normalised network}
-        play = [str(h) for h in (play_hosts or [])]
         self.decl[own['host']] = dict((n['id'], n) for n in own.get('networks') or [])
         for h in sorted(self.hosts):
             if h == own['host']:
                 continue
-            exported = self.var(h, EXPORT) if h in play else None
+            exported = self.var(h, EXPORT)
             if isinstance(exported, Mapping) and _is_list(exported.get('networks')):
                 nets = list(exported['networks'])
             else:
@@ -380,11 +380,11 @@ def _plumbing(nets, links, purge):
     return bridges, vxlans, sorted(removed)
 
 
-def segment_plan(own, host=None, play_hosts=None, hostvars=None, links=None, purge=False, strict=True):
+def segment_plan(own, host=None, hostvars=None, links=None, purge=False, strict=True):
     """Check the networks across hosts and derive this host's plumbing.
 
     `own` is this host's segment_host result; the other hosts' come from their export (the fact
-    __segment_host, for the play's hosts) or from their inventory's segment_networks. Returns {errors,
+    __segment_host, set by the role's run on them) or from their inventory's segment_networks. Returns {errors,
     networks (this host's present ones with their peers), members (id -> hosts), plumbing {bridges,
     vxlans}, removed (ids whose devices go), work}; with strict any problem raises one AnsibleFilterError.
     """
@@ -393,7 +393,7 @@ def segment_plan(own, host=None, play_hosts=None, hostvars=None, links=None, pur
     own = dict(own)
     if host is not None:
         own['host'] = str(host)
-    fleet = _Fleet(own, play_hosts, hostvars)
+    fleet = _Fleet(own, hostvars)
     errors = list(fleet.errors)
     members = _members(fleet, errors)
     nets = []

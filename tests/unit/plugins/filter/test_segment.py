@@ -48,7 +48,7 @@ def fleet(decl, play=None):
 def plan(host, decl, play=None, host_links=None, purge=False, strict=True):
     hv, play = fleet(decl, play)
     own = hv[host].get('__segment_host') or export(host, decl.get(host, []))
-    return segment_plan(own, host, play, hv, host_links if host_links is not None else links(host),
+    return segment_plan(own, host, hv, host_links if host_links is not None else links(host),
                         purge=purge, strict=strict)
 
 
@@ -130,6 +130,15 @@ def test_hosts_outside_the_play_are_read_from_the_inventory():
     assert out['networks'][0]['peers'] == ['10.88.0.12', '10.88.0.99']
 
 
+def test_an_export_of_an_earlier_play_wins_over_the_inventory():
+    # cmp1's role ran in an earlier play with its networks as play variables; its inventory says nothing
+    decl = {'net1': [N42], 'cmp1': [dict(N42, local='10.88.0.12')]}
+    hv, _play = fleet(decl)
+    hv['cmp1']['segment_networks'] = [dict(N42, state='absent')]
+    out = segment_plan(hv['net1']['__segment_host'], 'net1', hv, links('net1'))
+    assert out['networks'][0]['peers'] == ['10.88.0.12']
+
+
 def test_explicit_hosts_and_a_host_dropped_from_them():
     hosts = ['net1', 'cmp1', 'cmp2']
     decl = {'net1': [dict(N42, hosts=hosts)], 'cmp1': [dict(N42, hosts=hosts)], 'cmp2': [dict(N42, hosts=hosts)]}
@@ -166,30 +175,29 @@ CROSS = [
 
 @pytest.mark.parametrize('decl, message', [c[1:] for c in CROSS], ids=[c[0] for c in CROSS])
 def test_plan_refuses_across_hosts_naming_the_network(decl, message):
-    play = [h for h in decl if h != 'out1']
-    hv, play = fleet(decl, play)
+    hv, _play = fleet(decl, [h for h in decl if h != 'out1'])
     for h in ('cmp1',):                 # cmp1's own check passes (its local is not on its links in same-address)
         if h in decl and 'local' in decl[h][0]:
             hv[h]['__segment_host'] = segment_host(decl[h], h, links(h, extra=[
                 {'name': 'eth1', 'kind': 'veth', 'mtu': 1500, 'addresses': [decl[h][0]['local'] + '/24']}]), ADDR[h])
-    out = segment_plan(hv['net1']['__segment_host'], 'net1', play, hv, links('net1'), strict=False)
+    out = segment_plan(hv['net1']['__segment_host'], 'net1', hv, links('net1'), strict=False)
     assert any(message in e for e in out['errors']), out['errors']
     with pytest.raises(AnsibleFilterError, match='network|vni'):
-        segment_plan(hv['net1']['__segment_host'], 'net1', play, hv, links('net1'))
+        segment_plan(hv['net1']['__segment_host'], 'net1', hv, links('net1'))
 
 
 def test_plan_refuses_a_peer_without_an_ip_address():
-    hv, play = fleet({'net1': [N42]})
+    hv, _play = fleet({'net1': [N42]})
     hv['out1'] = {'ansible_host': 'out1.example', 'segment_networks': [N42]}
-    out = segment_plan(hv['net1']['__segment_host'], 'net1', play, hv, links('net1'), strict=False)
+    out = segment_plan(hv['net1']['__segment_host'], 'net1', hv, links('net1'), strict=False)
     assert "network 42 (on out1): the underlay address 'out1.example' (ansible_host) is not an IP address; set local" \
         in out['errors']
 
 
 def test_plan_refuses_a_listed_peer_without_an_ip_address():
-    hv, play = fleet({'net1': [dict(N42, hosts=['net1', 'out1'])]})
+    hv, _play = fleet({'net1': [dict(N42, hosts=['net1', 'out1'])]})
     hv['out1'] = {'ansible_host': 'out1.example'}
-    out = segment_plan(hv['net1']['__segment_host'], 'net1', play, hv, links('net1'), strict=False)
+    out = segment_plan(hv['net1']['__segment_host'], 'net1', hv, links('net1'), strict=False)
     assert out['errors'] == ["network 42: the underlay address 'out1.example' of out1 is not an IP address (set its local)"]
 
 
