@@ -233,7 +233,7 @@ def _payload_entries(module):
     trees = [(os.path.join(collections_root, 'ansible_collections', 'virtnet', 'linux', 'plugins', 'module_utils'),
               collections_root),
              (os.path.dirname(os.path.abspath(ansible.module_utils.__file__)),
-              os.path.dirname(os.path.dirname(os.path.abspath(ansible.module_utils.__file__))))]
+              os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(ansible.module_utils.__file__)))))]
     for tree, base in trees:
         for directory, _dirs, files in os.walk(tree):
             for f in files:
