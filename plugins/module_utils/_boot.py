@@ -417,9 +417,15 @@ def apply(params):
     return out.get('changed', False), None
 
 
+def _log(line):
+    """One line to the journal (the unit's standard output)."""
+    sys.stdout.write(line + '\n')
+    sys.stdout.flush()
+
+
 def main(argv=None, boot_dir=BOOT_DIR, log=None):
     """Apply every saved declaration (at boot): exit status 0 when all of them applied, else 1."""
-    log = log or (lambda line: print(line, flush=True))
+    log = log or _log
     loaded = {}
     failed = {}
     for name in saved_names(boot_dir):

@@ -234,7 +234,7 @@ options:
     description:
       - With systemd - whether the daemon starts at boot, without a converge. Its unit then has
         C([Install] WantedBy=multi-user.target), is enabled, and starts C(After=virtnet-boot.service) (the
-        boot restore of M(virtnet.linux.plumbing) with O(virtnet.linux.plumbing#module:boot): its namespace and
+        boot restore of M(virtnet.linux.plumbing) with O(virtnet.linux.plumbing#module:boot) - its namespace and
         devices are back first). Only with O(state=started), O(state=restarted) or O(state=reloaded).
       - What the unit starts it with at boot is kept as its record in C(/var/lib/virtnet/daemon/NAME.json), so
         that the next converge after a reboot finds the daemon as declared and does nothing.

@@ -70,7 +70,7 @@ options:
         to C(/etc/virtnet/boot/BOOT_NAME.json), and keeps a oneshot unit C(virtnet-boot.service) enabled
         (C(WantedBy=multi-user.target), before C(network-pre.target)) that applies every saved declaration at
         boot with a copy of this module's own code (C(/var/lib/virtnet/boot/engine.pyz), the module_utils of
-        this run): one transaction per declaration, in dependency order (a declaration that needs a namespace
+        this run) - one transaction per declaration, in dependency order (a declaration that needs a namespace
         or link another one makes comes after it). Daemons of M(virtnet.linux.daemon) with O(virtnet.linux.daemon#module:boot)
         start after it.
       - The saved file is rewritten by every run of the task - what it no longer declares (an element gone,
@@ -85,7 +85,7 @@ options:
     default: false
   boot_name:
     description:
-      - The name of this task's saved declaration (C(/etc/virtnet/boot/BOOT_NAME.json)): one per task that
+      - The name of this task's saved declaration (C(/etc/virtnet/boot/BOOT_NAME.json)), one per task that
         uses O(boot), for example the role or play it belongs to. 1 to 64 of C(A-Z a-z 0-9 _ . -).
       - Required with O(boot=true). Without it the module manages nothing of boot.
     type: str

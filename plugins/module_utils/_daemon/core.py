@@ -40,7 +40,6 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.base import (
     STATE_DIR, default_path, makedirs, remove_file,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils import _boot
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon import files as _files
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.files import normalise_files, reader
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.pidfile import PidfileBackend
@@ -167,7 +166,8 @@ def normalise(params, detect=None):
         except (re.error, TypeError) as exc:
             raise VirtnetError('%s: log_errors[%d] %r is not a regular expression: %s' % (what, i, pattern, exc))
     read_as = params.get('read_as')
-    return dict(boot=bool(params.get('boot')) and state in BOOT_STATES,
+    return dict(
+        boot=bool(params.get('boot')) and state in BOOT_STATES,
         name=name, state=state, service_manager=kind, argv=argv, netns=netns, user=user or None, group=group or None,
         uid=uid, gid=gid, capabilities=caps, environment=env,
         restart_key=params.get('restart_key'), reload_key=params.get('reload_key'), reload_signal=sig,
