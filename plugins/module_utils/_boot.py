@@ -86,23 +86,13 @@ def read_bytes(path):
 
 
 def write_bytes(path, data, mode=0o644):
-    """Atomically: a temporary file beside it, then renamed over it."""
+    """Atomically (the daemon module's way: a temporary file beside it, then renamed over it), owned by the
+    module's user (root)."""
+    from ansible_collections.virtnet.linux.plugins.module_utils._daemon.files import write_file
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
-    tmp = '%s.tmp%d' % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(data)
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_file({'path': path, 'data': data, 'mode': mode, 'uid': os.geteuid(), 'gid': os.getegid()})
 
 
 def put(path, data, mode=0o644):

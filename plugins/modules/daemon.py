@@ -383,7 +383,7 @@ notes:
   - The unit is enabled only with O(boot) - together with M(virtnet.linux.plumbing)'s O(virtnet.linux.plumbing#module:boot)
     for the namespaces and devices a daemon needs, which do not survive a reboot either; otherwise the next
     converge of the play starts it again.
-  - The module counts the starts it makes of a daemon (RV(starts), kept across reboots); a start by systemd
+  - The module counts the starts it makes of a daemon (RV(starts)); a start by systemd
     itself (at boot, or after the process died) does not count. A value that should follow another daemon's
     process - a client that restarts when its server was started anew - takes that counter, never a PID.
 '''
@@ -473,9 +473,10 @@ action:
   choices: [none, started, restarted, reloaded, stopped, removed]
 starts:
   description:
-    - How many times this module started or restarted the daemon since it was made (kept in
-      C(/var/lib/virtnet/daemon/NAME.json), across reboots; starts by systemd itself do not count). In check
-      mode, what it would be.
+    - How many times this module started or restarted the daemon since it was made; starts by systemd itself
+      (at boot, after the process died) do not count. In check mode, what it would be.
+    - With systemd it is kept across reboots (in C(/var/lib/virtnet/daemon/NAME.json)); without systemd it is
+      kept with the record in C(/run) and counts from zero again after a reboot.
   returned: always, unless O(batch) is used
   type: int
   sample: 3

@@ -196,25 +196,33 @@ def record_path(name):
     return default_path(name, 'json')
 
 
-def read_record(name):
+def read_json(path):
+    """A JSON object kept by the module (a record): {} when missing or unreadable."""
     try:
-        with open(record_path(name)) as f:
+        with open(path) as f:
             rec = json.load(f)
         return rec if isinstance(rec, dict) else {}
     except (OSError, ValueError):
         return {}
 
 
-def write_record(name, rec):
-    """The record, root's only (it holds the digests of secret files)."""
-    makedirs(STATE_DIR)
-    path = record_path(name)
+def write_json(path, rec):
+    """Atomically, root's only (a record holds the digests of secret files)."""
+    makedirs(os.path.dirname(path))
     tmp = path + '.tmp'
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, 'w') as f:
         os.fchmod(fd, 0o600)
         json.dump(rec, f, sort_keys=True)
     os.rename(tmp, path)
+
+
+def read_record(name):
+    return read_json(record_path(name))
+
+
+def write_record(name, rec):
+    write_json(record_path(name), rec)
 
 
 def persist_path(name):
@@ -225,23 +233,11 @@ def read_persist(name):
     """What outlives a reboot (/var/lib/virtnet/daemon/NAME.json): `starts`, the number of starts this
     module made of the daemon, and - while the daemon starts at boot (boot, systemd) - `record`, the record
     of what the unit starts it with (the record in /run is gone after a reboot)."""
-    try:
-        with open(persist_path(name)) as f:
-            rec = json.load(f)
-        return rec if isinstance(rec, dict) else {}
-    except (OSError, ValueError):
-        return {}
+    return read_json(persist_path(name))
 
 
 def write_persist(name, starts, record):
-    makedirs(PERSIST_DIR)
-    path = persist_path(name)
-    tmp = path + '.tmp'
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, 'w') as f:
-        os.fchmod(fd, 0o600)
-        json.dump({'starts': starts, 'record': record}, f, sort_keys=True)
-    os.rename(tmp, path)
+    write_json(persist_path(name), {'starts': starts, 'record': record})
 
 
 def file_digests(spec):
