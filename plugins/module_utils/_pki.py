@@ -16,22 +16,27 @@
                 of the task fails, and a directory the task made is removed
     material    the CA certificate, the tls-crypt key and the certificates and keys asked for
 
-Seams for what comes next (issue 24): read_index gives every certificate easy-rsa issued with its status
-and notAfter, which revocation of names no longer claimed and renewal within renew_days plan from;
-certificate_not_after reads any certificate's end date from its DER (the CA's: no program to run, so a
-converged task runs none); revoke, gen-crl and renew are further Step kinds run under the same lock and
-snapshot; read_material is what an export writes out.
+The life cycle (issue 24): with purge, every certificate issued/ holds that the task's servers, clients,
+keep and read do not name is revoked (easy-rsa revoke NAME cessationOfOperation); with renew_days, a
+certificate of servers or clients that ends within renew_days is revoked as superseded and issued anew;
+with crl, crl.pem (easy-rsa gen-crl) is made when missing, after any revocation and when its nextUpdate
+is within renew_days. The end dates are read from the certificates' and the CRL's DER (certificate_not_after,
+crl_next_update): a converged task runs no program. A CA that ends within renew_days is reported (a
+warning), never replaced.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import calendar
 import os
+import platform
 import re
 import shutil
 import stat
 import tempfile
+import time
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError, hold_lock
 from ansible_collections.virtnet.linux.plugins.module_utils import _engine
@@ -40,10 +45,12 @@ from ansible_collections.virtnet.linux.plugins.module_utils._engine import (
 )
 
 #: the options of one PKI (the keys of each item; easyrsa, openvpn and lock_timeout are the task's)
-KEYS = ('path', 'ca_cn', 'curve', 'ca_days', 'cert_days', 'servers', 'clients', 'tls_crypt', 'read')
+KEYS = ('path', 'ca_cn', 'curve', 'ca_days', 'cert_days', 'servers', 'clients', 'tls_crypt', 'read', 'keep', 'purge',
+        'renew_days', 'crl', 'crl_days')
 LOCK_NAME = '.virtnet-issue.lock'
 TLS_CRYPT = 'tc.key'
 TLS_CRYPT_NEW = '.tc.key.virtnet-new'
+CRL = 'crl.pem'
 LOCK_TIMEOUT = 300
 MAX_LOCK_TIMEOUT = 86400
 MAX_DAYS = 36500
@@ -53,7 +60,11 @@ CURVE_RE = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
 #: names a certificate may not have: private/ca.key is the CA's key
 RESERVED_CNS = ('ca',)
 #: the kinds of Step, in the order a plan runs them
-STEP_KINDS = ('init', 'ca', 'server', 'client', 'tls_crypt')
+STEP_KINDS = ('init', 'ca', 'revoke', 'server', 'client', 'tls_crypt', 'crl')
+#: why a certificate is revoked (easy-rsa's reasons): no longer claimed, or renewed
+UNCLAIMED = 'cessationOfOperation'
+SUPERSEDED = 'superseded'
+DAY = 86400
 
 
 def label(path):
@@ -76,7 +87,7 @@ def cn_error(cn):
 def normalise(item):
     """The item with its lists made lists and its path normalised (no trailing /, no // or /./)."""
     out = dict(item)
-    for key in ('servers', 'clients'):
+    for key in ('servers', 'clients', 'keep'):
         out[key] = list(out.get(key) or [])
     if out.get('read') is not None:
         out['read'] = list(out['read'])
@@ -99,10 +110,21 @@ def validate(item):
         return ['pki /: path must not be the root directory']
     where = label(path)
     errors = []
-    for key in ('ca_days', 'cert_days'):
+    for key in ('ca_days', 'cert_days', 'crl_days'):
         value = item.get(key)
+        if key == 'crl_days' and value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DAYS:
             errors.append('%s: %s must be a whole number of days from 1 to %d, not %r' % (where, key, MAX_DAYS, value))
+    renew = item.get('renew_days') or 0
+    if isinstance(renew, bool) or not isinstance(renew, int) or not 0 <= renew < MAX_DAYS:
+        errors.append('%s: renew_days must be a whole number of days from 0 to %d, not %r' % (where, MAX_DAYS - 1, renew))
+    else:
+        for key in ('cert_days',) + (('crl_days',) if item.get('crl') else ()):
+            days = item.get(key)
+            if isinstance(renew, int) and renew and isinstance(days, int) and not isinstance(days, bool) and renew >= days:
+                errors.append('%s: renew_days (%d) must be below %s (%d): every run would renew what it issued'
+                              % (where, renew, key, days))
     curve = item.get('curve')
     if not isinstance(curve, str) or not CURVE_RE.match(curve):
         errors.append('%s: invalid curve %r (a name as openssl ecparam -list_curves shows it)' % (where, curve))
@@ -110,7 +132,8 @@ def validate(item):
     if ca_cn is not None and (not CA_CN_RE.match(ca_cn) or ca_cn != ca_cn.strip() or ca_cn[0] in '-.'):
         errors.append('%s: invalid ca_cn %r: use 1 to 64 letters, digits, spaces and _ . @ -, not starting with '
                       '- or . or a space, not ending with a space' % (where, ca_cn))
-    lists = [('servers', item.get('servers') or []), ('clients', item.get('clients') or [])]
+    lists = [('servers', item.get('servers') or []), ('clients', item.get('clients') or []),
+             ('keep', item.get('keep') or [])]
     if item.get('read') is not None:
         lists.append(('read', item['read']))
     for key, cns in lists:
@@ -149,10 +172,22 @@ def _names(directory, suffix):
     return set(name[:-len(suffix)] for name in entries if name.endswith(suffix) and len(name) > len(suffix))
 
 
-def read_state(path):
-    """What the PKI directory `path` holds (plain data; nothing is made or changed)."""
+def _end(path, reader):
+    """The date `reader` finds in the file at `path` (ISO 8601), None when it is missing or has none."""
+    try:
+        with open(path) as f:
+            return reader(f.read())
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return None
+
+
+def read_state(path, names=()):
+    """What the PKI directory `path` holds (plain data; nothing is made or changed); `not_after` has the end
+    dates of the certificates of `names` that are issued, `ca_not_after` the CA's, `crl_next` the CRL's
+    nextUpdate (read from their DER: no program runs)."""
     state = dict(path=path, exists=False, is_dir=False, mode=None, entries=[], private=False, ca_crt=False,
-                 ca_key=False, tls_crypt=False, issued=set(), keys=set(), reqs=set())
+                 ca_key=False, tls_crypt=False, issued=set(), keys=set(), reqs=set(), crl=False, crl_next=None,
+                 ca_not_after=None, not_after={})
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -170,6 +205,14 @@ def read_state(path):
     state['issued'] = _names(os.path.join(path, 'issued'), '.crt')
     state['keys'] = _names(os.path.join(path, 'private'), '.key') - set(RESERVED_CNS)
     state['reqs'] = _names(os.path.join(path, 'reqs'), '.req')
+    state['crl'] = os.path.isfile(os.path.join(path, CRL))
+    if state['crl']:
+        state['crl_next'] = _end(os.path.join(path, CRL), crl_next_update)
+    if state['ca_crt']:
+        state['ca_not_after'] = _end(os.path.join(path, 'ca.crt'), certificate_not_after)
+    for cn in names:
+        if cn in state['issued']:
+            state['not_after'][cn] = _end(os.path.join(path, 'issued', '%s.crt' % cn), certificate_not_after)
     return state
 
 
@@ -178,23 +221,27 @@ def read_state(path):
 class Step(object):
     """One thing to make in a PKI. `clear`: leftovers (relative paths) removed before it runs."""
 
-    __slots__ = ('kind', 'cn', 'clear')
+    __slots__ = ('kind', 'cn', 'clear', 'reason')
 
-    def __init__(self, kind, cn=None, clear=()):
+    def __init__(self, kind, cn=None, clear=(), reason=None):
         if kind not in STEP_KINDS:
             raise ValueError('unknown step kind %r' % kind)
         self.kind = kind
         self.cn = cn
         self.clear = tuple(clear)
+        self.reason = reason
 
     def __repr__(self):
-        return 'Step(%r, %r, %r)' % (self.kind, self.cn, self.clear)
+        return 'Step(%r, %r, %r, %r)' % (self.kind, self.cn, self.clear, self.reason)
+
+    def _key(self):
+        return (self.kind, self.cn, self.clear, self.reason)
 
     def __eq__(self, other):
-        return isinstance(other, Step) and (self.kind, self.cn, self.clear) == (other.kind, other.cn, other.clear)
+        return isinstance(other, Step) and self._key() == other._key()
 
     def __hash__(self):
-        return hash((self.kind, self.cn, self.clear))
+        return hash(self._key())
 
     def easyrsa_args(self):
         """easy-rsa's command line after --pki-dir (None: the step is openvpn's)."""
@@ -205,6 +252,10 @@ class Step(object):
             return ['build-ca', 'nopass']
         if self.kind in ('server', 'client'):
             return ['build-%s-full' % self.kind, self.cn, 'nopass']
+        if self.kind == 'revoke':
+            return ['revoke', self.cn, self.reason]
+        if self.kind == 'crl':
+            return ['gen-crl']
         return None
 
     def describe(self):
@@ -220,20 +271,62 @@ class Step(object):
             return ['ca.crt', 'private/ca.key']
         if self.kind == 'tls_crypt':
             return [TLS_CRYPT]
+        if self.kind == 'crl':
+            return [CRL]
+        if self.kind == 'revoke':
+            return []
         return ['issued/%s.crt' % self.cn, 'private/%s.key' % self.cn]
+
+    def moves(self):
+        """The files (relative to the PKI) the step moves away (revoke: to revoked/): the undo writes them back."""
+        if self.kind != 'revoke':
+            return []
+        return ['issued/%s.crt' % self.cn, 'private/%s.key' % self.cn, 'reqs/%s.req' % self.cn]
 
     @property
     def generates_key(self):
         return self.kind in ('ca', 'server', 'client')
 
 
-def plan(state, item):
+def to_epoch(iso):
+    """Seconds since the epoch of an ISO 8601 UTC time as parse_time writes it (None stays None)."""
+    if not iso:
+        return None
+    return calendar.timegm(time.strptime(iso, '%Y-%m-%dT%H:%M:%SZ'))
+
+
+def ends_within(iso, days, now):
+    """Whether the time `iso` is less than `days` days after `now` (or past); an unknown time is not."""
+    end = to_epoch(iso)
+    return end is not None and end - now < days * DAY
+
+
+def claimed(item):
+    """The common names the task claims: purge revokes every other issued certificate."""
+    return set(item.get('servers') or []) | set(item.get('clients') or []) | set(item.get('keep') or []) | \
+        set(item.get('read') or [])
+
+
+def renewals(state, item, now):
+    """The certificates of servers and clients that end within renew_days (sorted)."""
+    days = item.get('renew_days') or 0
+    if not days:
+        return []
+    return sorted(cn for cn in set(item.get('servers') or []) | set(item.get('clients') or [])
+                  if cn in state['issued'] and ends_within(state['not_after'].get(cn), days, now))
+
+
+def plan(state, item, now=None):
     """(steps, errors): what to run to bring the PKI `state` to what `item` asks, in order, or why not.
 
     A certificate counts as issued when issued/CN.crt exists (as the role's `creates` had it); it is
-    never issued again. private/CN.key and reqs/CN.req without issued/CN.crt are what an issuance that
-    was interrupted leaves (easy-rsa refuses to overwrite them): they are cleared before CN is issued.
+    never issued again, unless renew_days renews it (revoked as superseded, then issued anew).
+    private/CN.key and reqs/CN.req without issued/CN.crt are what an issuance that was interrupted leaves
+    (easy-rsa refuses to overwrite them): they are cleared before CN is issued. With purge, the issued
+    certificates no name of the task claims are revoked; with crl, the CRL is made when it is missing,
+    after a revocation, and when its nextUpdate is within renew_days (`now`: seconds since the epoch).
     """
+    now = time.time() if now is None else now
     path = item['path']
     where = label(path)
     if state['exists'] and not state['is_dir']:
@@ -257,16 +350,26 @@ def plan(state, item):
             errors.append('%s: ca.crt is missing but certificates were issued (%s): restore ca.crt; a new CA '
                           'would not verify them' % (where, ', '.join(issued[:8])))
         steps.append(Step('ca', clear=['private/ca.key'] if state['ca_key'] else []))
+    renew = renewals(state, item, now)
+    if item.get('purge'):
+        for cn in sorted(state['issued'] - claimed(item)):
+            steps.append(Step('revoke', cn, reason=UNCLAIMED))
+    for cn in renew:
+        steps.append(Step('revoke', cn, reason=SUPERSEDED))
     for kind, key in (('server', 'servers'), ('client', 'clients')):
         for cn in item.get(key) or []:
-            if cn in state['issued']:
+            if cn in state['issued'] and cn not in renew:
                 continue
-            clear = (['private/%s.key' % cn] if cn in state['keys'] else []) + \
+            # a renewed certificate's key and request went with it (revoked/)
+            clear = [] if cn in renew else (['private/%s.key' % cn] if cn in state['keys'] else []) + \
                 (['reqs/%s.req' % cn] if cn in state['reqs'] else [])
             steps.append(Step(kind, cn, clear))
     if item.get('tls_crypt') and not state['tls_crypt']:
         steps.append(Step('tls_crypt'))
-    to_issue = set(step.cn for step in steps if step.cn)
+    if item.get('crl') and (not state['crl'] or any(s.kind in ('ca', 'revoke') for s in steps) or
+                            state['crl_next'] is None or ends_within(state['crl_next'], item.get('renew_days') or 0, now)):
+        steps.append(Step('crl'))
+    to_issue = set(step.cn for step in steps if step.kind in ('server', 'client'))
     for cn in item.get('read') or []:
         if cn in to_issue:
             continue
@@ -279,24 +382,35 @@ def plan(state, item):
 
 
 def summary(steps):
-    """(made, issued, cleared) of a plan: made among pki, ca, tls_crypt; CNs; leftovers."""
-    made = [{'init': 'pki', 'ca': 'ca', 'tls_crypt': 'tls_crypt'}[s.kind] for s in steps
-            if s.kind in ('init', 'ca', 'tls_crypt')]
-    issued = [s.cn for s in steps if s.cn]
+    """(made, issued, cleared) of a plan: made among pki, ca, tls_crypt, crl; CNs issued (renewed ones
+    too); leftovers."""
+    made = [{'init': 'pki', 'ca': 'ca', 'tls_crypt': 'tls_crypt', 'crl': 'crl'}[s.kind] for s in steps
+            if s.kind in ('init', 'ca', 'tls_crypt', 'crl')]
+    issued = [s.cn for s in steps if s.kind in ('server', 'client')]
     cleared = [rel for s in steps for rel in s.clear]
     return made, issued, cleared
+
+
+def revocations(steps):
+    """(revoked, renewed) of a plan: the CNs revoked as no longer claimed, and those renewed."""
+    return ([s.cn for s in steps if s.kind == 'revoke' and s.reason != SUPERSEDED],
+            [s.cn for s in steps if s.kind == 'revoke' and s.reason == SUPERSEDED])
 
 
 def view(state, item, steps=()):
     """Names only, never key material: the PKI as the diff shows it, after `steps` when given."""
     made, issued, dummy = summary(steps)
-    have = set(state['issued']) | set(issued)
+    revoked, renewed = revocations(steps)
+    have = (set(state['issued']) - set(revoked)) | set(issued)
     return {
         'pki': bool(state['private']) or 'pki' in made,
         'ca': bool(state['ca_crt']) or 'ca' in made,
         'tls_crypt': bool(state['tls_crypt']) or 'tls_crypt' in made,
+        'crl': bool(state.get('crl')) or 'crl' in made,
         'servers': [cn for cn in item.get('servers') or [] if cn in have],
         'clients': [cn for cn in item.get('clients') or [] if cn in have],
+        'certificates': sorted(have),
+        'renewed': renewed,
     }
 
 
@@ -395,6 +509,34 @@ def certificate_not_after(text):
         return None
 
 
+def crl_next_update(text):
+    """The nextUpdate (ISO 8601) of the CRL in `text` (PEM), read from its DER without a program; None when
+    it has none or cannot be read."""
+    match = re.search(r'-----BEGIN X509 CRL-----(.*?)-----END X509 CRL-----', text, re.S)
+    if not match:
+        return None
+    try:
+        der = base64.b64decode(''.join(match.group(1).split()), validate=True)
+        outer, pos, dummy = _der(der, 0)
+        tbs, pos, end = _der(der, pos)
+        if (outer, tbs) != (0x30, 0x30):
+            return None
+        tag, start, stop = _der(der, pos)
+        if tag == 0x02:                                   # version
+            pos = stop
+        for dummy in range(2):                            # signature, issuer
+            tag, start, pos = _der(der, pos)
+        tag, start, pos = _der(der, pos)                  # thisUpdate
+        if tag not in (0x17, 0x18) or pos >= end:
+            return None
+        tag, start, stop = _der(der, pos)                 # nextUpdate (optional)
+        if tag not in (0x17, 0x18):
+            return None
+        return parse_time(der[start:stop].decode('ascii'))
+    except (ValueError, IndexError, UnicodeDecodeError, binascii.Error):
+        return None
+
+
 # --------------------------------------------------------------------------- commands
 
 def runner(module, locks=()):
@@ -451,7 +593,8 @@ def easyrsa_env(item, ca=False):
     """easy-rsa's settings: batch mode, EC keys on the item's curve, its validity periods; the CA's CN only
     for build-ca (as the role set them)."""
     env = dict(EASYRSA_BATCH='1', EASYRSA_ALGO='ec', EASYRSA_CURVE=item['curve'],
-               EASYRSA_CA_EXPIRE=str(item['ca_days']), EASYRSA_CERT_EXPIRE=str(item['cert_days']))
+               EASYRSA_CA_EXPIRE=str(item['ca_days']), EASYRSA_CERT_EXPIRE=str(item['cert_days']),
+               EASYRSA_CRL_DAYS=str(item.get('crl_days') or 180))
     if ca:
         env['EASYRSA_REQ_CN'] = item['ca_cn']
     return env
@@ -481,7 +624,7 @@ class Tools(object):
         for item, steps in zip(items, plans):
             where = label(item['path'])
             kinds = set(step.kind for step in steps)
-            if kinds & set(('init', 'ca', 'server', 'client')) and not _executable(self.easyrsa):
+            if kinds & set(('init', 'ca', 'revoke', 'server', 'client', 'crl')) and not _executable(self.easyrsa):
                 errors.append('%s: easy-rsa not found at %s: install easy-rsa (or set easyrsa)' % (where, self.easyrsa))
             if 'tls_crypt' in kinds and not _executable(self.openvpn):
                 errors.append('%s: openvpn not found at %s: install openvpn (or set openvpn)' % (where, self.openvpn))
@@ -524,9 +667,23 @@ def run_step(path, step, item, tools):
         raise VirtnetError('%s: easy-rsa deleted the PKI directory and its lock on init-pki: easy-rsa 3.0.9 or '
                            'later is needed (init-pki soft)' % where)
     missing = [rel for rel in step.makes() if not os.path.exists(os.path.join(path, rel))]
+    if step.kind == 'revoke' and os.path.exists(os.path.join(path, 'issued', '%s.crt' % step.cn)):
+        raise VirtnetError('%s: %s exited 0 but left issued/%s.crt: %s'
+                           % (where, step.describe(), step.cn, error_tail(err or out)))
     if missing:
         raise VirtnetError('%s: %s exited 0 but did not make %s: %s'
                            % (where, step.describe(), ', '.join(missing), error_tail(err or out)))
+
+
+def _files(path):
+    """Every regular file under `path` (relative), but the lock file."""
+    out = []
+    for root, dirs, files in os.walk(path):
+        for name in files:
+            rel = os.path.relpath(os.path.join(root, name), path)
+            if rel != LOCK_NAME and os.path.isfile(os.path.join(root, name)):
+                out.append(rel)
+    return out
 
 
 def _unlink(path):
@@ -643,13 +800,15 @@ def _read_text(path):
 
 
 def read_material(path, cns):
-    """{ca, tls_crypt, certs: {CN: {cert, key}}} of the PKI at `path`: the files' contents as they are
+    """{ca, tls_crypt, crl, certs: {CN: {cert, key}}} of the PKI at `path`: the files' contents as they are
     (issued/CN.crt with easy-rsa's text before the PEM); None for a CA or key that does not exist, no
     entry for a CN that has no certificate (in check mode: one that would be issued)."""
     ca = os.path.join(path, 'ca.crt')
     tc = os.path.join(path, TLS_CRYPT)
+    crl = os.path.join(path, CRL)
     material = {'ca': _read_text(ca) if os.path.isfile(ca) else None,
                 'tls_crypt': _read_text(tc) if os.path.isfile(tc) else None,
+                'crl': _read_text(crl) if os.path.isfile(crl) else None,
                 'certs': {}}
     for cn in cns:
         cert = os.path.join(path, 'issued', '%s.crt' % cn)
@@ -726,7 +885,7 @@ def plan_all(items):
     """(states, plans, errors) of the task's PKIs, read now."""
     states, plans, errors = [], [], []
     for item in items:
-        state = read_state(item['path'])
+        state = read_state(item['path'], item['servers'] + item['clients'])
         steps, errs = plan(state, item)
         states.append(state)
         plans.append(steps)
@@ -762,13 +921,19 @@ def _ensure(ctx, item):
     path = item['path']
     state, steps = ctx.plans[path]
     if steps and not ctx.check_mode:
-        snapshot = Snapshot.take(path, [rel for step in steps for rel in step.clear])
+        save = [rel for step in steps for rel in step.clear]
+        if any(step.kind == 'revoke' for step in steps):
+            # easy-rsa's revoke moves the certificate, key and request (and certs_by_serial/'s copy) away
+            save = _files(path)
+        snapshot = Snapshot.take(path, save)
         ctx.tx.run('%s: its files (as before this task)' % label(path), _nothing, undo=snapshot.restore)
     for step in steps:
         ctx.tx.run('%s: %s' % (label(path), step.describe()),
                    lambda step=step: run_step(path, step, item, ctx.tools), undo=_nothing)
     made, issued, cleared = summary(steps)
-    extra = dict(made=made, issued=issued, cleared=cleared, material={}, not_after={})
+    revoked, renewed = revocations(steps)
+    extra = dict(made=made, issued=issued, cleared=cleared, revoked=revoked, renewed=renewed, material={},
+                 not_after={}, ca_expiring=False)
     if item.get('read') is not None:
         extra['material'] = read_material(path, item['read'])
     named = item['servers'] + item['clients'] + (item.get('read') or [])
@@ -778,6 +943,16 @@ def _ensure(ctx, item):
         extra['not_after']['ca'] = certificate_not_after(_read_text(ca))
         if extra['not_after']['ca'] is None:
             raise VirtnetError('%s: ca.crt holds no certificate that can be read' % label(path))
+        days = item.get('renew_days') or 0
+        if days and ends_within(extra['not_after']['ca'], days, time.time()):
+            # never replaced silently: a new CA would strand every certificate the old one issued
+            extra['ca_expiring'] = True
+            ctx.module.warn('%s on host %s: its CA certificate (ca.crt) ends on %s, within renew_days (%d): it is not '
+                            'renewed automatically - make a new CA and re-issue its certificates before that date'
+                            % (label(path), platform.node(), extra['not_after']['ca'], days))
+    crl = os.path.join(path, CRL)
+    if os.path.isfile(crl):
+        extra['not_after']['crl'] = crl_next_update(_read_text(crl))
     return ObjectResult(path, before=view(state, item), after=view(state, item, steps), changed=bool(steps),
                         actions=[step.describe() for step in steps], extra=extra)
 

@@ -31,6 +31,14 @@ description:
     finishes with the PKI still locked. A private key and a request without C(issued/NAME.crt) (what an
     issuance cut short by a crash leaves) are removed before NAME is issued; a CA key without C(ca.crt)
     likewise before the CA is built, as long as no certificate was issued.
+  - The life cycle of what it issued - with O(purge), every certificate of C(issued/) that no name of
+    O(servers), O(clients), O(keep) or O(read) claims is revoked (C(easyrsa revoke NAME cessationOfOperation));
+    with O(renew_days), a certificate of O(servers) or O(clients) that ends within that many days is revoked as
+    superseded and issued anew; with O(crl), the CRL O(path)C(/crl.pem) (C(easyrsa gen-crl)) is made when it is
+    missing, after every revocation and when its nextUpdate is within O(renew_days). End dates are read from the
+    files themselves, so a task with nothing to do runs no program.
+  - A CA that ends within O(renew_days) is reported (a warning naming the PKI and the date, and
+    RV(ca_expiring)) but never replaced - a new CA would not verify the certificates the old one issued.
   - The result holds private keys when O(read) names certificates - set C(no_log) on the task.
   - Many PKIs (for example one per VPN server instance) can be handled by one task with O(batch).
 author:
@@ -103,10 +111,42 @@ options:
       - Make the tls-crypt key O(path)C(/tc.key) (C(openvpn --genkey tls-crypt), mode 0600) when it is missing.
     type: bool
     default: false
+  keep:
+    description:
+      - Common names whose certificates O(purge) leaves alone without the task issuing them (for example the
+        certificates other hosts' tasks issue in this PKI). Names as in O(servers).
+    type: list
+    elements: str
+    default: []
+  purge:
+    description:
+      - Revoke every issued certificate (C(issued/NAME.crt)) whose name is not in O(servers), O(clients),
+        O(keep) or O(read); with O(crl), the CRL then lists it.
+    type: bool
+    default: false
+  renew_days:
+    description:
+      - Re-issue a certificate of O(servers) or O(clients) that ends within this many days (the old one is
+        revoked as superseded), re-issue the CRL when its nextUpdate is that close, and warn when the CA ends
+        that soon. V(0) renews nothing.
+      - Must be below O(cert_days) (and below O(crl_days) with O(crl)) - otherwise every run would renew what it
+        issued.
+    type: int
+    default: 0
+  crl:
+    description:
+      - Keep the certificate revocation list O(path)C(/crl.pem) (for OpenVPN's C(crl-verify)) - made when
+        missing, after a revocation, and when its nextUpdate is within O(renew_days).
+    type: bool
+    default: false
+  crl_days:
+    description: Days a CRL the task makes is valid (its nextUpdate; C(EASYRSA_CRL_DAYS)); 1 to 36500.
+    type: int
+    default: 180
   read:
     description:
       - Common names whose certificate and private key the task returns in RV(material), together with the
-        CA certificate and the tls-crypt key. V([]) returns only those two; when O(read) is not given, no
+        CA certificate, the tls-crypt key and the CRL. V([]) returns only those two; when O(read) is not given, no
         material is returned.
       - A name must have a certificate, or be in O(servers) or O(clients) so that the task issues it;
         in check mode a name that would be issued is left out of RV(material).
@@ -129,7 +169,8 @@ options:
   batch:
     description:
       - Several PKIs in one task. Each element takes the options O(path), O(ca_cn), O(curve), O(ca_days),
-        O(cert_days), O(servers), O(clients), O(tls_crypt) and O(read); options an element leaves out come
+        O(cert_days), O(servers), O(clients), O(tls_crypt), O(read), O(keep), O(purge), O(renew_days), O(crl) and
+        O(crl_days); options an element leaves out come
         from the task's top level. O(easyrsa), O(openvpn) and O(lock_timeout) are the task's.
       - Every element is checked before anything is made; a PKI listed twice is refused. The PKIs are
         locked in the order of their paths and kept locked until the task ends; when one fails, every PKI
@@ -168,6 +209,22 @@ options:
         description: Common names whose certificate and key are returned, with the CA and tls-crypt key.
         type: list
         elements: str
+      keep:
+        description: Common names O(purge) leaves alone.
+        type: list
+        elements: str
+      purge:
+        description: Revoke the issued certificates no name of the element claims.
+        type: bool
+      renew_days:
+        description: Renew certificates and the CRL that end within this many days.
+        type: int
+      crl:
+        description: Keep the CRL.
+        type: bool
+      crl_days:
+        description: Days a new CRL is valid.
+        type: int
 seealso:
   - name: easy-rsa
     description: The tool this module drives.
@@ -175,7 +232,7 @@ seealso:
 notes:
   - Works on Linux targets only.
   - Options that shape new keys and certificates (O(ca_cn), O(curve), O(ca_days), O(cert_days)) are not
-    compared with what exists; nothing that exists is issued again.
+    compared with what exists; nothing that exists is issued again, unless O(renew_days) renews it.
 '''
 
 EXAMPLES = r'''
@@ -216,6 +273,21 @@ EXAMPLES = r'''
   register: servers_pki
   no_log: true
 
+- name: A server's PKI that revokes what it no longer claims, renews within 30 days and keeps its CRL fresh
+  virtnet.linux.pki:
+    path: /etc/virtnet/vpn/pki/site
+    ca_cn: vpn site CA
+    servers: [server]
+    clients: [client-laptop1]          # issued here (an exported profile)
+    keep: [client-vpn2, client-vpn3]   # issued by the clients' own tasks; not revoked
+    purge: true
+    renew_days: 30
+    crl: true
+    crl_days: 825
+    read: [server, client-laptop1]
+  register: site_pki
+  no_log: true
+
 - name: The lab server's key (a batch's material is keyed by the PKI's path)
   ansible.builtin.copy:
     dest: /etc/openvpn/server/lab.key
@@ -226,17 +298,34 @@ EXAMPLES = r'''
 
 RETURN = r'''
 made:
-  description: What the task made (in check mode - would make), among V(pki), V(ca) and V(tls_crypt).
+  description: What the task made (in check mode - would make), among V(pki), V(ca), V(tls_crypt) and V(crl).
   returned: always, unless O(batch) is given
   type: list
   elements: str
-  sample: [pki, ca, tls_crypt]
+  sample: [pki, ca, tls_crypt, crl]
 issued:
   description: The common names the task issued (in check mode - would issue), servers first.
   returned: always, unless O(batch) is given
   type: list
   elements: str
   sample: [server, client-vpn2]
+revoked:
+  description: The common names whose certificates O(purge) revoked (in check mode - would revoke).
+  returned: always, unless O(batch) is given
+  type: list
+  elements: str
+  sample: [client-vpn3]
+renewed:
+  description: The common names whose certificates O(renew_days) re-issued (in check mode - would re-issue).
+  returned: always, unless O(batch) is given
+  type: list
+  elements: str
+  sample: [server]
+ca_expiring:
+  description: Whether the CA certificate ends within O(renew_days) (a warning says so; it is not replaced).
+  returned: always, unless O(batch) is given
+  type: bool
+  sample: false
 cleared:
   description:
     - Leftovers of an interrupted issuance that the task removed before issuing (paths relative to the PKI).
@@ -261,6 +350,10 @@ material:
       description: The tls-crypt key (C(tc.key)); null when there is none.
       type: str
       returned: when O(read) is given
+    crl:
+      description: The CRL (C(crl.pem)); null when there is none.
+      type: str
+      returned: when O(read) is given
     certs:
       description:
         - Per common name of O(read), its certificate (C(issued/NAME.crt), as easy-rsa wrote it - a text dump
@@ -277,7 +370,8 @@ material:
 not_after:
   description:
     - When certificates expire (ISO 8601, UTC) - the CA (key V(ca)) and every name of O(servers), O(clients)
-      and O(read) that has a valid certificate in easy-rsa's database (C(index.txt)).
+      and O(read) that has a valid certificate in easy-rsa's database (C(index.txt)); key V(crl), the CRL's
+      nextUpdate.
   returned: always, unless O(batch) is given
   type: dict
   sample: {ca: "2035-11-29T20:12:19Z", server: "2028-03-06T20:12:19Z"}
@@ -286,7 +380,7 @@ actions:
   returned: always, unless O(batch) is given
   type: list
   elements: str
-  sample: [easyrsa init-pki soft, easyrsa build-ca nopass, easyrsa build-server-full server nopass]
+  sample: [easyrsa init-pki soft, easyrsa build-ca nopass, easyrsa build-server-full server nopass, easyrsa gen-crl]
 results:
   description:
     - With O(batch), one entry per PKI in the task's order, with the keys above but RV(material) and C(name),
@@ -319,6 +413,11 @@ def main():
             clients=dict(type='list', elements='str', default=[]),
             tls_crypt=dict(type='bool', default=False),
             read=dict(type='list', elements='str'),
+            keep=dict(type='list', elements='str', default=[]),
+            purge=dict(type='bool', default=False),
+            renew_days=dict(type='int', default=0),
+            crl=dict(type='bool', default=False),
+            crl_days=dict(type='int', default=180),
             easyrsa=dict(type='path', default='/usr/share/easy-rsa/easyrsa'),
             openvpn=dict(type='path', default='/usr/sbin/openvpn'),
             lock_timeout=dict(type='int', default=300),

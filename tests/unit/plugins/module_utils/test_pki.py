@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.virtnet.linux.plugins.module_utils._pki import (
     LOCK_NAME, SecretsApart, Snapshot, Step, certificate_not_after, clean_environment, easyrsa_env, error_tail, make_dirs,
     material_apart, normalise, parse_index, parse_time, plan, read_state, remove_dirs, runner, summary, valid_not_after,
+    crl_next_update,
     validate, validate_all, view,
 )
 
@@ -172,8 +173,10 @@ def test_view_shows_names_only_before_and_after():
     s = state(issued={'c1'}, keys={'c1'})
     it = item(servers=['server'], clients=['c1', 'c2'], tls_crypt=True)
     steps, dummy = plan(s, it)
-    assert view(s, it) == dict(pki=True, ca=True, tls_crypt=False, servers=[], clients=['c1'])
-    assert view(s, it, steps) == dict(pki=True, ca=True, tls_crypt=True, servers=['server'], clients=['c1', 'c2'])
+    assert view(s, it) == dict(pki=True, ca=True, tls_crypt=False, crl=False, servers=[], clients=['c1'],
+                               certificates=['c1'], renewed=[])
+    assert view(s, it, steps) == dict(pki=True, ca=True, tls_crypt=True, crl=False, servers=['server'],
+                                      clients=['c1', 'c2'], certificates=['c1', 'c2', 'server'], renewed=[])
 
 
 # --------------------------------------------------------------------------- database, dates, output
@@ -254,7 +257,7 @@ def test_error_tail_leaves_pem_blocks_out():
 def test_easyrsa_settings_are_the_roles_and_the_ca_cn_only_for_build_ca():
     it = item(curve='prime256v1', ca_days=10, cert_days=5)
     assert easyrsa_env(it) == dict(EASYRSA_BATCH='1', EASYRSA_ALGO='ec', EASYRSA_CURVE='prime256v1',
-                                   EASYRSA_CA_EXPIRE='10', EASYRSA_CERT_EXPIRE='5')
+                                   EASYRSA_CA_EXPIRE='10', EASYRSA_CERT_EXPIRE='5', EASYRSA_CRL_DAYS='180')
     assert easyrsa_env(it, ca=True)['EASYRSA_REQ_CN'] == 'vpn site CA'
 
 
@@ -384,3 +387,92 @@ def test_the_runner_writes_into_files_with_a_lock_per_pki_open(tmp_path):
     finally:
         for fd in locks:
             os.close(fd)
+
+
+# --------------------------------------------------------------------------- the life cycle (issue 24)
+
+NOW = 1800000000                    # 2027-01-15T08:00:00Z
+SOON = '2027-01-20T00:00:00Z'       # within 30 days of NOW
+LATER = '2029-01-01T00:00:00Z'
+
+
+def cycle(**kw):
+    """A PKI with a CRL, server and two clients issued, changed by `kw`."""
+    s = state(issued={'server', 'client-vpn2', 'client-vpn3'}, keys={'server', 'client-vpn2', 'client-vpn3'},
+              crl=True, crl_next=LATER, ca_not_after=LATER,
+              not_after={'server': LATER, 'client-vpn2': LATER, 'client-vpn3': LATER})
+    s.update(kw)
+    return s
+
+
+def test_purge_revokes_what_no_name_claims_then_reissues_the_crl():
+    steps, errors = plan(cycle(), item(servers=['server'], keep=['client-vpn2'], purge=True, crl=True), now=NOW)
+    assert errors == []
+    assert steps == [Step('revoke', 'client-vpn3', reason='cessationOfOperation'), Step('crl')]
+    assert steps[0].easyrsa_args() == ['revoke', 'client-vpn3', 'cessationOfOperation']
+
+
+def test_without_purge_nothing_is_revoked():
+    assert plan(cycle(), item(servers=['server'], crl=True), now=NOW) == ([], [])
+
+
+def test_read_names_are_claimed_too():
+    steps, dummy = plan(cycle(), item(servers=['server'], read=['client-vpn2', 'client-vpn3'], purge=True), now=NOW)
+    assert steps == []
+
+
+def test_a_certificate_ending_within_renew_days_is_revoked_as_superseded_and_issued_again():
+    s = cycle(not_after={'server': LATER, 'client-vpn2': SOON, 'client-vpn3': LATER})
+    steps, errors = plan(s, item(servers=['server'], clients=['client-vpn2'], keep=['client-vpn3'], purge=True,
+                                 renew_days=30, crl=True), now=NOW)
+    assert errors == []
+    assert steps == [Step('revoke', 'client-vpn2', reason='superseded'), Step('client', 'client-vpn2'), Step('crl')]
+    assert summary(steps)[1] == ['client-vpn2']
+    assert view(s, item(clients=['client-vpn2']), steps)['renewed'] == ['client-vpn2']
+
+
+def test_renew_days_zero_renews_nothing():
+    s = cycle(not_after={'server': SOON})
+    assert plan(s, item(servers=['server']), now=NOW) == ([], [])
+
+
+def test_crl_is_made_when_missing_and_when_its_next_update_is_near():
+    assert plan(cycle(crl=False, crl_next=None), item(crl=True), now=NOW)[0] == [Step('crl')]
+    assert plan(cycle(crl_next=SOON), item(crl=True, renew_days=30), now=NOW)[0] == [Step('crl')]
+    assert plan(cycle(crl_next=SOON), item(crl=True, renew_days=1), now=NOW)[0] == []
+
+
+@pytest.mark.parametrize('kw,part', [
+    (dict(renew_days=825), 'renew_days (825) must be below cert_days (825)'),
+    (dict(renew_days=30, cert_days=2), 'renew_days (30) must be below cert_days (2)'),
+    (dict(renew_days=30, crl=True, crl_days=30), 'renew_days (30) must be below crl_days (30)'),
+    (dict(renew_days=-1), 'renew_days must be a whole number of days from 0'),
+    (dict(crl_days=0), 'crl_days must be a whole number of days from 1'),
+    (dict(keep=['a b']), "invalid CN 'a b' in keep"),
+])
+def test_bad_life_cycle_input_is_refused(kw, part):
+    errors = validate(item(**dict(dict(renew_days=0, crl_days=180), **kw)))
+    assert any(part in e for e in errors), errors
+
+
+def test_crl_next_update_is_read_from_the_crl(tmp_path):
+    key = tmp_path / 'ca.key'
+    crt = tmp_path / 'ca.crt'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+                    '-keyout', str(key), '-out', str(crt), '-subj', '/CN=t', '-days', '3'], check=True, capture_output=True)
+    conf = tmp_path / 'ca.cnf'
+    (tmp_path / 'index.txt').write_text('')
+    conf.write_text('[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ndefault_md = sha256\ndefault_crl_days = 7\n'
+                    % (tmp_path / 'index.txt'))
+    crl = subprocess.run(['openssl', 'ca', '-gencrl', '-config', str(conf), '-keyfile', str(key), '-cert', str(crt)],
+                         check=True, capture_output=True, text=True).stdout
+    text = subprocess.run(['openssl', 'crl', '-noout', '-nextupdate'], input=crl, check=True, capture_output=True,
+                          text=True).stdout
+    assert crl_next_update(crl) is not None
+    assert crl_next_update(crl)[:10] == to_iso_date(text.split('=', 1)[1].strip())
+    assert crl_next_update('no crl') is None
+
+
+def to_iso_date(text):
+    import time as _time
+    return _time.strftime('%Y-%m-%d', _time.strptime(text, '%b %d %H:%M:%S %Y GMT'))
