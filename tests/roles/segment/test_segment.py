@@ -181,7 +181,7 @@ def rebooted(lab, converged):
     """dhcp2 (systemd) rebooted without a converge: its devices come back from the saved declaration (the
     boot unit; waited for 30 s at most, its flood entries read once a second)."""
     lab.reboot('dhcp2')
-    for _ in range(30):
+    for _attempt in range(30):
         if lab.ok('dhcp2', '[ $(bridge fdb show dev %s | grep -c ^00:00:00:00:00:00) = 2 ] && '
                            '[ $(bridge fdb show dev %s | grep -c ^00:00:00:00:00:00) = 2 ]' % (VX71, VX72)):
             break
