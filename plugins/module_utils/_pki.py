@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import calendar
+import os
+import platform
 import re
 import shutil
 import stat
@@ -946,9 +947,9 @@ def _ensure(ctx, item):
         if days and ends_within(extra['not_after']['ca'], days, time.time()):
             # never replaced silently: a new CA would strand every certificate the old one issued
             extra['ca_expiring'] = True
-            ctx.module.warn('%s: its CA certificate (ca.crt) ends on %s, within renew_days (%d): it is not renewed '
-                            'automatically - make a new CA and re-issue its certificates before that date'
-                            % (label(path), extra['not_after']['ca'], days))
+            ctx.module.warn('%s on host %s: its CA certificate (ca.crt) ends on %s, within renew_days (%d): it is not '
+                            'renewed automatically - make a new CA and re-issue its certificates before that date'
+                            % (label(path), platform.node(), extra['not_after']['ca'], days))
     crl = os.path.join(path, CRL)
     if os.path.isfile(crl):
         extra['not_after']['crl'] = crl_next_update(_read_text(crl))
