@@ -467,7 +467,12 @@ def _inventory_clients(hostvars, host):
             errors.append('cannot read vpn_endpoint_instances of host %s (needed to know which client certificates '
                           'of %s are still claimed): %s' % (other, host, e))
             continue
+        if listed is None:
+            continue
         if not _is_list(listed):
+            # an undefined or broken value (a marker of a failed template) is no answer: nothing is revoked
+            errors.append('cannot read vpn_endpoint_instances of host %s (needed to know which client certificates '
+                          'of %s are still claimed): not a list but %s' % (other, host, type(listed).__name__))
             continue
         for raw in listed:
             if isinstance(raw, Mapping) and raw.get('role') == 'client' and str(raw.get('server') or '') == host \

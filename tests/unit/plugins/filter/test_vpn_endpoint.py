@@ -417,3 +417,11 @@ def test_a_host_whose_instances_cannot_be_read_is_an_error_not_a_revocation():
     found = plan([SITE], hostvars=hostvars)["errors"]
     assert found == ['cannot read vpn_endpoint_instances of host vpn5 (needed to know which client certificates of vpn1 '
                      'are still claimed): undefined variable x']
+
+
+def test_a_host_whose_instances_are_not_a_list_is_an_error_not_a_revocation():
+    hostvars = lifecycle_inventory()
+    hostvars['vpn5'] = {'vpn_endpoint_instances': 'oops'}
+    found = plan([SITE], hostvars=hostvars)['errors']
+    assert found == ['cannot read vpn_endpoint_instances of host vpn5 (needed to know which client certificates of vpn1 '
+                     'are still claimed): not a list but str']
