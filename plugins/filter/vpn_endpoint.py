@@ -455,8 +455,9 @@ def _client_cn(host):
 
 def _inventory_clients(hostvars, host):
     """({(instance name, CN): client host} of every present client instance of the inventory whose server is
-    `host`, [errors]): what the inventory - the hostvars of every host, --limit or not - claims of this
-    host's PKIs. A host whose instances cannot be read is an error (its certificate must not be revoked)."""
+    `host` (an instance that is not a server and not absent), [errors]): what the inventory - the hostvars
+    of every host, --limit or not - claims of this host's PKIs. A host whose instances cannot be read is an
+    error (its certificate must not be revoked)."""
     claims, errors = {}, []
     if hostvars is None:
         return claims, errors
@@ -475,8 +476,10 @@ def _inventory_clients(hostvars, host):
                           'of %s are still claimed): not a list but %s' % (other, host, type(listed).__name__))
             continue
         for raw in listed:
-            if isinstance(raw, Mapping) and raw.get('role') == 'client' and str(raw.get('server') or '') == host \
-                    and (raw.get('state') or 'present') == 'present':
+            # conservative: whatever is not plainly a server or absent claims (an instance with a role its
+            # own host's run refuses is not a reason to revoke)
+            if isinstance(raw, Mapping) and raw.get('role') != 'server' and str(raw.get('server') or '') == host \
+                    and (raw.get('state') or 'present') != 'absent':
                 claims[(str(raw.get('name', '')), _client_cn(other))] = other
     return claims, errors
 

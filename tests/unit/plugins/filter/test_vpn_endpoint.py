@@ -364,11 +364,12 @@ def test_claimed_are_the_present_inventory_clients_of_each_server_instance():
     hostvars = lifecycle_inventory(
         vpn2=[{'name': 'site', 'role': 'client', 'server': 'vpn1'}, {'name': 'alt', 'role': 'client', 'server': 'vpn1'}],
         vpn3=[{'name': 'site', 'role': 'client', 'server': 'vpn1', 'state': 'absent'}],
-        vpn4=[{'name': 'site', 'role': 'client', 'server': 'vpn9'}],
+        vpn4=[{'name': 'site', 'role': 'client', 'server': 'vpn9'}, {'name': 'site', 'role': 'server', 'server': 'vpn1'}],
+        vpn6=[{'name': 'site', 'role': 'peer', 'server': 'vpn1'}],
         **{'laptop.x': [{'name': 'site', 'role': 'client', 'server': 'vpn1'}]})
     out = plan([SITE, ALT], hostvars=hostvars)
     assert out['errors'] == []
-    assert out['claimed'] == {'site': ['client-laptop.x', 'client-vpn2'], 'alt': ['client-vpn2']}
+    assert out['claimed'] == {'site': ['client-laptop.x', 'client-vpn2', 'client-vpn6'], 'alt': ['client-vpn2']}
 
 
 def test_export_names_are_kept_in_order():
