@@ -228,6 +228,7 @@ def verify(runs, lab, name, v=None):
 @pytest.fixture(scope='module')
 def checked_fresh(lab, runs):
     shutil.rmtree(EXPORT_DIR, ignore_errors=True)     # profiles of an earlier session
+
     def check():
         return runs.play(os.path.join(MOL, 'role.yml'), lab.inventory, name='check-fresh', check=True, diff=True,
                          extravars=variant(without_lan))
