@@ -5,6 +5,8 @@
 # second (changed=0, checked by tools/play.py from the run's events) and where the time goes per play/role (the second converge), with forks 16.
 # Prints wall(N)/wall(1). Writes bench/results/site.md. Run after tools/setup.sh; timings depend on the
 # machine's load (noted with the figures).
+#   Each converge also reports the CPU seconds the whole sandbox used (bench/sandbox_cpu.py: controller, ssh, every
+# lab host) - a 2-core machine is saturated when CPU/wall nears 2.
 #   bench/site.sh --mitogen [COUNTS...]   also Mitogen for Ansible (strategy mitogen_linear, PyPI mitogen,
 #     installed into bench/.mitogen - never a dependency of the collection): after the two converges, the
 #     converged run alternately with and without it (4 runs each, all changed=0), medians and their ratio.
@@ -43,24 +45,24 @@ for n in "${counts[@]}"; do
       ANSIBLE_CALLBACK_PLUGINS=$top/bench/callback_plugins ANSIBLE_CALLBACKS_ENABLED=bench_timer
     for pass in 1 2; do
       idem=(); [ "$pass" = 2 ] && idem=(--idempotent)     # the second converge must change nothing
-      t0=$(date +%s.%N)
+      c0=$(python3 "$top/bench/sandbox_cpu.py"); t0=$(date +%s.%N)
       BENCH_TIMER_OUT=$dir/timer-$pass.json "$top/.venv/bin/python" "$top/tools/play.py" --dir "$dir/runs" \
         --name "site-$pass" "${idem[@]}" -i "$inv" playbooks/site.yml -e site_topology_dir="$dir/topology" \
         > "$dir/site-$pass.log" 2>&1 || { tail -30 "$dir/site-$pass.log"; exit 1; }
-      t1=$(date +%s.%N)
-      echo "$n $pass $(awk -v a=$t0 -v b=$t1 "BEGIN { printf \"%.1f\", b - a }")"
+      t1=$(date +%s.%N); c1=$(python3 "$top/bench/sandbox_cpu.py")
+      echo "$n $pass $(awk -v a=$t0 -v b=$t1 "BEGIN { printf \"%.1f\", b - a }") $(awk -v a=$c0 -v b=$c1 "BEGIN { printf \"%.1f\", b - a }")"
     done
     if [ "$3" = 1 ]; then     # converged runs, alternately without (plain) and with Mitogen
       for k in 1 2 3 4; do
         for how in plain mitogen; do
           env=(); [ $how = mitogen ] && env=(PYTHONPATH="$top/bench/.mitogen" ANSIBLE_STRATEGY=mitogen_linear
             ANSIBLE_STRATEGY_PLUGINS="$top/bench/.mitogen/ansible_mitogen/plugins/strategy")
-          t0=$(date +%s.%N)
+          c0=$(python3 "$top/bench/sandbox_cpu.py"); t0=$(date +%s.%N)
           env "${env[@]}" "$top/.venv/bin/python" "$top/tools/play.py" --dir "$dir/runs" --name "$how-$k" --idempotent \
             -i "$inv" playbooks/site.yml -e site_topology_dir="$dir/topology" > "$dir/$how-$k.log" 2>&1 \
             || { tail -30 "$dir/$how-$k.log"; exit 1; }
-          t1=$(date +%s.%N)
-          echo "strategy $n $how $(awk -v a=$t0 -v b=$t1 "BEGIN { printf \"%.2f\", b - a }")"
+          t1=$(date +%s.%N); c1=$(python3 "$top/bench/sandbox_cpu.py")
+          echo "strategy $n $how $(awk -v a=$t0 -v b=$t1 "BEGIN { printf \"%.2f\", b - a }") $(awk -v a=$c0 -v b=$c1 "BEGIN { printf \"%.1f\", b - a }")"
         done
       done
     fi
@@ -79,30 +81,38 @@ done
 python3 - bench/results/site-raw.txt "$out" <<'PY'
 import sys
 import statistics
-rows, roles, strategy = {}, {}, {}
+rows, roles, strategy, cpu = {}, {}, {}, {}
 for line in open(sys.argv[1]):
     p = line.split()
     if p[0] == 'roles':
         roles[int(p[1])] = ' '.join(p[2:])
     elif p[0] == 'strategy':
         strategy.setdefault(int(p[1]), {}).setdefault(p[2], []).append(float(p[3]))
+        cpu.setdefault(int(p[1]), {}).setdefault(p[2], []).append(float(p[4]) if len(p) > 4 else float('nan'))
     else:
         rows.setdefault(int(p[0]), {})[int(p[1])] = float(p[2])
+        cpu.setdefault(int(p[0]), {})[int(p[1])] = float(p[3]) if len(p) > 3 else float('nan')
 base = rows.get(1, {}).get(1)
 with open(sys.argv[2], 'w') as f:
-    f.write('| hosts | first converge (s) | second converge, changed=0 (s) | first: wall(N)/wall(1) | second: wall(N)/wall(1) | second converge per role (s) |\n|---|---|---|---|---|---|\n')
+    f.write('| hosts | first converge (s) | second converge, changed=0 (s) | first: wall(N)/wall(1) | second: wall(N)/wall(1) '
+            '| second converge: CPU of the sandbox (s), per host, cores busy | second converge per role (s) |\n'
+            '|---|---|---|---|---|---|---|\n')
     for n in sorted(rows):
         r = rows[n]
         r1 = '%.2f' % (r[1] / rows[1][1]) if 1 in rows else '-'
         r2 = '%.2f' % (r[2] / rows[1][2]) if 1 in rows else '-'
-        f.write('| %d | %.1f | %.1f | %s | %s | %s |\n' % (n, r[1], r[2], r1, r2, roles.get(n, '')))
+        c = cpu[n][2]
+        f.write('| %d | %.1f | %.1f | %s | %s | %.1f, %.2f, %.2f | %s |\n' % (n, r[1], r[2], r1, r2, c, c / n, c / r[2],
+                roles.get(n, '')))
     if strategy:
-        f.write('\n| hosts | converged run, linear (s, median of %d) | with Mitogen, mitogen_linear (s) | Mitogen / linear |\n'
-                '|---|---|---|---|\n' % len(next(iter(strategy.values()))['plain']))
+        f.write('\n| hosts | converged run, linear (s, median of %d) | with Mitogen, mitogen_linear (s) | Mitogen / linear '
+                '| CPU of the sandbox, linear / Mitogen (s, medians) |\n'
+                '|---|---|---|---|---|\n' % len(next(iter(strategy.values()))['plain']))
         for n in sorted(strategy):
             a, b = statistics.median(strategy[n]['plain']), statistics.median(strategy[n]['mitogen'])
-            f.write('| %d | %.2f (%s) | %.2f (%s) | %.2f |\n' % (n, a, ' '.join('%.1f' % x for x in strategy[n]['plain']), b,
-                    ' '.join('%.1f' % x for x in strategy[n]['mitogen']), b / a))
+            f.write('| %d | %.2f (%s) | %.2f (%s) | %.2f | %.1f / %.1f |\n' % (n, a, ' '.join('%.1f' % x for x in strategy[n]['plain']), b,
+                    ' '.join('%.1f' % x for x in strategy[n]['mitogen']), b / a, statistics.median(cpu[n]['plain']),
+                    statistics.median(cpu[n]['mitogen'])))
 print(open(sys.argv[2]).read())
 PY
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores), $(date -u +%Y-%m-%dT%H:%MZ)" | tee -a "$out"

@@ -86,17 +86,44 @@ def _node(inst):
 
 # --------------------------------------------------------------------------- the host
 
+# The look at the host: the daemons' user and group as the account database has them, then one stat of the paths
+PROBE = ('u=$1 g=$2; shift 2; getent passwd "$u" | sed "s/^/passwd|/"; getent group "$g" | sed "s/^/group|/"; '
+         '[ $# -eq 0 ] || exec stat --dereference --format="%n|%F|%a|%U|%G|%t:%T" -- "$@"')
+ACCOUNT = {'home': '/nonexistent', 'shell': '/usr/sbin/nologin'}     # setup.yml's user task makes it so
+
+
+def _lines(output):
+    if output is None:
+        return []
+    return output.splitlines() if isinstance(output, str) else [str(x) for x in output]
+
+
 def _stat(output):
     """{path: {type, mode, user, group, rdev}} of stat -c '%n|%F|%a|%U|%G|%t:%T' output (a text or lines)."""
-    if output is None:
-        return {}
-    lines = output.splitlines() if isinstance(output, str) else list(output)
     out = {}
-    for line in lines:
+    for line in _lines(output):
+        if line.startswith(('passwd|', 'group|')):
+            continue
         parts = str(line).rsplit('|', 5)
         if len(parts) == 6:
             out[parts[0]] = dict(zip(('type', 'mode', 'user', 'group', 'rdev'), parts[1:]))
     return out
+
+
+def _accounts(output, user, group):
+    """(group missing, user missing or not as setup.yml makes it) from the probe's getent lines; both True
+    when the probe did not run."""
+    passwd = grp = None
+    for line in _lines(output):
+        kind, _, entry = line.partition('|')
+        fields = entry.split(':')
+        if kind == 'passwd' and len(fields) == 7 and fields[0] == user:
+            passwd = fields
+        elif kind == 'group' and len(fields) >= 3 and fields[0] == group:
+            grp = fields
+    user_fix = passwd is None or grp is None or passwd[3] != grp[2] or passwd[5] != ACCOUNT['home'] \
+        or passwd[6] != ACCOUNT['shell']
+    return grp is None, user_fix
 
 
 def vpn_endpoint_host(plan, settings=None, stat=None):
@@ -121,6 +148,9 @@ def vpn_endpoint_host(plan, settings=None, stat=None):
         # grow with the absent instances left in the list
         'dirs_left': [i for i in absent if i['conf_dir'] in found],
     }
+    # the daemons' group and user: their tasks run only when one is missing or not as they make it
+    out['probe'] = ['sh', '-c', PROBE, 'sh', s['user'], s['group']] + out['paths'] if present or out['paths'] else []
+    out['group_missing'], out['user_fix'] = _accounts(stat, s['user'], s['group'])
     # Debian's udev makes /dev/net/tun 0666; where it is not (no udev, some containers) each instance gets
     # its own node 10:200 in its directory, 0600 for the daemons' user (OpenVPN's dev-node)
     dev_tun = found.get('/dev/net/tun')

@@ -100,6 +100,30 @@ def test_host_gone_namespaces():
     assert out['netns_missing'] == ['old']
 
 
+def test_host_probe_looks_at_the_daemons_accounts_then_the_paths():
+    out = vpn_endpoint_host(plan([SITE]), {'host': 'vpn1', 'user': 'vpn', 'group': 'vpng'})
+    assert out['probe'][:2] == ['sh', '-c'] and out['probe'][3:6] == ['sh', 'vpn', 'vpng']
+    assert out['probe'][6:] == out['paths']
+    assert vpn_endpoint_host(plan([]), {})['probe'] == []
+
+
+@pytest.mark.parametrize('lines, group_missing, user_fix', [
+    (['passwd|openvpn:x:995:995::/nonexistent:/usr/sbin/nologin', 'group|openvpn:x:995:'], False, False),
+    (['group|openvpn:x:995:'], False, True),                                                   # no user
+    (['passwd|openvpn:x:995:995::/nonexistent:/usr/sbin/nologin'], True, True),                # no group
+    (['passwd|openvpn:x:995:100::/nonexistent:/usr/sbin/nologin', 'group|openvpn:x:995:'], False, True),  # gid
+    (['passwd|openvpn:x:995:995::/home/openvpn:/usr/sbin/nologin', 'group|openvpn:x:995:'], False, True),  # home
+    (['passwd|openvpn:x:995:995::/nonexistent:/bin/sh', 'group|openvpn:x:995:'], False, True),            # shell
+    (None, True, True),                                                                        # not looked
+])
+def test_host_accounts_tasks_run_only_when_the_user_or_group_is_missing_or_differs(lines, group_missing, user_fix):
+    stat = None if lines is None else lines + [stat_line('/usr/sbin/openvpn')]
+    out = vpn_endpoint_host(plan([SITE]), {'host': 'vpn1'}, stat)
+    assert (out['group_missing'], out['user_fix']) == (group_missing, user_fix)
+    if stat:
+        assert '/usr/sbin/openvpn' not in out['programs_missing']
+
+
 def test_host_absent_instances_cost_a_removal_only_while_their_directory_is_there():
     p = plan([LAN, dict(SITE, state='absent'), dict(ALT, state='absent')])
     out = vpn_endpoint_host(p, {'host': 'vpn1'}, [stat_line(DIR + '/alt', 'directory', '750')])
