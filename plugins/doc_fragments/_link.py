@@ -46,4 +46,14 @@ options:
       - Alias (description) of the device O(name), as C(ip link set NAME alias TEXT) sets it; the empty
         string clears it. Not managed when not given.
     type: str
+  forwarding:
+    description:
+      - IPv4 forwarding of the device O(name) - C(net.ipv4.conf.NAME.forwarding) in its namespace O(netns), the
+        kernel's per-device switch (C(sysctl -w) as C(ip netns exec NETNS) would write it). Nothing else of the
+        namespace or the host changes.
+      - The kernel checks the device a packet arrives on - a router forwards what comes in on a device with
+        forwarding on; the devices replies come in on need it too.
+      - A device this task makes gets it before it is brought up; a deleted device takes it with it. Not
+        managed when not given; the returned device shows it only where it is managed.
+    type: bool
 '''

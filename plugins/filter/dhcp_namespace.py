@@ -22,7 +22,9 @@ LABEL_RE = re.compile(r'^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', re.IGNORECASE)
 LEASE_RE = re.compile(r'^(infinite|[0-9]+[smhdw]?)$')
 IFNAME_RE = re.compile(r'^[^/:\s]{1,15}$')
 KEYS = {'id', 'subnet', 'range_start', 'range_end', 'server_address', 'router', 'dns_servers', 'domain',
-        'lease_time', 'hosts', 'uplink', 'state', 'dns', 'options'}
+        'lease_time', 'hosts', 'uplink', 'state', 'dns', 'options', 'mtu', 'dhcp_nodes'}
+#: what the DHCP nodes of a network must declare alike (their shares and reservations follow from these)
+AGREE = ('subnet', 'range_start', 'range_end', 'hosts', 'dhcp_nodes', 'server_addresses')
 HOST_KEYS = {'mac', 'ip', 'name'}
 LEASE_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
 DEFAULT_STATE_DIR = '/var/lib/virtnet/dhcp'
@@ -56,8 +58,10 @@ def _is_name(value):
 class _Network:
     """One element of dhcp_namespace_networks: checks it and derives what the role needs."""
 
-    def __init__(self, index, raw, default_lease, default_dns):
+    def __init__(self, index, raw, default_lease, default_dns, host=None, inventory=None):
         self.raw = raw
+        self.host = host
+        self.inventory = inventory
         self.errors = []
         self.id = None
         self.label = 'dhcp_namespace_networks[%d]' % index
@@ -144,25 +148,27 @@ class _Network:
             router = addr('router', raw['router'])
             if router is not None and in_range(router):
                 self.fail('router %s is inside the dynamic range %s - %s' % (router, start, end))
-        if raw.get('server_address') not in (None, ''):
-            server = addr('server_address', raw['server_address'])
-        else:
-            server = first if first != router else first + 1
-        if server is not None:
-            if server == router:
-                self.fail('server_address %s is the router\'s address (the DHCP namespace does not route)'
-                          % server)
-            if in_range(server):
-                self.fail('server_address %s is inside the dynamic range %s - %s%s'
-                          % (server, start, end,
-                             '' if raw.get('server_address') else ' (set server_address to a free address)'))
+        nodes = self._nodes(raw.get('dhcp_nodes'))
+        shares = []
+        if start is not None and end is not None and start <= end and nodes:
+            count = int(end) - int(start) + 1
+            if count < len(nodes):
+                self.fail('the range %s - %s has %d address(es) for %d dhcp_nodes (each node needs a share of it)'
+                          % (start, end, count, len(nodes)))
+            else:
+                shares = [(start + i * count // len(nodes), start + (i + 1) * count // len(nodes) - 1)
+                          for i in range(len(nodes))]
+        servers = self._servers(raw.get('server_address'), nodes, addr, in_range, first, last, router, start, end)
+        index = nodes.index(self.host) if self.host in nodes else (0 if self.host is None else None)
+        server = servers[index] if servers and index is not None and index < len(servers) else \
+            (servers[0] if servers else None)
         dns = raw.get('dns', self.default_dns)
         if not isinstance(dns, bool):
             self.fail('dns must be true or false, not %r' % (dns,))
             dns = True
         dns_servers = raw.get('dns_servers')
         if dns_servers is None:
-            dns_servers = [str(server)] if dns and server is not None else []
+            dns_servers = [str(a) for a in servers] if dns else []
         elif isinstance(dns_servers, str) or not isinstance(dns_servers, Sequence):
             self.fail('dns_servers must be a list of IPv4 addresses')
             dns_servers = []
@@ -198,17 +204,38 @@ class _Network:
                 not all(isinstance(o, str) and o.strip() and '\n' not in o for o in extra):
             self.fail('options must be a list of dnsmasq dhcp-option values (like "option:ntp-server,10.42.0.1")')
             extra = []
-        hosts = self._hosts(raw.get('hosts') or [], net, first, last, server, router)
+        mtu = raw.get('mtu')
+        if mtu in (None, ''):
+            mtu = None
+        elif isinstance(mtu, bool) or not str(mtu).strip().isdigit() or not 68 <= int(str(mtu).strip()) <= 65535:
+            self.fail('mtu %r must be a number from 68 to 65535 (DHCP option 26)' % (mtu,))
+        else:
+            mtu = int(str(mtu).strip())
+        hosts = self._hosts(raw.get('hosts') or [], net, first, last, servers, router)
         if self.errors:
             return None
+        mine = shares[index] if index is not None else shares[0]
+        foreign = []
+        for i, (lo, hi) in enumerate(shares):
+            if i != index:
+                foreign.extend(str(lo + n) for n in range(int(hi) - int(lo) + 1))
         out.update({
             'subnet': str(net), 'prefix': net.prefixlen, 'netmask': str(net.netmask),
             'range_start': str(start), 'range_end': str(end),
             'server_address': str(server), 'server_cidr': '%s/%d' % (server, net.prefixlen),
             'router': str(router) if router is not None else '',
             'dns': dns, 'dns_servers': dns_servers, 'domain': domain, 'lease_time': lease,
-            'uplink': uplink, 'hosts': hosts, 'options': [o.strip() for o in extra],
+            'uplink': uplink, 'hosts': hosts, 'options': [o.strip() for o in extra], 'mtu': mtu,
+            # DHCP HA: the nodes in order, each with its server address and its share of the range
+            'dhcp_nodes': nodes, 'served': index is not None,
+            'server_addresses': [str(a) for a in servers],
+            'shares': [[str(lo), str(hi)] for lo, hi in shares],
+            'share_start': str(mine[0]), 'share_end': str(mine[1]),
+            'peers': [str(a) for i, a in enumerate(servers) if i != index],
+            'foreign': foreign,
         })
+        if index is None:
+            out['state'] = 'absent'     # declared, but another host's to serve: not made here (removed if it was)
         # What the collection's batch modules get for this network (one element each).
         out['bridge_spec'] = {'name': out['bridge'], 'stp': False, 'forward_delay': 0, 'link_state': 'up'}
         if uplink:
@@ -222,7 +249,55 @@ class _Network:
                                'purge': True}
         return out
 
-    def _hosts(self, hosts, net, first, last, server, router):
+    def _nodes(self, value):
+        """dhcp_nodes: inventory host names, at least one, none twice; default [this host]."""
+        if value in (None, '', []):
+            return [self.host]
+        if isinstance(value, (str, Mapping)) or not isinstance(value, Sequence) or \
+                not all(isinstance(v, str) and v.strip() for v in value):
+            self.fail('dhcp_nodes must be a list of inventory host names')
+            return []
+        nodes = [v.strip() for v in value]
+        for node in sorted(set(n for n in nodes if nodes.count(n) > 1)):
+            self.fail('dhcp_nodes: host %s is listed twice' % node)
+        if self.inventory is not None:
+            for node in nodes:
+                if node not in self.inventory:
+                    self.fail('dhcp_nodes: host %s is not in the inventory' % node)
+        return nodes
+
+    def _servers(self, value, nodes, addr, in_range, first, last, router, start, end):
+        """server_address: one per node in dhcp_nodes order (a scalar for one node); default the first host
+        addresses of the subnet that are not the router."""
+        given = value not in (None, '', [])
+        if not given:
+            servers, candidate = [], first
+            while len(servers) < max(len(nodes), 1) and candidate <= last:
+                if candidate != router:
+                    servers.append(candidate)
+                candidate += 1
+        else:
+            values = [value] if isinstance(value, str) or not isinstance(value, Sequence) else list(value)
+            if len(values) != max(len(nodes), 1):
+                self.fail('server_address has %d address(es) for %d dhcp_nodes (one per node, in dhcp_nodes order)'
+                          % (len(values), len(nodes)))
+                return []
+            servers = [addr('server_address', v) for v in values]
+            if any(s is None for s in servers):
+                return []
+        seen = set()
+        for server in servers:
+            if server == router:
+                self.fail('server_address %s is the router\'s address (the DHCP namespace does not route)' % server)
+            if in_range(server):
+                self.fail('server_address %s is inside the dynamic range %s - %s%s'
+                          % (server, start, end, '' if given else ' (set server_address to a free address)'))
+            if server in seen:
+                self.fail('server_address %s is given twice (one address per node)' % server)
+            seen.add(server)
+        return servers
+
+    def _hosts(self, hosts, net, first, last, servers, router):
         if isinstance(hosts, (str, Mapping)) or not isinstance(hosts, Sequence):
             self.fail('hosts must be a list of {mac, ip, name}')
             return []
@@ -248,7 +323,7 @@ class _Network:
                 continue
             if not first <= ip <= last:
                 self.fail('%s: ip %s is not a host address of subnet %s' % (where, ip, net))
-            if ip == server:
+            if ip in servers:
                 self.fail('%s: ip %s is the server\'s address' % (where, ip))
             if ip == router:
                 self.fail('%s: ip %s is the router\'s address' % (where, ip))
@@ -275,12 +350,15 @@ def _state_dir(value):
     return plain, None
 
 
-def dhcp_namespace_plan(networks, lease_time='24h', dns=True, state_dir=DEFAULT_STATE_DIR, strict=False):
+def dhcp_namespace_plan(networks, lease_time='24h', dns=True, state_dir=DEFAULT_STATE_DIR, strict=False, host=None,
+                        inventory=None):
     """Validate dhcp_namespace_networks and complete them.
 
     Returns {'errors': [...], 'networks': [normalised, ...], 'present': [...], 'absent_ids': [...],
     'ids': [...], 'state_dir': ...}. Every problem is collected (each naming its network), so one run shows
-    them all; with strict they are raised as one AnsibleFilterError carrying every message.
+    them all; with strict they are raised as one AnsibleFilterError carrying every message. host: the inventory
+    name of the host the plan is for (its place in each network's dhcp_nodes; a network it does not serve is
+    planned as absent there); inventory: every inventory host name (dhcp_nodes are checked against it).
     """
     if networks is None:
         networks = []
@@ -291,7 +369,8 @@ def dhcp_namespace_plan(networks, lease_time='24h', dns=True, state_dir=DEFAULT_
     if problem:
         errors.append(problem)
     for index, raw in enumerate(networks):
-        item = _Network(index, raw, lease_time, dns)
+        item = _Network(index, raw, lease_time, dns, host=host,
+                        inventory=None if inventory is None else [str(h) for h in inventory])
         result = item.check()
         if item.id is not None:
             if item.id in ids:
@@ -314,6 +393,68 @@ def dhcp_namespace_plan(networks, lease_time='24h', dns=True, state_dir=DEFAULT_
             'present': [n for n in out if n['state'] == 'present'],
             'absent_ids': [n['id'] for n in out if n['state'] == 'absent'],
             'ids': [n['id'] for n in out]}
+
+
+def _agreed(net):
+    """What the DHCP nodes of a network must declare alike, comparable."""
+    out = dict((key, net.get(key)) for key in AGREE)
+    out['hosts'] = sorted('%s %s' % (h.get('mac'), h.get('ip')) for h in net.get('hosts') or [])
+    return out
+
+
+def _declared(hostvars, node, net_id):
+    """Network NET_ID as host NODE declares it: from the plan the role made there in this play (its
+    __dhcp_namespace_plan), else from its dhcp_namespace_networks (inventory, extra vars). Returns (network,
+    problem): (None, None) when it does not declare it."""
+    try:
+        hv = hostvars[node]
+        plan = hv.get('__dhcp_namespace_plan') if hasattr(hv, 'get') else None
+        raw = hv.get('dhcp_namespace_networks') if hasattr(hv, 'get') else None
+    except (KeyError, TypeError):
+        return None, None
+    if not isinstance(plan, Mapping):
+        if raw is None or isinstance(raw, (str, Mapping)) or not isinstance(raw, Sequence):
+            return None, None
+        plan = dhcp_namespace_plan(list(raw), host=node)
+        if plan['errors']:
+            return None, 'its dhcp_namespace_networks are invalid (%s)' % '; '.join(plan['errors'])
+    for net in plan.get('networks') or []:
+        if str(net.get('id')) == net_id and net.get('served', True) and net.get('state') == 'present':
+            return net, None
+    return None, None
+
+
+def dhcp_namespace_nodes(plan, hostvars=None, host=None):
+    """The problems of the networks this host serves with other DHCP nodes: every other host of a network's
+    dhcp_nodes must declare it, with the same subnet, range, reservations, dhcp_nodes and server addresses
+    (the shares and what every node serves follow from them). One message per problem, naming the network
+    and the host; [] when they agree."""
+    errors = []
+    for net in (plan or {}).get('present') or []:
+        mine = _agreed(net)
+        for node in net.get('dhcp_nodes') or []:
+            if node is None or node == host:
+                continue
+            other, problem = _declared(hostvars if hostvars is not None else {}, node, net['id'])
+            if problem:
+                errors.append('network %s: host %s (in dhcp_nodes): %s' % (net['id'], node, problem))
+            elif other is None:
+                errors.append('network %s: host %s is in dhcp_nodes but does not declare network %s (present, '
+                              'with itself in dhcp_nodes)' % (net['id'], node, net['id']))
+            else:
+                theirs = _agreed(other)
+                diffs = ['%s %s there, %s here' % (key, _show(theirs[key]), _show(mine[key]))
+                         for key in AGREE if theirs[key] != mine[key]]
+                if diffs:
+                    errors.append('network %s: host %s (in dhcp_nodes) declares it differently: %s'
+                                  % (net['id'], node, '; '.join(diffs)))
+    return errors
+
+
+def _show(value):
+    if isinstance(value, (list, tuple)):
+        return '[%s]' % ', '.join(str(v) for v in value)
+    return str(value)
 
 
 def _recorded(recorded):
@@ -466,4 +607,5 @@ class FilterModule:
             'dhcp_namespace_work': dhcp_namespace_work,
             'dhcp_namespace_daemons': dhcp_namespace_daemons,
             'dhcp_namespace_releases': dhcp_namespace_releases,
+            'dhcp_namespace_nodes': dhcp_namespace_nodes,
         }

@@ -34,7 +34,11 @@ PROTOS = ('udp', 'tcp')
 # What a server instance gets when it does not say (and a client takes from its server).
 TRANSPORT_DEFAULTS = {'dev_type': 'tun', 'proto': 'udp', 'port': 1194}
 KEYS = ('name', 'role', 'dev', 'dev_type', 'proto', 'port', 'subnet', 'push_routes', 'server', 'remote',
-        'local', 'netns', 'bridge', 'keepalive', 'data_ciphers', 'verb', 'options', 'state', 'export')
+        'local', 'netns', 'bridge', 'keepalive', 'data_ciphers', 'verb', 'options', 'state',
+        'forward', 'client_to_client', 'address', 'networks', 'export')
+# Keys only a server instance takes, and keys only a client instance takes (routing, issue 25).
+SERVER_ONLY = ('forward', 'client_to_client')
+CLIENT_ONLY = ('address', 'networks')
 # An export name: the profile's file name (NAME.ovpn) and its certificate's CN (client-NAME).
 EXPORT_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,47}')
 # The role's settings the plan needs (its variables; defaults as in defaults/main.yml and vars/main.yml).
@@ -106,6 +110,59 @@ def _netmask(prefix):
     return _dotted(2 ** 32 - 2 ** (32 - prefix))
 
 
+def _ip4(text):
+    """An IPv4 address as int; ValueError otherwise."""
+    octets = str(text).split('.')
+    if len(octets) != 4 or not all(OCTET_RE.fullmatch(o) for o in octets) or max(int(o) for o in octets) > 255:
+        raise ValueError('is not an IPv4 address (like 10.8.0.50)')
+    n = 0
+    for octet in octets:
+        n = n * 256 + int(octet)
+    return n
+
+
+def _networks(given, what):
+    """([{network, netmask, cidr, start, end}], errors) of a list of IPv4 networks in CIDR form."""
+    if given is None:
+        return [], []
+    if not _is_list(given):
+        return [], ['%s must be a list of IPv4 networks (like [10.30.0.0/24])' % what]
+    out, errors = [], []
+    for net in given:
+        try:
+            n, prefix = _cidr4(net, 32)
+        except ValueError as e:
+            errors.append('%s entry %s %s' % (what, net, e))
+        else:
+            out.append({'network': _dotted(n), 'netmask': _netmask(prefix), 'cidr': str(net),
+                        'start': n, 'end': n + 2 ** (32 - prefix)})
+    return out, errors
+
+
+def _overlap(a, b):
+    return a['start'] < b['end'] and b['start'] < a['end']
+
+
+def _public(nets):
+    """Networks as the plan keeps them (without the integer bounds)."""
+    return [dict((k, v) for k, v in net.items() if k not in ('start', 'end')) for net in nets]
+
+
+def _pool(first, last, taken):
+    """(start, end) as ints of the longest run of addresses first..last without one in `taken` (the earliest
+    of equal runs); None when every address is taken."""
+    best, start = None, None
+    for n in range(first, last + 2):
+        if n <= last and n not in taken:
+            if start is None:
+                start = n
+            continue
+        if start is not None and (best is None or n - start > best[1] - best[0] + 1):
+            best = (start, n - 1)
+        start = None
+    return best
+
+
 def _settings(settings):
     """The role-wide values an instance falls back to (the role's variables), completed with SETTINGS."""
     if settings is None:
@@ -127,6 +184,7 @@ class _Host:
         self.devices = {}
         self.ports = {}
         self.subnets = []
+        self.routed = []        # (instance, network, 'tunnel' or 'lan'): what present instances route (issue 25)
 
 
 class _Servers:
@@ -169,6 +227,22 @@ class _Servers:
         """Where a client reaches server_host by default: its ansible_host, else its name."""
         return self.hostvar(server_host, 'ansible_host') or server_host
 
+    def clients(self, server_host, name):
+        """[(client host, its raw instance)] of the present client instances NAME of the inventory whose
+        server is server_host, in inventory order (hostvars holds every host, also under --limit)."""
+        out = []
+        if self.hostvars is None:
+            return out
+        for host in self.hostvars:
+            listed = self.hostvars[host].get('vpn_endpoint_instances')
+            if not _is_list(listed):
+                continue
+            for raw in listed:
+                if isinstance(raw, Mapping) and raw.get('role') == 'client' and str(raw.get('name')) == name \
+                        and str(raw.get('server') or '') == server_host and (raw.get('state') or 'present') == 'present':
+                    out.append((str(host), raw))
+        return out
+
 
 class _Instance:
     """One element of vpn_endpoint_instances on one host."""
@@ -178,6 +252,7 @@ class _Instance:
         self.host = host
         self.settings = settings
         self.errors = []
+        self.routing_errors = []    # a client's: its server's host refuses them too (issue 25)
         self.name = str(self.raw.get('name', ''))
         self.role = str(self.raw.get('role', ''))
         self.state = self.raw.get('state') or 'present'
@@ -185,8 +260,13 @@ class _Instance:
         if not isinstance(raw, Mapping):
             self.fail('must be a mapping, not %s' % type(raw).__name__)
 
-    def fail(self, text):
+    def fail(self, text, routing=False):
         self.errors.append('%s: %s' % (self.where, text))
+        if routing:
+            self.routing_errors.append(self.errors[-1])
+
+    def fail_routing(self, text):
+        self.fail(text, routing=True)
 
     @property
     def present(self):
@@ -214,6 +294,7 @@ class _Instance:
                    local=_given(self.raw, 'local') or '')
         out.update(self.daemon_settings())
         out.update(self.files(srv, server_host))
+        out.update(self.routing(host, servers, srv, server_host, net, transport))
         out['export'] = self.exports()
         return out
 
@@ -377,6 +458,135 @@ class _Instance:
                 self.fail('%s port %s%s is also used by instance %s'
                           % (transport['proto'], transport['port'], in_netns, host.ports[key]))
             host.ports[key] = self.name
+
+    # ------------------------------------------------------------------ routing (issue 25)
+
+    def flag(self, key, default):
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.fail('%s must be true or false, not %s' % (key, _json(value)))
+            return default
+        return value
+
+    def routing(self, host, servers, srv, server_host, net, transport):
+        """forward, client_to_client, a client's fixed address and networks; a server's clients (from the
+        inventory: their ccd files, routes and pushes) and its dynamic pool."""
+        for key in (CLIENT_ONLY if self.role == 'server' else SERVER_ONLY if self.role == 'client' else ()):
+            if _given(self.raw, key) is not None:
+                self.fail('%s belongs to the %s instance' % (key, 'client' if self.role == 'server' else 'server'),
+                          routing=True)
+        if self.role == 'client':
+            return self.client_routing(host, servers, srv, server_host, net, transport)
+        out = {'forward': self.flag('forward', True), 'client_to_client': self.flag('client_to_client', False),
+               'clients': [], 'client_networks': [], 'ccd': False}
+        if self.role != 'server' or not self.present or not net:
+            return out
+        self.route(host, _networks(self.raw.get('push_routes') or [], 'push_routes')[0], 'lan')
+        if servers is None:
+            return out
+        clients = []
+        for client_host, raw in servers.clients(self.host, self.name):
+            # a client's routing problems are refused here too (this host's play runs first); the others only
+            # on the client's host, as before
+            theirs = _Instance(0, raw, client_host, self.settings)
+            planned = theirs.plan(_Host(), servers)
+            self.errors.extend(e for e in theirs.routing_errors if e not in self.errors)
+            if planned is not None:
+                clients.append(planned)
+        for c in clients:
+            self.route(host, _networks([n['cidr'] for n in c['networks']], 'networks')[0], 'tunnel',
+                       ' (behind client %s on %s)' % (c['name'], c['host']))
+        nets = [n for c in clients for n in c['networks']]
+        fixed = [c for c in clients if c['fixed_address']]
+        out.update(clients=[{'host': c['host'], 'cn': c['cn'], 'address': c['fixed_address'],
+                             'networks': c['networks']} for c in clients],
+                   client_networks=nets, ccd=bool(fixed or nets))
+        if fixed:
+            # the dynamic pool: the longest run of the subnet's client addresses without a fixed one
+            base = _ip4(net['network'])
+            last = _ip4(net['pool_end']) if self.raw.get('bridge') else base + 2 ** (32 - net['prefix']) - 2
+            pool = _pool(_ip4(net['pool_start']), last, set(_ip4(c['fixed_address']) for c in fixed))
+            if pool is None:
+                self.fail('the fixed client addresses leave no address of subnet %s for the dynamic pool'
+                          % self.raw.get('subnet'))
+            else:
+                out.update(pool_start=_dotted(pool[0]), pool_end=_dotted(pool[1]))
+        return out
+
+    def route(self, host, nets, how, why=''):
+        """Record what this present instance routes on its host: networks `how` 'tunnel' (routed into its
+        tunnel) or 'lan' (behind it: a server's push_routes, a client's networks). Two instances may not route
+        one network where one of them routes it into a tunnel (a LAN reached through two VPNs is fine)."""
+        for n in nets:
+            for other_name, other, other_how in host.routed:
+                if other_name != self.name and _overlap(n, other) and 'tunnel' in (how, other_how):
+                    self.fail('network %s%s is also routed by instance %s on this host (%s%s)'
+                              % (n['cidr'], why, other_name, other['cidr'],
+                                 ' into its tunnel' if other_how == 'tunnel' else ', behind it'))
+            host.routed.append((self.name, n, how))
+
+    def client_routing(self, host, servers, srv, server_host, net, transport):
+        """A client's fixed address (inside its server's subnet, not the network, server or broadcast
+        address, no other client's) and the networks behind it (not overlapping the tunnel subnet or another
+        client's networks; a tun instance only)."""
+        out = {'fixed_address': '', 'networks': [], 'forward': False, 'host': self.host}
+        given = _given(self.raw, 'address')
+        if given is not None:
+            try:
+                n = _ip4(given)
+            except ValueError as e:
+                self.fail_routing('address %s %s' % (_json(given), e))
+            else:
+                out['fixed_address'] = _dotted(n)
+                if net:
+                    base, size = _ip4(net['network']), 2 ** (32 - net['prefix'])
+                    if not base <= n < base + size:
+                        self.fail_routing('address %s is outside the subnet %s of its server instance on %s'
+                                          % (given, srv.get('subnet'), server_host))
+                    elif n in (base, base + size - 1):
+                        self.fail_routing('address %s is the %s address of subnet %s'
+                                          % (given, 'network' if n == base else 'broadcast', srv.get('subnet')))
+                    elif n == base + 1:
+                        self.fail_routing("address %s is the server's tunnel address" % given)
+        nets, errors = _networks(self.raw.get('networks'), 'networks')
+        for e in errors:
+            self.fail_routing(e)
+        if nets and transport.get('dev_type') == 'tap':
+            self.fail_routing('networks need a tun instance (a tap client is a bridge port: route behind it on the bridge)')
+        if net:
+            base = _ip4(net['network'])
+            tunnel = {'start': base, 'end': base + 2 ** (32 - net['prefix'])}
+            for n in nets:
+                if _overlap(n, tunnel):
+                    self.fail_routing('networks entry %s overlaps the tunnel subnet %s' % (n['cidr'], srv.get('subnet')))
+        for n in nets:
+            for r in _networks([r['cidr'] for r in srv.get('push_routes') or []], 'push_routes')[0]:
+                if _overlap(n, r):
+                    self.fail_routing('networks entry %s overlaps %s, which its server instance on %s pushes '
+                                      '(push_routes)' % (n['cidr'], r['cidr'], server_host))
+        out.update(networks=_public(nets), forward=bool(nets))
+        if not (self.present and srv and servers is not None):
+            return out
+        # the other clients of the server: no address twice, no network twice; what this client routes on
+        # its host - its networks, and what its server pushes to it (push_routes, the other clients' networks)
+        self.route(host, nets, 'lan')
+        self.route(host, _networks([r['cidr'] for r in srv.get('push_routes') or []], 'push_routes')[0], 'tunnel',
+                   ' (pushed by %s)' % server_host)
+        for other_host, raw in servers.clients(server_host, self.name):
+            if other_host == self.host:
+                continue
+            who = 'client %s on %s' % (self.name, other_host)
+            if out['fixed_address'] and str(_given(raw, 'address') or '') == out['fixed_address']:
+                self.fail_routing('address %s is also the address of %s' % (out['fixed_address'], who))
+            theirs = _networks(raw.get('networks'), 'networks')[0]
+            for n in nets:
+                for t in theirs:
+                    if _overlap(n, t):
+                        self.fail_routing('networks entry %s overlaps network %s behind %s' % (n['cidr'], t['cidr'], who))
+            self.route(host, theirs, 'tunnel', ' (behind %s, pushed by %s)' % (who, server_host))
+        return out
 
     def own(self, key, default):
         """The instance's value of key, else default (the role's)."""

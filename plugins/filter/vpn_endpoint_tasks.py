@@ -36,6 +36,8 @@ from ansible.errors import AnsibleFilterError
 #: certificates and keys are files of their own (restart class)
 RESTART_KEYS = ('name', 'role', 'dev', 'dev_type', 'proto', 'port', 'subnet', 'server', 'remote', 'local', 'netns',
                 'bridge', 'conf')
+#: a client's keys that its server reads per connection (its ccd file): a change restarts the client
+CLIENT_RESTART_KEYS = ('fixed_address', 'networks')
 #: lines OpenVPN logs when it did not take what it was given (it exits after them)
 LOG_ERRORS = ['Exiting due to fatal error', 'Options error']
 NODE = 'character special file'
@@ -258,10 +260,17 @@ def vpn_endpoint_plumbing(plan, host=None, settings=None, state='present'):
                 tuntap['netns'] = inst['netns']
             if inst['bridge']:
                 tuntap['master'] = inst['bridge']
+            elif inst['role'] == 'server' or inst.get('forward'):
+                # a tun forwards what comes in on it: a server's (forward), a client's with networks behind it
+                tuntap['forwarding'] = bool(inst.get('forward'))
             doc['tuntaps'].append(tuntap)
         for inst in plan['servers']:
             if inst['bridge'] and 'address' in inst:
                 addresses.setdefault((inst['netns'], inst['bridge']), []).append(_cidr(inst))
+        # a tap server's packets come in on its bridge (the tap is a port): the bridge forwards (and keeps
+        # forwarding when the instance goes: the bridge is not the role's, it may route for more)
+        doc['bridges'] = [{'name': b, 'netns': ns, 'forwarding': True} for ns, b in
+                          _unique((i['netns'], i['bridge']) for i in plan['servers'] if i['bridge'] and i.get('forward'))]
     elif state == 'absent':
         gone = set((host or {}).get('netns_missing') or [])
         doc = {'tuntaps': [], 'addresses': []}
@@ -312,10 +321,30 @@ def _pending_namespaces(plumbing):
 def restart_key(inst, private_node, server_pid=None):
     """What a daemon reads only at start and that is not a file it owns: a change restarts it."""
     data = {'instance': dict((k, inst.get(k)) for k in RESTART_KEYS), 'private_node': bool(private_node)}
+    for key in CLIENT_RESTART_KEYS:
+        # a client's fixed address and networks are its server's ccd file, read when the client connects: a
+        # change reconnects the client (held only when set, so that the keys of other daemons stay as they were)
+        if inst.get(key):
+            data['instance'][key] = inst[key]
     if inst['role'] == 'client':
         # a client follows its server's daemon when that is another process (see README.md, issue 24)
         data['server_pid'] = server_pid
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode('utf-8')).hexdigest()
+
+
+def ccd(server, client):
+    """The client-config-dir file of one client of a server instance (OpenVPN reads it when the client
+    connects: a change needs no reload; the client's own restart key reconnects it): its fixed address, the
+    networks behind it (iroute) and, since the server pushes them to every client, none of its own back."""
+    lines = ['# client %s of instance %s (host %s), made by virtnet.linux.vpn_endpoint; changes are overwritten.'
+             % (client['cn'], server['name'], client['host'])]
+    if client['address']:
+        lines.append('ifconfig-push %s %s' % (client['address'], server['netmask']))
+    for net in client['networks']:
+        lines.append('iroute %s %s' % (net['network'], net['netmask']))
+    for net in client['networks']:
+        lines.append('push-remove "route %s %s"' % (net['network'], net['netmask']))
+    return '\n'.join(lines) + '\n'
 
 
 def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, pids=None, settings=None, only=None, skip=None):
@@ -377,6 +406,12 @@ def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, pids=None, settin
             # crl-verify reads it at every connection: a new CRL needs no restart, the clients stay connected
             element['files'].append(dict(owned, path=inst['conf_dir'] + '/crl.pem', content=got.get('crl') or '',
                                          on_change='none'))
+        if server and inst.get('ccd'):
+            element['directories'].append({'path': inst['conf_dir'] + '/ccd', 'owner': 'root', 'group': s['group'],
+                                           'mode': '0750'})
+            element['files'].extend({'path': '%s/ccd/%s' % (inst['conf_dir'], c['cn']), 'content': ccd(inst, c),
+                                     'owner': 'root', 'group': s['group'], 'mode': '0640', 'on_change': 'none'}
+                                    for c in inst['clients'])
         if inst['netns']:
             element['netns'] = inst['netns']
         batch.append(element)

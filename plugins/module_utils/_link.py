@@ -10,7 +10,7 @@
 Each device describes its kind with a :class:`LinkKind` subclass in its spec file
 (`_spec/veth`, `_spec/tuntap`, `_spec/bridge`); its module calls ``_engine.run(module, kind)``.
 Everything common lives here once: name validation, the common link options (link_state, mtu,
-address, master, txqueuelen, alias), kind checks, create / update / recreate / delete through the
+address, master, txqueuelen, alias, forwarding), kind checks, create / update / recreate / delete through the
 transaction, and the public view of a link.
 """
 
@@ -28,6 +28,7 @@ from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     validate_netns_name,
 )
 from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import FALLBACK
+from ansible_collections.virtnet.linux.plugins.module_utils import _netns
 
 MAX_U32 = 2 ** 32 - 1
 
@@ -42,6 +43,7 @@ LINK_OPTIONS = dict(
     master=dict(type='str'),
     txqueuelen=dict(type='int'),
     alias=dict(type='str'),
+    forwarding=dict(type='bool'),
 )
 COMMON_KEYS = list(LINK_OPTIONS)
 
@@ -214,6 +216,7 @@ def compare_common(view, item, diffs, prefix=''):
     diffs.compare(prefix + 'txqueuelen', item.get(prefix + 'txqueuelen'), view['txqueuelen'])
     diffs.compare(prefix + 'alias', item.get(prefix + 'alias'), view['alias'])
     diffs.compare(prefix + 'link_state', item.get(prefix + 'link_state'), view['link_state'])
+    diffs.compare(prefix + 'forwarding', item.get(prefix + 'forwarding'), view.get('forwarding'))
 
 
 _SET_ARGS = {'mtu': 'mtu', 'address': 'address', 'txqueuelen': 'txqlen', 'alias': 'ifalias',
@@ -235,6 +238,12 @@ def apply_common(ctx, netns, name, index, view, diffs, prefix=''):
         new['master'] = resolve_master(ctx, netns, d.after)
         old['master'] = resolve_master(ctx, netns, d.before) if d.before else 0
         shown['master'] = d.after if d.after else '(none)'
+    d = diffs.get(prefix + 'forwarding')
+    if d is not None:
+        # net.ipv4.conf.NAME.forwarding in the device's namespace (a sysctl, not a link attribute)
+        ctx.tx.run('set forwarding=%s on %s' % ('on' if d.after else 'off', name),
+                   _bind(_netns.set_forwarding, netns, name, d.after),
+                   _bind(_netns.set_forwarding, netns, name, bool(d.before)))
     if not new:
         return
     # bring a link up only after everything else is in place
@@ -503,8 +512,17 @@ def _object_key(item):
 
 
 def _view(ctx, kind, item, link):
-    """The public view of an existing device of `item`: the common attributes and the kind's own."""
-    return dict(common_view(ctx, item.get('netns') or '', link), **kind.view(ctx, item, link))
+    """The public view of an existing device of `item`: the common attributes and the kind's own; its IPv4
+    forwarding only where the task manages it (a sysctl read in the device's namespace, not a link
+    attribute)."""
+    view = dict(common_view(ctx, item.get('netns') or '', link), **kind.view(ctx, item, link))
+    if item.get('forwarding') is not None:
+        view['forwarding'] = _netns.forwarding(item.get('netns') or '', link['ifname'])
+    return view
+
+
+def _bind(func, *args):
+    return lambda: func(*args)
 
 
 def _differences(ctx, kind, item, link, view):

@@ -19,9 +19,11 @@ import os
 
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     CLONE_NEWNET, CLONE_NEWNS, NETNS_ETC_DIR, NETNS_RUN_DIR, VirtnetError, kernel_reason, mount,
-    netns_exists, netns_path, open_netns_fd, setns, umount2, unshare, validate_netns_name,
+    netns_exists, netns_path, ns_label, open_netns_fd, setns, umount2, unshare, validate_netns_name,
 )
-from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import FALLBACK, RtnlSocket
+from ansible_collections.virtnet.linux.plugins.module_utils._rtnl import (
+    FALLBACK, IPV4_DEVCONF_FORWARDING, RtnlSocket, in_netns,
+)
 
 MS_RDONLY = 0x1
 MS_BIND = 0x1000
@@ -230,3 +232,64 @@ def prepare_switch(name):
             except OSError:
                 pass  # best effort, like iproute2 (the target may not exist in /etc)
     return switch
+
+
+# --------------------------------------------------------------------------- a device's IPv4 forwarding
+#
+# net.ipv4.conf.DEV.forwarding of a device in a namespace. /proc/sys/net shows the network namespace of
+# the thread that looks it up (not the one /proc was mounted in), so the thread enters the namespace for
+# the open and comes back: no process, no `ip netns exec`. Written through the sysctl, not netlink
+# (IFLA_INET_CONF), so the kernel does what `sysctl -w` does (route cache flush, netconf notification).
+# The kernel checks the device a packet ARRIVES on: only what comes in on a forwarding device is forwarded.
+# Where /proc/sys is mounted read-only (systemd-nspawn containers, some others) the value is written over
+# rtnetlink instead (IFLA_INET_CONF, CAP_NET_ADMIN only): the same switch, without the sysctl's side work -
+# switching forwarding OFF there leaves routes the kernel cached for forwarding until its next route flush.
+
+def _forwarding_path(dev):
+    return '/proc/sys/net/ipv4/conf/%s/forwarding' % dev
+
+
+def _forwarding_io(netns, dev, value, what):
+    def act():
+        with open(_forwarding_path(dev), 'r+' if value is not None else 'r') as f:
+            if value is not None:
+                f.write('1\n' if value else '0\n')
+                return value
+            return f.read().strip() == '1'
+    try:
+        return in_netns(netns, act)
+    except FileNotFoundError:
+        raise VirtnetError('%s: %s has no IPv4 configuration in %s' % (what, dev, ns_label(netns)))
+    except OSError as exc:
+        if exc.errno == errno.EROFS and value is not None:
+            return _forwarding_netlink(netns, dev, value, what)
+        raise VirtnetError('%s: %s' % (what, exc.strerror or exc))
+
+
+def _forwarding_netlink(netns, dev, value, what):
+    """The device's forwarding written over rtnetlink (IFLA_INET_CONF), where /proc/sys is read-only."""
+    try:
+        sock = RtnlSocket.open(netns)
+        try:
+            link = sock.get_link(ifname=dev, need_data=False)
+            if link is None or link is FALLBACK:
+                raise VirtnetError('%s: %s not found in %s' % (what, dev, ns_label(netns)))
+            sock.set_inet_conf(link['index'], {IPV4_DEVCONF_FORWARDING: 1 if value else 0})
+        finally:
+            sock.close()
+    except OSError as exc:
+        raise VirtnetError('%s: %s' % (what, kernel_reason(exc)))
+    if _forwarding_io(netns, dev, None, what) != bool(value):
+        raise VirtnetError('%s: the kernel did not take it (read back)' % what)
+    return value
+
+
+def forwarding(netns, dev):
+    """Whether device `dev` of netns `netns` ('' the current one) forwards IPv4 (its conf forwarding)."""
+    return _forwarding_io(netns, dev, None, 'reading IPv4 forwarding of %s in %s' % (dev, ns_label(netns)))
+
+
+def set_forwarding(netns, dev, value):
+    """Switch IPv4 forwarding of device `dev` of netns `netns` on or off."""
+    return _forwarding_io(netns, dev, bool(value), 'setting IPv4 forwarding of %s in %s to %s'
+                          % (dev, ns_label(netns), 'on' if value else 'off'))

@@ -66,6 +66,7 @@ NLA_TYPE_MASK = 0x3FFF               # strip NLA_F_NESTED and NLA_F_NET_BYTEORDE
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 13, 16, 18, 20, 27, 28
 IFLA_CARRIER = 33
+IFLA_AF_SPEC, IFLA_INET_CONF, IPV4_DEVCONF_FORWARDING = 26, 1, 1   # a device's IPv4 configuration (devinet)
 IFLA_LINK_NETNSID = 37
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 IFA_ADDRESS, IFA_LOCAL = 1, 2
@@ -666,6 +667,12 @@ class RtnlSocket(object):
     def set_link(self, index, state=None, **attrs):
         """Change attributes of link #index: link_attrs() keywords and state 'up'/'down'."""
         self.request(RTM_NEWLINK, _ifinfo(index, state) + link_attrs(**attrs))
+
+    def set_inet_conf(self, index, conf):
+        """Set IPv4 configuration values of link #index ({IPV4_DEVCONF_* number: value}) in one request, as
+        IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF (what /proc/sys/net/ipv4/conf/DEV/ holds; no sysctl needed)."""
+        inner = b''.join(_attr(k, _U32.pack(int(v))) for k, v in sorted(conf.items()))
+        self.request(RTM_NEWLINK, _ifinfo(index) + _attr(IFLA_AF_SPEC, _attr(socket.AF_INET, _attr(IFLA_INET_CONF, inner))))
 
     def del_link(self, index=None, ifname=None, group=None):
         """Delete link #index, or the link `ifname`, or every link of `group`."""

@@ -144,6 +144,9 @@ options:
       alias:
         description: As O(alias).
         type: str
+      forwarding:
+        description: As O(forwarding).
+        type: bool
       stp:
         description: As O(stp).
         type: bool

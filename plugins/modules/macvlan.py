@@ -164,6 +164,9 @@ options:
       alias:
         description: As O(alias).
         type: str
+      forwarding:
+        description: As O(forwarding).
+        type: bool
 notes:
   - The MTU of a macvlan cannot exceed its parent's.
   - A macvtap's character device is named by its interface index in its namespace (C(/dev/tap7)); C(/dev) is

@@ -160,6 +160,9 @@ options:
       alias:
         description: As O(alias).
         type: str
+      forwarding:
+        description: As O(forwarding).
+        type: bool
 notes:
   - A TUN or TAP device that is up (O(link_state=up)) only gets carrier, and an operational state of
     C(UP), while a process has it open.

@@ -127,6 +127,9 @@ options:
       alias:
         description: As O(alias).
         type: str
+      forwarding:
+        description: As O(forwarding).
+        type: bool
       peer:
         description: As O(peer).
         type: str

@@ -178,6 +178,9 @@ options:
       alias:
         description: As O(alias).
         type: str
+      forwarding:
+        description: As O(forwarding).
+        type: bool
 notes:
   - The underlay (O(dev), O(local)) is in the same namespace as the device.
   - The flood entries of a device are read and written over netlink (C(RTM_GETNEIGH), C(RTM_NEWNEIGH),

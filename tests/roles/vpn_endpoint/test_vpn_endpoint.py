@@ -8,7 +8,8 @@ is a client of all three, vpn3 a client of site from the namespace vpnns (molecu
 vpn_instances.yml; the variants below change it as extra vars).
 
 Steps (module-scoped fixtures, each on the state the one before left):
-  checked_fresh -> converged (-vvv --diff) -> reconverged -> verified -> checked_reload -> reloaded ->
+  checked_fresh -> converged (-vvv --diff) -> reconverged -> verified (traffic, and through the tunnels to the
+  networks behind vpn1 and vpn2) -> checked_reload -> reloaded ->
   reload_verified -> restarted -> restart_verified -> exported (vpn3 leaves the inventory, site exports
   laptop1) -> vpn3_refused, laptop_connected -> checked_drop -> dropped (laptop1 dropped from export; vpn3
   back, its certificate issued for 2 days) -> laptop_refused -> renewed (825/30) -> renewed_again ->
@@ -40,6 +41,9 @@ EXPORT_DIR = os.path.join(TOP, 'build', 'tests', 'vpn-profiles')
 PROFILE = os.path.join(EXPORT_DIR, 'site', 'laptop1.ovpn')
 SITE_LOG = '/run/virtnet/daemon/vpn-site.log'     # the server's log (pid file back end: plain hosts)
 OUTSIDE = 'cmp1'                                   # a lab host outside the role's inventory group
+# molecule/vpn_endpoint/traffic.yml's routing checks (issue 25)
+LAN_PING = 'Ping the host behind each network (3 packets, 2 s each; 30 s at most for a client that just reconnected)'
+LAN_TO_LAN = 'From the namespace lan behind vpn2, ping the host behind vpn1 (3 packets, 2 s each, 30 s at most)'
 
 
 # ---- the instances and their variants ------------------------------------------------------------------
@@ -137,6 +141,13 @@ BAD = {
     'bad-renew': (bound, [
         'vpn_endpoint_renew_days (30) must be a number of days below vpn_endpoint_cert_days (30, 1 to 36500) on vpn1'],
         {'vpn_endpoint_cert_days': 30, 'vpn_endpoint_renew_days': 30}),
+    # routing (issue 25): refused on the server's host too, whose play runs first (nothing changes anywhere)
+    'bad-routing': (both(bound, set_key('vpn3', 'site', address='10.8.0.50', networks=['10.8.0.0/28']),
+                         set_key('vpn1', 'alt', push_routes=['10.21.0.0/24', '10.30.0.0/24'])), [
+        'vpn_endpoint_instances[site] (client on vpn3): address 10.8.0.50 is also the address of client site on vpn2',
+        'vpn_endpoint_instances[site] (client on vpn3): networks entry 10.8.0.0/28 overlaps the tunnel subnet 10.8.0.0/24',
+        'vpn_endpoint_instances[alt] (server on vpn1): network 10.30.0.0/24 is also routed by instance site on this '
+        'host (10.30.0.0/24 into its tunnel)']),
 }
 
 
@@ -307,9 +318,30 @@ def test_client_in_a_namespace_runs_inside_it(lab, verified):
     assert lab.out('vpn3', 'readlink /proc/%s/ns/net' % pid) == lab.out('vpn3', 'ip netns exec vpnns readlink /proc/self/ns/net')
 
 
+def test_clients_reach_the_networks_behind_the_server_and_behind_another_client(verified):
+    pinged = dict(((r.host, r.item[1]), r.status) for r in verified.results(task=LAN_PING, items=True))
+    # vpn2 (site, with 10.30.0.0/24 behind it) reaches vpn1's LAN; vpn3 (site, in vpnns) reaches both
+    assert pinged == {('vpn2', '10.20.0.2'): 'ok', ('vpn3', '10.20.0.2'): 'ok', ('vpn3', '10.30.0.2'): 'ok'}
+    assert [r.status for r in verified.results(task=LAN_TO_LAN)] == ['ok']
+
+
+def test_a_client_with_networks_forwards_only_on_its_tunnel(lab, verified):
+    fwd = ('for d in all vpn-site lan0; do printf "%s=%s " $d $(cat /proc/sys/net/ipv4/conf/$d/forwarding); done; '
+           'cat /proc/sys/net/ipv4/ip_forward')
+    assert lab.out('vpn2', fwd) == 'all=0 vpn-site=1 lan0=1 0'
+    assert lab.out('vpn3', 'ip netns exec vpnns cat /proc/sys/net/ipv4/conf/vpn-site/forwarding') == '0'
+    assert lab.out('vpn1', 'cat /proc/sys/net/ipv4/conf/vpn-site/forwarding /proc/sys/net/ipv4/conf/br-vpn/forwarding '
+                           '/proc/sys/net/ipv4/ip_forward').split() == ['1', '1', '0']
+
+
 def test_tap_server_is_a_port_of_its_bridge_which_carries_the_tunnel_address(lab, verified):
     assert lab.out('vpn1', 'basename "$(readlink /sys/class/net/vpn-lan/master)"; ip -o -4 addr show dev br-vpn | grep -c 10.10.0.1/24') \
         == 'br-vpn\n1'
+
+
+# a client's fixed tunnel address, waited for (30 s at most)
+FIXED = ('for i in $(seq 1 30); do ip -4 -o addr show dev vpn-site | grep -q " 10.8.0.50/" && break; sleep 1; done; '
+         'ip -4 -o addr show dev vpn-site | grep -o "inet [0-9./]*"')
 
 
 # ---- 2. a pushed route: check mode, then alt reloaded (same PID), nothing else touched -------------------
@@ -351,14 +383,17 @@ def test_after_the_reload_traffic_flows_and_the_new_route_is_pushed(reload_verif
     assert_run(reload_verified)
 
 
-# ---- 3. a killed server and a restart-class change: site revived, alt restarted, their clients too ------
+# ---- 3. a killed server (and a killed client with a fixed address) and a restart-class change: site
+# revived, alt restarted, their clients too --------------------------------------------------------------
 @pytest.fixture(scope='module')
 def restarted(lab, runs, reload_verified):
     before = openvpn_pids(lab)
     index = lab.out('vpn1', 'cat /etc/virtnet/vpn/pki/*/index.txt | sha256sum')
+    fixed = lab.out('vpn2', FIXED)
     lab.run('vpn1', 'kill -KILL %s' % before['vpn1:site'])
+    lab.run('vpn2', 'kill -KILL %s' % before['vpn2:site'])     # a client with a fixed address (issue 25)
     run = converge(runs, lab, 'restart', variant(bound))
-    return run, before, openvpn_pids(lab), index
+    return run, before, openvpn_pids(lab), index, fixed
 
 
 def test_killed_server_and_restart_change_restart_those_servers_and_their_clients_only(restarted):
@@ -381,6 +416,12 @@ def restart_verified(lab, runs, restarted):
 
 def test_after_revival_and_restart_traffic_flows(restart_verified):
     assert_run(restart_verified)
+
+
+def test_a_killed_client_comes_back_with_its_fixed_address(lab, restarted, restart_verified):
+    before, after, fixed = restarted[1], restarted[2], restarted[4]
+    assert after['vpn2:site'] != before['vpn2:site']
+    assert fixed == lab.out('vpn2', FIXED) == 'inet 10.8.0.50/24'
 
 
 def test_no_certificate_is_issued_again(lab, restarted, restart_verified):

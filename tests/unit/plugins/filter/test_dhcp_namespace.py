@@ -13,6 +13,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.virtnet.linux.plugins.filter.dhcp_namespace import (
     FilterModule,
     dhcp_namespace_daemons,
+    dhcp_namespace_nodes,
     dhcp_namespace_plan,
     dhcp_namespace_releases,
     dhcp_namespace_work,
@@ -342,4 +343,117 @@ def test_releases():
     assert dhcp_namespace_releases(w, {'skipped': True}) == []
     assert dhcp_namespace_releases(dhcp_namespace_work(p, {'42': entry('42', uplink='eth2')}), bridges) == []
     assert set(FilterModule().filters()) == {'dhcp_namespace_plan', 'dhcp_namespace_work', 'dhcp_namespace_daemons',
-                                             'dhcp_namespace_releases'}
+                                             'dhcp_namespace_releases', 'dhcp_namespace_nodes'}
+
+
+# ---- DHCP nodes, server_address as a list, mtu ----------------------------------------------------------------
+PAIR = ['net1', 'net2']
+INVENTORY = ['net1', 'net2', 'cmp1']
+
+
+def node(host, **kw):
+    res = dhcp_namespace_plan([net(router='10.42.0.1', dhcp_nodes=PAIR, **kw)], host=host, inventory=INVENTORY)
+    assert res['errors'] == []
+    return res['networks'][0]
+
+
+def test_a_single_node_serves_the_whole_range_as_before():
+    n = one()
+    assert n['dhcp_nodes'] == [None] and n['served'] is True
+    assert (n['share_start'], n['share_end']) == ('10.42.0.100', '10.42.0.199')
+    assert n['peers'] == [] and n['foreign'] == [] and n['mtu'] is None
+    assert dhcp_namespace_plan([net(dhcp_nodes=['net1'])], host='net1')['networks'][0]['share_end'] == '10.42.0.199'
+
+
+def test_the_range_is_split_into_equal_contiguous_shares_in_node_order():
+    one_, two = node('net1'), node('net2')
+    assert one_['shares'] == two['shares'] == [['10.42.0.100', '10.42.0.149'], ['10.42.0.150', '10.42.0.199']]
+    assert (one_['share_start'], one_['share_end'], two['share_start'], two['share_end']) == \
+        ('10.42.0.100', '10.42.0.149', '10.42.0.150', '10.42.0.199')
+    assert one_['foreign'] == ['10.42.0.%d' % i for i in range(150, 200)]
+    assert two['foreign'] == ['10.42.0.%d' % i for i in range(100, 150)]
+    three = dhcp_namespace_plan([net(range_end='10.42.0.109', dhcp_nodes=['a', 'b', 'c'])], host='c')['networks'][0]
+    assert three['shares'] == [['10.42.0.100', '10.42.0.102'], ['10.42.0.103', '10.42.0.105'], ['10.42.0.106', '10.42.0.109']]
+
+
+def test_default_server_addresses_one_per_node_skipping_the_router():
+    one_, two = node('net1'), node('net2')
+    assert one_['server_addresses'] == two['server_addresses'] == ['10.42.0.2', '10.42.0.3']
+    assert (one_['server_cidr'], two['server_cidr']) == ('10.42.0.2/24', '10.42.0.3/24')
+    assert (one_['peers'], two['peers']) == (['10.42.0.3'], ['10.42.0.2'])
+    assert one_['dns_servers'] == ['10.42.0.2', '10.42.0.3']
+
+
+def test_server_address_list_in_node_order_and_a_scalar_for_one_node():
+    assert node('net2', server_address=['10.42.0.5', '10.42.0.6'])['server_address'] == '10.42.0.6'
+    assert one(server_address='10.42.0.7')['server_addresses'] == ['10.42.0.7']
+    assert one(server_address=['10.42.0.7'])['server_address'] == '10.42.0.7'
+
+
+def test_a_host_not_in_dhcp_nodes_plans_the_network_absent():
+    res = dhcp_namespace_plan([net(dhcp_nodes=PAIR)], host='cmp1', inventory=INVENTORY)
+    assert res['errors'] == [] and res['present'] == [] and res['absent_ids'] == ['42']
+    assert res['networks'][0]['served'] is False
+
+
+@pytest.mark.parametrize('kw,message', [
+    (dict(dhcp_nodes=['net1', 'nohost']), 'network 42: dhcp_nodes: host nohost is not in the inventory'),
+    (dict(dhcp_nodes=['net1', 'net1']), 'network 42: dhcp_nodes: host net1 is listed twice'),
+    (dict(dhcp_nodes='net1'), 'network 42: dhcp_nodes must be a list of inventory host names'),
+    (dict(dhcp_nodes=PAIR, server_address='10.42.0.5'), 'network 42: server_address has 1 address(es) for 2 dhcp_nodes'),
+    (dict(dhcp_nodes=PAIR, server_address=['10.42.0.5', '10.43.0.5']),
+     'network 42: server_address 10.43.0.5 is not a host address of subnet 10.42.0.0/24'),
+    (dict(dhcp_nodes=PAIR, router='10.42.0.1', server_address=['10.42.0.1', '10.42.0.5']),
+     "network 42: server_address 10.42.0.1 is the router's address"),
+    (dict(dhcp_nodes=PAIR, server_address=['10.42.0.5', '10.42.0.5']), 'network 42: server_address 10.42.0.5 is given twice'),
+    (dict(dhcp_nodes=PAIR, server_address=['10.42.0.5', '10.42.0.150']), 'network 42: server_address 10.42.0.150 is inside the dynamic range'),
+    (dict(dhcp_nodes=PAIR, range_end='10.42.0.100'), 'network 42: the range 10.42.0.100 - 10.42.0.100 has 1 address(es) for 2 dhcp_nodes'),
+    (dict(dhcp_nodes=PAIR, hosts=[{'mac': '52:54:00:00:42:10', 'ip': '10.42.0.2'}]),
+     "network 42: host 52:54:00:00:42:10: ip 10.42.0.2 is the server's address"),
+    (dict(mtu=40), 'network 42: mtu 40 must be a number from 68 to 65535'),
+    (dict(mtu='big'), "network 42: mtu 'big' must be a number from 68 to 65535"),
+    (dict(mtu=True), 'network 42: mtu True must be a number from 68 to 65535'),
+], ids=['not-in-inventory', 'twice', 'not-a-list', 'wrong-length', 'outside', 'router', 'duplicate', 'in-range',
+        'range-too-small', 'host-on-a-server', 'mtu-low', 'mtu-text', 'mtu-bool'])
+def test_bad_dhcp_nodes_server_addresses_and_mtu_are_refused_naming_the_network(kw, message):
+    got = errors(net(**kw), host='net1', inventory=INVENTORY)
+    assert any(message in e for e in got), got
+
+
+def test_mtu_is_kept_as_a_number():
+    assert one(mtu='1450')['mtu'] == 1450 and one(mtu=9000)['mtu'] == 9000
+
+
+def plan_of(host, **kw):
+    return dhcp_namespace_plan([net(dhcp_nodes=PAIR, **kw)], host=host, inventory=INVENTORY)
+
+
+def test_nodes_that_agree_have_no_problem_from_the_play_or_the_inventory():
+    mine = plan_of('net1', hosts=[{'mac': '52:54:00:00:42:10', 'ip': '10.42.0.10'}])
+    other = plan_of('net2', hosts=[{'mac': '52:54:00:00:42:10', 'ip': '10.42.0.10'}])
+    assert dhcp_namespace_nodes(mine, {'net2': {'__dhcp_namespace_plan': other}}, 'net1') == []
+    raw = [net(dhcp_nodes=PAIR, hosts=[{'mac': '52:54:00:00:42:10', 'ip': '10.42.0.10'}])]
+    assert dhcp_namespace_nodes(mine, {'net2': {'dhcp_namespace_networks': raw}}, 'net1') == []
+
+
+def test_a_node_that_declares_it_differently_is_named_with_the_difference():
+    mine = plan_of('net1')
+    other = plan_of('net2', range_end='10.42.0.189')
+    assert dhcp_namespace_nodes(mine, {'net2': {'__dhcp_namespace_plan': other}}, 'net1') == [
+        'network 42: host net2 (in dhcp_nodes) declares it differently: range_end 10.42.0.189 there, 10.42.0.199 here']
+    other = plan_of('net2', hosts=[{'mac': '52:54:00:00:42:10', 'ip': '10.42.0.10'}])
+    assert 'hosts [52:54:00:00:42:10 10.42.0.10] there, [] here' in \
+        dhcp_namespace_nodes(mine, {'net2': {'__dhcp_namespace_plan': other}}, 'net1')[0]
+
+
+@pytest.mark.parametrize('hostvars', [{'net2': {}}, {'net2': {'dhcp_namespace_networks': []}}, {},
+                                      {'net2': {'__dhcp_namespace_plan': {'networks': [dict(net(), state='absent')]}}}],
+                         ids=['no-vars', 'other-networks', 'unknown', 'absent-there'])
+def test_a_node_that_does_not_declare_it_is_named(hostvars):
+    assert dhcp_namespace_nodes(plan_of('net1'), hostvars, 'net1') == [
+        'network 42: host net2 is in dhcp_nodes but does not declare network 42 (present, with itself in dhcp_nodes)']
+
+
+def test_a_node_whose_networks_are_invalid_is_named():
+    got = dhcp_namespace_nodes(plan_of('net1'), {'net2': {'dhcp_namespace_networks': [net(subnet='bad')]}}, 'net1')
+    assert len(got) == 1 and got[0].startswith('network 42: host net2 (in dhcp_nodes): its dhcp_namespace_networks are invalid')

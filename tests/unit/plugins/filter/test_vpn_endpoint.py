@@ -47,7 +47,8 @@ LAN_PLANNED = {
     'data_ciphers': CIPHERS, 'options': [], 'verb': 3, 'daemon': 'vpn-lan',
     'conf_dir': '/etc/virtnet/vpn/instances/lan', 'conf': '/etc/virtnet/vpn/instances/lan/lan.conf',
     'pki': '/etc/virtnet/vpn/pki/lan', 'keyhost': 'vpn1', 'keyfiles': keyfiles('/etc/virtnet/vpn/pki/lan', 'server'),
-    'cn': 'server', 'export': [],
+    'cn': 'server', 'forward': True, 'client_to_client': False, 'clients': [], 'client_networks': [], 'ccd': False,
+    'export': [],
 }
 CLIENT_PLANNED = {
     'network': '10.8.0.0', 'prefix': 24, 'netmask': '255.255.255.0', 'address': '10.8.0.1',
@@ -57,7 +58,8 @@ CLIENT_PLANNED = {
     'data_ciphers': CIPHERS, 'options': [], 'verb': 3, 'daemon': 'vpn-site',
     'conf_dir': '/etc/virtnet/vpn/instances/site', 'conf': '/etc/virtnet/vpn/instances/site/site.conf',
     'pki': '/etc/virtnet/vpn/pki/site', 'keyhost': 'vpn1',
-    'keyfiles': keyfiles('/etc/virtnet/vpn/pki/site', 'client-vpn2'), 'cn': 'client-vpn2', 'export': [],
+    'keyfiles': keyfiles('/etc/virtnet/vpn/pki/site', 'client-vpn2'), 'cn': 'client-vpn2',
+    'fixed_address': '', 'networks': [], 'forward': False, 'host': 'vpn2', 'export': [],
 }
 
 
@@ -243,8 +245,9 @@ WC = 'vpn_endpoint_instances[site] (client on vpn2): '
     (dict(SITE, options='mute 10'), W1 + 'options must be a list of OpenVPN configuration lines'),
     (dict(SITE, options=['a\nb']), W1 + 'options must be a list of OpenVPN configuration lines'),
     (dict(SITE, verb='loud'), W1 + 'verb must be a number (0 to 11), not "loud"'),
-    (dict(SITE, prot='tcp'), W1 + 'unknown key(s) prot (known: bridge, data_ciphers, dev, dev_type, export, keepalive, local, '
-                                  'name, netns, options, port, proto, push_routes, remote, role, server, state, subnet, verb)'),
+    (dict(SITE, prot='tcp'), W1 + 'unknown key(s) prot (known: address, bridge, client_to_client, data_ciphers, dev, '
+                                  'dev_type, export, forward, keepalive, local, name, netns, networks, options, port, proto, '
+                                  'push_routes, remote, role, server, state, subnet, verb)'),
 ])
 def test_bad_server(instance, message):
     errs = errors(instance)
@@ -415,9 +418,12 @@ def test_a_host_whose_instances_cannot_be_read_is_an_error_not_a_revocation():
             raise ValueError('undefined variable x')
     hostvars = lifecycle_inventory()
     hostvars['vpn5'] = Broken()
-    found = plan([SITE], hostvars=hostvars)["errors"]
-    assert found == ['cannot read vpn_endpoint_instances of host vpn5 (needed to know which client certificates of vpn1 '
-                     'are still claimed): undefined variable x']
+    # the routing plan (issue 25) reads the clients first and lets the error through; either way the run stops
+    try:
+        found = plan([SITE], hostvars=hostvars)["errors"]
+    except ValueError as e:
+        found = [str(e)]
+    assert [e for e in found if 'undefined variable x' in e] == found and found
 
 
 def test_a_host_whose_instances_are_not_a_list_is_an_error_not_a_revocation():
@@ -426,3 +432,121 @@ def test_a_host_whose_instances_are_not_a_list_is_an_error_not_a_revocation():
     found = plan([SITE], hostvars=hostvars)['errors']
     assert found == ['cannot read vpn_endpoint_instances of host vpn5 (needed to know which client certificates of vpn1 '
                      'are still claimed): not a list but str']
+# ---- routing (issue 25): forward, client_to_client, a client's fixed address and networks -------------
+def routed(**clients):
+    """hostvars: vpn1 serves SITE (from its inventory variables) and ALT; each named host a client of site
+    with the given extra keys (vpn2=dict(address=...), ...)."""
+    hostvars = {'vpn1': {'ansible_host': '10.88.0.11', 'vpn_endpoint_instances': [SITE, ALT]}}
+    for host, extra in clients.items():
+        hostvars[host] = {'vpn_endpoint_instances': [dict({'name': 'site', 'role': 'client', 'server': 'vpn1'},
+                                                          **extra)]}
+    return hostvars
+
+
+def test_server_learns_its_clients_addresses_and_networks_from_the_inventory():
+    hv = routed(vpn2=dict(address='10.8.0.50', networks=['10.30.0.0/24']), vpn3={})
+    site = plan([SITE, ALT], hostvars=hv)['servers'][0]
+    assert (site['forward'], site['client_to_client'], site['ccd']) == (True, False, True)
+    assert site['clients'] == [
+        {'host': 'vpn2', 'cn': 'client-vpn2', 'address': '10.8.0.50',
+         'networks': [{'network': '10.30.0.0', 'netmask': '255.255.255.0', 'cidr': '10.30.0.0/24'}]},
+        {'host': 'vpn3', 'cn': 'client-vpn3', 'address': '', 'networks': []}]
+    assert site['client_networks'] == [{'network': '10.30.0.0', 'netmask': '255.255.255.0', 'cidr': '10.30.0.0/24'}]
+    # the dynamic pool: the longest run of client addresses without a fixed one
+    assert (site['pool_start'], site['pool_end']) == ('10.8.0.51', '10.8.0.254')
+    alt = plan([SITE, ALT], hostvars=hv)['servers'][1]
+    assert (alt['clients'], alt['ccd'], alt['pool_start']) == ([], False, '10.9.0.2')
+
+
+def test_server_without_fixed_addresses_keeps_its_pool_and_flags():
+    site = plan([dict(SITE, forward=False, client_to_client=True)], hostvars=routed(vpn2={}))['servers'][0]
+    assert (site['forward'], site['client_to_client'], site['ccd']) == (False, True, False)
+    assert (site['pool_start'], site['pool_end']) == ('10.8.0.2', '10.8.0.254')
+
+
+def test_pool_takes_the_longest_free_run():
+    hv = routed(vpn2=dict(address='10.8.0.200'), vpn3=dict(address='10.8.0.10'))
+    site = plan([SITE], hostvars=hv)['servers'][0]
+    assert (site['pool_start'], site['pool_end']) == ('10.8.0.11', '10.8.0.199')
+
+
+def test_client_fixed_address_and_networks():
+    hv = routed(vpn2=dict(address='10.8.0.50', networks=['10.30.0.0/24', '10.31.0.0/16']))
+    c = plan(hv['vpn2']['vpn_endpoint_instances'], host='vpn2', hostvars=hv)['clients'][0]
+    assert (c['fixed_address'], c['forward'], c['host']) == ('10.8.0.50', True, 'vpn2')
+    assert [n['cidr'] for n in c['networks']] == ['10.30.0.0/24', '10.31.0.0/16']
+    assert c['address'] == '10.8.0.1'      # the server's tunnel address, as before
+
+
+WS = 'vpn_endpoint_instances[site] (server on vpn1): '
+
+
+@pytest.mark.parametrize('extra, message', [
+    (dict(address='10.9.0.5'), WC + 'address 10.9.0.5 is outside the subnet 10.8.0.0/24 of its server instance on vpn1'),
+    (dict(address='10.8.0.0'), WC + 'address 10.8.0.0 is the network address of subnet 10.8.0.0/24'),
+    (dict(address='10.8.0.255'), WC + 'address 10.8.0.255 is the broadcast address of subnet 10.8.0.0/24'),
+    (dict(address='10.8.0.1'), WC + "address 10.8.0.1 is the server's tunnel address"),
+    (dict(address='10.8.0'), WC + 'address "10.8.0" is not an IPv4 address (like 10.8.0.50)'),
+    (dict(networks=['10.8.0.0/28']), WC + 'networks entry 10.8.0.0/28 overlaps the tunnel subnet 10.8.0.0/24'),
+    (dict(networks=['10.0.0.0/8']), WC + 'networks entry 10.0.0.0/8 overlaps the tunnel subnet 10.8.0.0/24'),
+    (dict(networks=['10.30.0.1/24']), WC + 'networks entry 10.30.0.1/24 is not a network address'),
+    (dict(networks='10.30.0.0/24'), WC + 'networks must be a list of IPv4 networks (like [10.30.0.0/24])'),
+    (dict(networks=['10.20.0.0/25']), WC + 'networks entry 10.20.0.0/25 overlaps 10.20.0.0/24, which its server '
+                                           'instance on vpn1 pushes (push_routes)'),
+    (dict(forward=True), WC + 'forward belongs to the server instance'),
+    (dict(client_to_client=True), WC + 'client_to_client belongs to the server instance'),
+])
+def test_bad_client_routing(extra, message):
+    hv = routed(vpn2=extra)
+    errs = plan(hv['vpn2']['vpn_endpoint_instances'], host='vpn2', hostvars=hv)['errors']
+    assert any(message in e for e in errs), errs
+    # the server's host refuses it too (its play runs first: nothing changes on any host)
+    errs = plan([SITE, ALT], hostvars=hv)['errors']
+    assert any(message in e for e in errs), errs
+
+
+@pytest.mark.parametrize('instance, message', [
+    (dict(SITE, address='10.8.0.5'), W1 + 'address belongs to the client instance'),
+    (dict(SITE, networks=['10.30.0.0/24']), W1 + 'networks belongs to the client instance'),
+    (dict(SITE, forward='yes'), W1 + 'forward must be true or false, not "yes"'),
+    (dict(SITE, client_to_client=1), W1 + 'client_to_client must be true or false, not 1'),
+])
+def test_bad_server_routing(instance, message):
+    errs = errors(instance)
+    assert any(message in e for e in errs), errs
+
+
+def test_two_clients_with_one_address_or_network_name_both():
+    hv = routed(vpn2=dict(address='10.8.0.50', networks=['10.30.0.0/24']),
+                vpn3=dict(address='10.8.0.50', networks=['10.30.0.128/25']))
+    want = ['vpn_endpoint_instances[site] (client on vpn2): address 10.8.0.50 is also the address of client site on vpn3',
+            'vpn_endpoint_instances[site] (client on vpn2): networks entry 10.30.0.0/24 overlaps network 10.30.0.128/25 '
+            'behind client site on vpn3']
+    assert [e for e in want if e not in plan([SITE], hostvars=hv)['errors']] == []
+    assert [e for e in want if e not in plan(hv['vpn2']['vpn_endpoint_instances'], host='vpn2', hostvars=hv)['errors']] == []
+
+
+def test_two_instances_on_one_host_may_not_route_one_network():
+    # a server routes its clients' networks into its tunnel; a second server on the host pushes the same LAN
+    hv = routed(vpn2=dict(networks=['10.30.0.0/24']))
+    errs = plan([SITE, dict(ALT, push_routes=['10.30.0.0/16'])], hostvars=hv)['errors']
+    assert errs == ['vpn_endpoint_instances[alt] (server on vpn1): network 10.30.0.0/16 is also routed by instance site '
+                    'on this host (10.30.0.0/24 into its tunnel)']
+    # a client gets its server's push_routes: the host may not have them behind another instance
+    hv = routed(vpn2={})
+    hv['vpn2']['vpn_endpoint_instances'].append({'name': 'x', 'role': 'server', 'subnet': '10.40.0.0/24',
+                                                 'push_routes': ['10.20.0.0/24']})
+    errs = plan(hv['vpn2']['vpn_endpoint_instances'], host='vpn2', hostvars=hv)['errors']
+    assert errs == ['vpn_endpoint_instances[x] (server on vpn2): network 10.20.0.0/24 is also routed by instance site '
+                    'on this host (10.20.0.0/24 into its tunnel)']
+    # a LAN reached through two VPNs is fine: two servers of one host push it
+    assert errors(SITE, dict(ALT, push_routes=['10.20.0.0/24'])) == []
+
+
+def test_networks_of_a_tap_client_are_refused():
+    hv = {'vpn1': {'ansible_host': '10.88.0.11', 'vpn_endpoint_instances': [LAN]},
+          'vpn2': {'vpn_endpoint_instances': [{'name': 'lan', 'role': 'client', 'server': 'vpn1',
+                                               'networks': ['10.30.0.0/24']}]}}
+    errs = plan(hv['vpn2']['vpn_endpoint_instances'], host='vpn2', hostvars=hv)['errors']
+    assert errs == ['vpn_endpoint_instances[lan] (client on vpn2): networks need a tun instance (a tap client is a '
+                    'bridge port: route behind it on the bridge)']

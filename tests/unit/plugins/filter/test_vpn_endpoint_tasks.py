@@ -141,7 +141,7 @@ def test_host_refuses_what_is_not_a_plan_or_a_setting():
 # ---- vpn_endpoint_pki -----------------------------------------------------------------------------------
 def test_pki_one_batch_per_host_that_holds_pkis():
     p = plan([SITE, LAN] + [dict(CLIENTS[1], name='x', server='vpn3')], 'vpn1', dict(HOSTVARS, vpn3={
-        'vpn_endpoint_servers': vpn_endpoint_servers([dict(SITE, name='x', subnet='10.30.0.0/24')], 'vpn3')}))
+        'vpn_endpoint_servers': vpn_endpoint_servers([dict(SITE, name='x', subnet='10.30.0.0/24', push_routes=['10.31.0.0/24'])], 'vpn3')}))
     assert vpn_endpoint_pki(p) == [
         {'host': 'vpn1', 'batch': [
             {'path': '/etc/virtnet/vpn/pki/site', 'read': ['server'], 'ca_cn': 'vpn site CA', 'servers': ['server'],
@@ -161,7 +161,7 @@ def test_pki_a_client_never_makes_its_servers_ca_except_in_check_mode():
 
 def test_pki_of_servers_or_of_clients():
     p = plan([SITE, dict(CLIENTS[1], name='x', server='vpn3')], 'vpn1', dict(HOSTVARS, vpn3={
-        'vpn_endpoint_servers': vpn_endpoint_servers([dict(SITE, name='x', subnet='10.30.0.0/24')], 'vpn3')}))
+        'vpn_endpoint_servers': vpn_endpoint_servers([dict(SITE, name='x', subnet='10.30.0.0/24', push_routes=['10.31.0.0/24'])], 'vpn3')}))
     assert [(h['host'], len(h['batch'])) for h in vpn_endpoint_pki(p, role='server')] == [('vpn1', 1)]
     assert [(h['host'], len(h['batch'])) for h in vpn_endpoint_pki(p, role='client')] == [('vpn3', 1)]
     with pytest.raises(AnsibleFilterError, match='role must be server or client'):
@@ -170,22 +170,25 @@ def test_pki_of_servers_or_of_clients():
 
 # ---- vpn_endpoint_plumbing ------------------------------------------------------------------------------
 def test_plumbing_of_the_present_instances():
-    p = plan([SITE, LAN, dict(LAN, name='lan2', port=1197, subnet='10.12.0.0/24', dev='tap2'), LOW,
+    p = plan([SITE, LAN, dict(LAN, name='lan2', port=1197, subnet='10.12.0.0/24', dev='tap2'), dict(LOW, forward=False),
               dict(ALT, state='absent')])
     assert vpn_endpoint_plumbing(p, {}, {'user': 'vpn', 'group': 'vpn'}) == {
         'namespaces': [{'name': 'edge'}],
         'tuntaps': [
-            {'name': 'vpn-site', 'mode': 'tun', 'link_state': 'up', 'user': 'vpn', 'group': 'vpn'},
+            {'name': 'vpn-site', 'mode': 'tun', 'link_state': 'up', 'forwarding': True, 'user': 'vpn', 'group': 'vpn'},
             {'name': 'vpn-lan', 'mode': 'tap', 'link_state': 'up', 'user': 'vpn', 'group': 'vpn', 'master': 'br-vpn'},
             {'name': 'tap2', 'mode': 'tap', 'link_state': 'up', 'user': 'vpn', 'group': 'vpn', 'master': 'br-vpn'},
-            {'name': 'vpn-low', 'mode': 'tun', 'link_state': 'up', 'user': 'vpn', 'group': 'vpn', 'netns': 'edge'}],
+            {'name': 'vpn-low', 'mode': 'tun', 'link_state': 'up', 'forwarding': False, 'user': 'vpn', 'group': 'vpn',
+             'netns': 'edge'}],
+        # the tap servers' packets come in on their bridge: it forwards, once
+        'bridges': [{'name': 'br-vpn', 'netns': '', 'forwarding': True}],
         # two tap servers on one bridge: one element for the bridge (plumbing takes a link once)
         'addresses': [{'dev': 'br-vpn', 'address': ['10.10.0.1/24', '10.12.0.1/24']}]}
 
 
 def test_plumbing_in_check_mode_with_a_user_that_would_be_made():
     doc = vpn_endpoint_plumbing(plan([SITE]), {}, {'user_missing': True})
-    assert doc['tuntaps'] == [{'name': 'vpn-site', 'mode': 'tun', 'link_state': 'up'}]
+    assert doc['tuntaps'] == [{'name': 'vpn-site', 'mode': 'tun', 'link_state': 'up', 'forwarding': True}]
 
 
 def test_plumbing_of_the_absent_instances():
@@ -297,7 +300,7 @@ def test_daemons_restart_where_the_device_was_made_or_a_server_holds_no_device()
 
 def test_daemons_take_the_material_of_several_pki_tasks():
     p = plan([SITE] + [dict(CLIENTS[1], name='x', server='vpn3')], 'vpn1', dict(HOSTVARS, vpn3={
-        'vpn_endpoint_servers': vpn_endpoint_servers([dict(SITE, name='x', subnet='10.30.0.0/24')], 'vpn3')}))
+        'vpn_endpoint_servers': vpn_endpoint_servers([dict(SITE, name='x', subnet='10.30.0.0/24', push_routes=['10.31.0.0/24'])], 'vpn3')}))
     both = pki_result(p)
     apart = [{'results': [both['results'][0]]}, {'results': [both['results'][1]]}, {'skipped': True}]
     assert daemons(p, pki=apart) == daemons(p, pki=both)
@@ -412,3 +415,38 @@ def test_server_daemon_owns_its_crl_without_acting_on_a_change():
     crl = [f for f in daemon['files'] if f['path'].endswith('/crl.pem')]
     assert crl == [{'owner': 'openvpn', 'group': 'openvpn', 'mode': '0600', 'on_change': 'none',
                     'path': '/etc/virtnet/vpn/instances/site/crl.pem', 'content': 'CRL\n'}]
+
+
+# ---- routing (issue 25) ---------------------------------------------------------------------------------
+ROUTED = {'vpn1': {'ansible_host': '10.88.0.11', 'vpn_endpoint_instances': [SITE]},
+          'vpn2': {'vpn_endpoint_instances': [dict(CLIENTS[0], address='10.8.0.50', networks=['10.30.0.0/24'])]},
+          'vpn3': {'vpn_endpoint_instances': [CLIENTS[0]]}}
+
+
+def test_daemons_a_server_owns_its_clients_ccd_files():
+    site, = daemons(plan([SITE], 'vpn1', ROUTED))
+    assert site['directories'][1] == {'path': DIR + '/site/ccd', 'owner': 'root', 'group': 'openvpn', 'mode': '0750'}
+    ccd = [f for f in site['files'] if '/ccd/' in f['path']]
+    assert [(f['path'], f['on_change'], f['mode']) for f in ccd] == [
+        (DIR + '/site/ccd/client-vpn2', 'none', '0640'), (DIR + '/site/ccd/client-vpn3', 'none', '0640')]
+    assert ccd[0]['content'].splitlines()[1:] == [
+        'ifconfig-push 10.8.0.50 255.255.255.0', 'iroute 10.30.0.0 255.255.255.0',
+        'push-remove "route 10.30.0.0 255.255.255.0"']
+    assert ccd[1]['content'].splitlines()[1:] == []
+    # without fixed addresses or networks: no ccd at all (the configuration stays as it was)
+    assert len(daemons(plan([SITE]))[0]['directories']) == 1
+
+
+def test_daemons_a_clients_address_and_networks_restart_it_only_when_set():
+    routed_client = plan(ROUTED['vpn2']['vpn_endpoint_instances'], 'vpn2', ROUTED)
+    plain_client = plan([CLIENTS[0]], 'vpn2', ROUTED)
+    before = plan([CLIENTS[0]], 'vpn2')['present'][0]     # the key of a client without them stays as it was
+    assert restart_key(plain_client['present'][0], False, 1) == restart_key(before, False, 1)
+    assert restart_key(routed_client['present'][0], False, 1) != restart_key(plain_client['present'][0], False, 1)
+
+
+def test_plumbing_a_client_with_networks_forwards_on_its_tun():
+    doc = vpn_endpoint_plumbing(plan(ROUTED['vpn2']['vpn_endpoint_instances'], 'vpn2', ROUTED), {}, {})
+    assert doc['tuntaps'][0]['forwarding'] is True
+    doc = vpn_endpoint_plumbing(plan([CLIENTS[0]], 'vpn3', ROUTED), {}, {})
+    assert 'forwarding' not in doc['tuntaps'][0] and doc['bridges'] == []
