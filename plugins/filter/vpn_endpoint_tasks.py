@@ -117,7 +117,7 @@ def _accounts(output, user, group):
     when the probe did not run."""
     passwd = grp = None
     for line in _lines(output):
-        kind, _, entry = line.partition('|')
+        kind, dummy, entry = line.partition('|')
         fields = entry.split(':')
         if kind == 'passwd' and len(fields) == 7 and fields[0] == user:
             passwd = fields

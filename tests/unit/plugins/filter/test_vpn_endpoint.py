@@ -432,6 +432,8 @@ def test_a_host_whose_instances_are_not_a_list_is_an_error_not_a_revocation():
     found = plan([SITE], hostvars=hostvars)['errors']
     assert found == ['cannot read vpn_endpoint_instances of host vpn5 (needed to know which client certificates of vpn1 '
                      'are still claimed): not a list but str']
+
+
 # ---- routing (issue 25): forward, client_to_client, a client's fixed address and networks -------------
 def routed(**clients):
     """hostvars: vpn1 serves SITE (from its inventory variables) and ALT; each named host a client of site
