@@ -189,8 +189,10 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 CFG
   if [ "$kind" = systemd ]; then
     [ -s "$D/upper/etc/machine-id" ] || { rm -f "$R/etc/machine-id"; systemd-id128 new > "$R/etc/machine-id"; }
-    # boot only what a lab host needs: every unit the machine enabled is dropped (in the upper dir only)
-    find "$R/etc/systemd/system" -path '*.wants/*' ! -name ssh.service -type l -delete
+    # boot only what a lab host needs: every unit the machine enabled is dropped (in the upper dir only);
+    # what the host enabled itself (not a link of the machine's own /) stays: a reboot keeps it
+    find "$R/etc/systemd/system" -path '*.wants/*' ! -name ssh.service -type l -printf '%P\n' |
+      while IFS= read -r l; do if [ -L "/etc/systemd/system/$l" ]; then rm -f "$R/etc/systemd/system/$l"; fi; done
     mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
     ln -sfn /lib/systemd/system/ssh.service "$R/etc/systemd/system/multi-user.target.wants/ssh.service"
     mkdir -p "$R/etc/systemd/journald.conf.d"

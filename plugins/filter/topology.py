@@ -131,9 +131,11 @@ def _label(link, addresses, link_local, mac):
     return _Html('<br/>'.join(rows))
 
 
-def _tooltip(link):
+def _tooltip(link, mac=False):
+    """What a node shows on hover: nothing the kernel numbers or makes up by itself (ifindex; the MAC only with
+    mac=true), so that the same declared network - made again after a reboot - draws the same picture."""
     bits = ['%s in %s' % (link.get('name'), ('netns %s' % link['netns']) if link.get('netns') else 'the default netns')]
-    for key in ('ifindex', 'kind', 'link_state', 'operstate', 'mtu', 'address', 'master', 'alias'):
+    for key in ('kind', 'link_state', 'operstate', 'mtu') + (('address',) if mac else ()) + ('master', 'alias'):
         if link.get(key) not in (None, ''):
             bits.append('%s: %s' % (key, link[key]))
     return '\n'.join(bits)
@@ -240,15 +242,12 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
             placeholders[nid] = (netns, _Html('<i>%s</i><br/><font point-size="8">%s</font>' % (_html(name), _html(why))))
         return nid
 
-    # emission order guides dot's ordering within a rank: a bridge's ports next to each other
-    index_of = dict(((l.get('netns') or '', l['name']), l.get('ifindex') or 0) for l in links)
-
+    # emission order guides dot's ordering within a rank: a bridge's ports next to each other, by name (not
+    # by ifindex: a network made again - after a reboot - draws the same picture)
     def order_key(pos_link):
-        pos, link = pos_link
+        _pos, link = pos_link
         ns = link.get('netns') or ''
-        group = index_of.get((ns, link.get('master')), link.get('ifindex') or 0) if link.get('master') else \
-            link.get('ifindex') or 0
-        return (order.index(ns), group, 0 if link.get('master') else 1, pos)
+        return (order.index(ns), link.get('master') or link['name'], 0 if link.get('master') else 1, link['name'])
 
     # a master and its ports (and their ports) share a borderless sub-cluster, so they stay together
     master_of = dict(((l.get('netns') or '', l['name']), l.get('master')) for l in links if l.get('master'))
@@ -293,7 +292,7 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
             style += ',bold'
         members[ns].append((group_of(ns, link['name']), '%s %s;' % (_quote(nid), _attrs(
             label=_label(link, addresses, link_local, mac), shape=shape, style=style, fillcolor=fill, color=border,
-            fontcolor='#6c757d' if link.get('link_state') == 'down' else None, tooltip=_tooltip(link)))))
+            fontcolor='#6c757d' if link.get('link_state') == 'down' else None, tooltip=_tooltip(link, mac)))))
 
         if link.get('master'):
             master = want_node(ns, link['master'], 'master, not reported')

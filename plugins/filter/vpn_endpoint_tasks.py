@@ -5,7 +5,7 @@
 
 """What the vpn_endpoint role's tasks hand to the collection's modules, built from its plan in one call each
 (documented in vpn_endpoint_host.yml, vpn_endpoint_pki.yml, vpn_endpoint_plumbing.yml,
-vpn_endpoint_daemons.yml and vpn_endpoint_server_pids.yml):
+vpn_endpoint_daemons.yml and vpn_endpoint_server_starts.yml):
 
   vpn_endpoint_host         the paths the role looks at on the host (one stat), and what they tell: missing
                             programs, the tun node the daemons open, private nodes to make, namespaces of
@@ -14,7 +14,7 @@ vpn_endpoint_daemons.yml and vpn_endpoint_server_pids.yml):
   vpn_endpoint_plumbing     the virtnet.linux.plumbing document of the present (or the absent) instances
   vpn_endpoint_daemons      the virtnet.linux.daemon batch: every present instance, servers first, with its
                             files, its restart key and whether its device was made anew
-  vpn_endpoint_server_pids  the PIDs of the clients' server daemons, as their hosts' runs reported them
+  vpn_endpoint_server_starts  the start counts of the clients' server daemons, as their hosts' runs reported them
   vpn_endpoint_profiles     the single-file client profiles of the server instances' export names (on the
                             controller) and the directories they live in
 
@@ -117,7 +117,7 @@ def _accounts(output, user, group):
     when the probe did not run."""
     passwd = grp = None
     for line in _lines(output):
-        kind, dummy, entry = line.partition('|')
+        kind, _sep, entry = line.partition('|')
         fields = entry.split(':')
         if kind == 'passwd' and len(fields) == 7 and fields[0] == user:
             passwd = fields
@@ -318,7 +318,7 @@ def _pending_namespaces(plumbing):
     return set(e.get('name') for e in plumbing.get('namespaces') or [] if isinstance(e, Mapping) and e.get('changed'))
 
 
-def restart_key(inst, private_node, server_pid=None):
+def restart_key(inst, private_node, server_starts=None):
     """What a daemon reads only at start and that is not a file it owns: a change restarts it."""
     data = {'instance': dict((k, inst.get(k)) for k in RESTART_KEYS), 'private_node': bool(private_node)}
     for key in CLIENT_RESTART_KEYS:
@@ -327,8 +327,9 @@ def restart_key(inst, private_node, server_pid=None):
         if inst.get(key):
             data['instance'][key] = inst[key]
     if inst['role'] == 'client':
-        # a client follows its server's daemon when that is another process (see README.md, issue 24)
-        data['server_pid'] = server_pid
+        # a client follows its server's daemon when the daemon module started that anew (its start counter:
+        # a value a reboot, a boot restore or systemd's own restart does not change - see README.md)
+        data['server_starts'] = server_starts
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode('utf-8')).hexdigest()
 
 
@@ -347,7 +348,7 @@ def ccd(server, client):
     return '\n'.join(lines) + '\n'
 
 
-def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, pids=None, settings=None, only=None, skip=None):
+def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, starts=None, settings=None, only=None, skip=None):
     """The virtnet.linux.daemon batch of the present instances, servers first: each OpenVPN daemon with its
     directory and files (NAME.conf reloads it; certificate, key, CA and tls-crypt key restart it), its
     restart key, and state restarted where the plumbing task made its device anew (or, for a server, where
@@ -357,7 +358,7 @@ def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, pids=None, settin
     if s['check_mode'] and s['user_missing']:
         return []    # in check mode the daemons' user does not exist yet (its task reports it)
     confs = confs or {}
-    pids = pids or {}
+    starts = starts or {}
     material = _material(pki)
     devices = _made(plumbing)
     pending = _pending_namespaces(plumbing) if s['check_mode'] else set()
@@ -387,7 +388,7 @@ def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, pids=None, settin
             'group': s['group'],
             'ambient_capabilities': ['CAP_NET_ADMIN'] + (['CAP_NET_BIND_SERVICE'] if server and inst['port'] < 1024
                                                          else []),
-            'restart_key': restart_key(inst, s['private_node'], pids.get(inst['daemon'])),
+            'restart_key': restart_key(inst, s['private_node'], starts.get(inst['daemon'])),
             'reload_signal': 'HUP',
             'state': 'restarted' if made or (server and not held) else 'started',
             'log_errors': list(s['log_errors']),
@@ -418,10 +419,10 @@ def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, pids=None, settin
     return batch
 
 
-def vpn_endpoint_server_pids(instances, hostvars, check_mode=False, prefix='vpn-'):
-    """{daemon name: PID} of the server daemons of the present client instances whose server host's run of
-    the role registered its daemons' results (earlier in this playbook run): the PID each runs as, or - in
-    check mode - 'a new process' for one that would be started or restarted."""
+def vpn_endpoint_server_starts(instances, hostvars, prefix='vpn-'):
+    """{daemon name: starts} of the server daemons of the present client instances whose server host's run of
+    the role registered its daemons' results (earlier in this playbook run): how many times virtnet.linux.daemon
+    started each (in check mode, counting a start it would make)."""
     out = {}
     if not isinstance(instances, Sequence) or isinstance(instances, (str, bytes)) or hostvars is None:
         return out
@@ -437,8 +438,7 @@ def vpn_endpoint_server_pids(instances, hostvars, check_mode=False, prefix='vpn-
             continue
         for r in registered.get('results') or []:
             if isinstance(r, Mapping) and r.get('name') == daemon:
-                out[daemon] = 'a new process' if check_mode and r.get('action') in ('started', 'restarted') \
-                    else r.get('pid')
+                out[daemon] = r.get('starts')
     return out
 
 
@@ -518,6 +518,6 @@ class FilterModule:
             'vpn_endpoint_pki': vpn_endpoint_pki,
             'vpn_endpoint_plumbing': vpn_endpoint_plumbing,
             'vpn_endpoint_daemons': vpn_endpoint_daemons,
-            'vpn_endpoint_server_pids': vpn_endpoint_server_pids,
+            'vpn_endpoint_server_starts': vpn_endpoint_server_starts,
             'vpn_endpoint_profiles': vpn_endpoint_profiles,
         }

@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import traceback
 
+from ansible_collections.virtnet.linux.plugins.module_utils import _boot
 from ansible_collections.virtnet.linux.plugins.module_utils._common import (
     VirtnetError, coerced_names, netns_exists, ns_label, refuse_coerced_names,
 )
@@ -77,7 +78,8 @@ SECTIONS = (
 def argument_spec():
     """The module's argument spec: `netns` (the namespace of every element that names none) and one list of
     dicts per section (each element validated here, with its device module's options)."""
-    spec = dict(netns=dict(type='str', default=''))
+    spec = dict(netns=dict(type='str', default=''), boot=dict(type='bool', default=False),
+                boot_name=dict(type='str'))
     for section in SECTIONS:
         spec[section.name] = dict(type='list', elements='dict', default=[])
     return spec
@@ -113,9 +115,10 @@ def _own(message, raw):
     return message
 
 
-def validate_elements(section, spec, elements, netns=''):
+def validate_elements(section, spec, elements, netns='', declared=None):
     """(items, labels, errors) of one section's elements: options, then each object as its module validates
-    one, then the whole list as its module validates a batch."""
+    one, then the whole list as its module validates a batch. `declared` (a list) gets a copy of each element
+    as its options validated it (complete, before the spec normalises it): what boot saves."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
     from ansible.module_utils.errors import UnsupportedError
     options = element_options(section, netns)
@@ -126,6 +129,8 @@ def validate_elements(section, spec, elements, netns=''):
         labels.append(label)
         own = coerced_names(options, raw)
         result = validator.validate(raw)
+        if declared is not None:
+            declared.append(copy.deepcopy(result.validated_parameters))
         own.extend(('unsupported parameters: %s' % err.msg) if isinstance(err, UnsupportedError) else err.msg
                    for err in result.errors)
         if not own:
@@ -146,6 +151,8 @@ class Runs(object):
         self.sections = []      # (section, spec, items, labels)
         self.providers = {}     # key -> [(label, kind, state, section name, position)]
         self.made_ports = {}    # position of a bridge -> the ports of it that the task makes (adopt_ports)
+        self.declared = {}      # section name -> its elements as their options validated them (for boot)
+        self.declaration = None  # what boot restores (_boot.declaration)
 
     def add(self, section, spec, items, labels):
         self.sections.append((section, spec, items, labels))
@@ -239,14 +246,19 @@ def validate(params):
     errors = []
     for section in sorted(SECTIONS, key=lambda s: s.rank):
         spec = section.spec()
-        items, labels, own = validate_elements(section, spec, params.get(section.name) or [], params.get('netns') or '')
+        declared = []
+        items, labels, own = validate_elements(section, spec, params.get(section.name) or [], params.get('netns') or '',
+                                               declared)
         errors.extend(own)
         runs.add(section, spec, items, labels)
+        runs.declared[section.name] = declared
     if errors:
         return runs, errors
     errors = task_errors(runs)
     if errors:
         return runs, errors
+    runs.declaration = _boot.declaration([(s.name, runs.declared[s.name]) for s, _spec, _i, _l in runs.sections],
+                                         params.get('netns') or '')
     seen = set()
     for _section, spec, items, labels in runs.sections:
         for position, item in enumerate(items):
@@ -270,16 +282,23 @@ class Driver(object):
             self.ctx.plan = Plan()
         self.results = dict((s.name, [None] * len(items)) for s, _spec, items, _l in runs.sections)
         self.where = None       # what failed: the label of an object, else the section
+        self.boot = None        # _boot.BootFiles of a task with boot_name
+        params = getattr(module, 'params', None) or {}
+        if params.get('boot_name'):
+            self.boot = _boot.BootFiles(params['boot_name'], runs.declaration if params.get('boot') else None)
 
     def run(self):
         ctx = self.ctx
         try:
-            if any(items for _s, _spec, items, _l in self.runs.sections):
+            if any(items for _s, _spec, items, _l in self.runs.sections) or self.boot is not None:
                 ctx.lock()
             for section, spec, items, labels in reversed(self.runs.sections):
                 self.section(section, spec, items, labels, 'absent')
             for section, spec, items, labels in self.runs.sections:
                 self.section(section, spec, items, labels, 'present')
+            if self.boot is not None:
+                self.where = 'boot (%s)' % self.boot.name
+                self.boot.apply(ctx.tx, self.boot.plan(), self.reload_systemd)
             self.where = None
             ctx.tx.commit()
         except VirtnetError as exc:
@@ -293,6 +312,14 @@ class Driver(object):
 
     def message(self, msg):
         return '%s: %s' % (self.where, msg) if self.where else msg
+
+    def reload_systemd(self):
+        rc, out, err = self.module.run_command(['systemctl', 'daemon-reload'])
+        if rc != 0:
+            raise VirtnetError('systemctl daemon-reload failed (rc %d): %s' % (rc, (err or out).strip()))
+
+    def ranks(self):
+        return dict((s.name, s.rank) for s, _spec, _items, _l in self.runs.sections)
 
     def section(self, section, spec, items, labels, state):
         """The objects of one section with state `state`, as the engine runs a module on them."""
@@ -377,6 +404,11 @@ class Driver(object):
                 out['changed'] = True
                 before[name] = dict((r.key, r.before) for r in changed)
                 after[name] = dict((r.key, r.after) for r in changed)
+        if self.boot is not None:
+            out['boot'] = self.boot.result(self.ranks())
+            if out['boot']['changed']:
+                out['changed'] = True
+                before['boot'], after['boot'] = self.boot.diff(self.ranks())
         if self.module._diff:
             out['diff'] = {'before': copy.deepcopy(before), 'after': copy.deepcopy(after)}
         return out
@@ -385,6 +417,12 @@ class Driver(object):
 def run_plumbing(module):
     """The whole run of virtnet.linux.plumbing."""
     refuse_coerced_names(module)
+    name = module.params.get('boot_name')
+    if name is not None and _boot.validate_name(name):
+        module.fail_json(msg=_boot.validate_name(name))
+    if module.params.get('boot') and not name:
+        module.fail_json(msg='boot: true needs boot_name, the name of the saved declaration (%s/NAME.json)'
+                         % _boot.BOOT_DIR)
     runs, errors = validate(module.params)
     if errors:
         module.fail_json(msg='; '.join(errors))

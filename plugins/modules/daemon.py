@@ -230,6 +230,18 @@ options:
       - A reload waits O(start_wait) seconds only when O(log_errors) is set.
     type: list
     elements: str
+  boot:
+    description:
+      - With systemd - whether the daemon starts at boot, without a converge. Its unit then has
+        C([Install] WantedBy=multi-user.target), is enabled, and starts C(After=virtnet-boot.service) (the
+        boot restore of M(virtnet.linux.plumbing) with O(virtnet.linux.plumbing#module:boot) - its namespace and
+        devices are back first). Only with O(state=started), O(state=restarted) or O(state=reloaded).
+      - What the unit starts it with at boot is kept as its record in C(/var/lib/virtnet/daemon/NAME.json), so
+        that the next converge after a reboot finds the daemon as declared and does nothing.
+      - Switching it on or off changes the unit file and its enablement, and restarts nothing.
+      - Without systemd (the V(pidfile) back end) a daemon does not start at boot; the next converge starts it.
+    type: bool
+    default: false
   batch:
     description:
       - Several daemons in one task. Each element takes the options below; options an element leaves out come
@@ -360,13 +372,20 @@ options:
         description: As O(log_errors).
         type: list
         elements: str
+      boot:
+        description: As O(boot).
+        type: bool
 seealso:
   - module: virtnet.linux.netns
   - module: ansible.builtin.systemd_service
 notes:
   - Works on Linux targets only.
-  - The unit is not enabled - the namespaces and devices a namespaced daemon needs do not survive a reboot
-    either; the next converge of the play starts it again.
+  - The unit is enabled only with O(boot) - together with M(virtnet.linux.plumbing)'s O(virtnet.linux.plumbing#module:boot)
+    for the namespaces and devices a daemon needs, which do not survive a reboot either; otherwise the next
+    converge of the play starts it again.
+  - The module counts the starts it makes of a daemon (RV(starts)); a start by systemd
+    itself (at boot, or after the process died) does not count. A value that should follow another daemon's
+    process - a client that restarts when its server was started anew - takes that counter, never a PID.
 '''
 
 EXAMPLES = r'''
@@ -452,6 +471,20 @@ action:
   type: str
   sample: started
   choices: [none, started, restarted, reloaded, stopped, removed]
+starts:
+  description:
+    - How many times this module started or restarted the daemon since it was made; starts by systemd itself
+      (at boot, after the process died) do not count. In check mode, what it would be.
+    - With systemd it is kept across reboots (in C(/var/lib/virtnet/daemon/NAME.json)); without systemd it is
+      kept with the record in C(/run) and counts from zero again after a reboot.
+  returned: always, unless O(batch) is used
+  type: int
+  sample: 3
+boot:
+  description: Whether the daemon starts at boot (O(boot), with systemd).
+  returned: always, unless O(batch) is used
+  type: bool
+  sample: true
 reasons:
   description: Why a running process is restarted (or reloaded) under O(state=started); a file is named
     C(file PATH).
@@ -487,7 +520,7 @@ log_file:
   sample: /run/virtnet/daemon/dnsmasq-42.log
 results:
   description: One entry per element of O(batch), in its order - RV(action), RV(reasons), RV(pid), RV(service_manager),
-    RV(unit) or RV(pidfile) and RV(log_file), RV(files), RV(directories) of that daemon, with its C(name) and C(changed);
+    RV(unit) or RV(pidfile) and RV(log_file), RV(starts), RV(boot), RV(files), RV(directories) of that daemon, with its C(name) and C(changed);
     C(failed) and C(msg) for a daemon that failed.
   returned: when O(batch) is used
   type: list
@@ -598,6 +631,7 @@ OPTIONS = dict(
     directories=dict(type='list', elements='dict', options=DIRECTORY_OPTIONS),
     read_as=dict(type='str'),
     log_errors=dict(type='list', elements='str'),
+    boot=dict(type='bool', default=False),
 )
 
 

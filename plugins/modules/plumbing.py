@@ -63,6 +63,32 @@ options:
         device modules. O(namespaces) are named namespaces, the same whatever this says.
     type: str
     default: ''
+  boot:
+    description:
+      - Whether what this task makes comes back at boot, on a host whose PID 1 is systemd, without a converge.
+      - V(true) saves the task's declaration (its elements that are not C(state=absent), validated and complete)
+        to C(/etc/virtnet/boot/BOOT_NAME.json), and keeps a oneshot unit C(virtnet-boot.service) enabled
+        (C(WantedBy=multi-user.target), before C(network-pre.target)) that applies every saved declaration at
+        boot with a copy of this module's own code (C(/var/lib/virtnet/boot/engine.pyz), the module_utils of
+        this run) - one transaction per declaration, in dependency order (a declaration that needs a namespace
+        or link another one makes comes after it). Daemons of M(virtnet.linux.daemon) with O(virtnet.linux.daemon#module:boot)
+        start after it.
+      - The saved file is rewritten by every run of the task - what it no longer declares (an element gone,
+        or made C(state=absent)) is no longer restored; a task that declares nothing removes it.
+      - V(false) with O(boot_name) removes the saved declaration. With the last one go the unit, its
+        enablement and the engine's copy.
+      - On a host without systemd nothing is saved (it is restored by the next converge, as before); a saved
+        declaration of that name is only removed there.
+      - Check mode and diff report the changes to the saved declaration (the objects it restores), the unit
+        and the engine, and write nothing.
+    type: bool
+    default: false
+  boot_name:
+    description:
+      - The name of this task's saved declaration (C(/etc/virtnet/boot/BOOT_NAME.json)), one per task that
+        uses O(boot), for example the role or play it belongs to. 1 to 64 of C(A-Z a-z 0-9 _ . -).
+      - Required with O(boot=true). Without it the module manages nothing of boot.
+    type: str
   namespaces:
     description:
       - Named network namespaces. Each element takes the options of M(virtnet.linux.netns) (C(name),
@@ -210,6 +236,17 @@ EXAMPLES = r'''
     veths:
       - {name: tap43, state: absent}
 
+- name: Network 42 comes back at boot (systemd hosts) - saved as /etc/virtnet/boot/dhcp-42.json
+  virtnet.linux.plumbing:
+    boot: true
+    boot_name: dhcp-42
+    namespaces: [{name: qdhcp-42}]
+    bridges: [{name: brq42, link_state: up}]
+    veths:
+      - {name: tap42, master: brq42, link_state: up, peer: ns-42, peer_netns: qdhcp-42, peer_link_state: up}
+    addresses:
+      - {netns: qdhcp-42, dev: ns-42, address: [10.42.0.2/24]}
+
 - name: See what it would do - dependents of what the task makes are predicted, with the reason
   virtnet.linux.plumbing:
     namespaces: [{name: qdhcp-44}]
@@ -308,6 +345,38 @@ routes:
   elements: dict
   sample: [{"name": "10.20.0.0/24 in netns vpn", "changed": true, "actions": ["add route 10.20.0.0/24 dev tun-site"],
             "route": {"dst": "10.20.0.0/24", "dev": "tun-site"}}]
+boot:
+  description:
+    - What the task did to what boot restores (O(boot), O(boot_name)); in check mode what it would do.
+  returned: when O(boot_name) is given
+  type: dict
+  contains:
+    name:
+      description: O(boot_name).
+      type: str
+      sample: dhcp-42
+    path:
+      description: The saved declaration.
+      type: str
+      sample: /etc/virtnet/boot/dhcp-42.json
+    changed:
+      description: Whether the saved declaration, the unit, its enablement or the engine's copy changed.
+      type: bool
+      sample: true
+    actions:
+      description: What was done, one text each.
+      type: list
+      elements: str
+      sample: ["save the boot declaration /etc/virtnet/boot/dhcp-42.json", "enable virtnet-boot.service"]
+    systemd:
+      description: Whether the host runs systemd (without it nothing is saved).
+      type: bool
+      sample: true
+    objects:
+      description: What the saved declaration restores at boot, C(section/object) each.
+      type: list
+      elements: str
+      sample: ["namespaces/qdhcp-42", "bridges/brq42", "veths/tap42", "addresses/qdhcp-42/ns-42"]
 rolled_back:
   description: On failure, the steps of the task (of every section) that were undone, newest first.
   returned: failure, when something had been done

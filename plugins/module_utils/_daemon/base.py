@@ -152,6 +152,8 @@ class Backend(object):
     kind = None
     #: seconds between two polls while daemons are being confirmed
     poll_interval = 0.05
+    #: whether the back end can start daemons at boot (option boot); read() then says it in current['boot']
+    supports_boot = False
 
     def __init__(self, run, switch_factory):
         self.run = run                          # run(argv) -> (rc, out, err)
@@ -174,6 +176,10 @@ class Backend(object):
 
     def sync(self):
         """After installs and removals: tell the service manager once."""
+
+    def set_boot(self, spec, on):
+        """Start the daemon at boot or not (only where supports_boot); True when that changed."""
+        return False
 
     def launch(self, specs_currents):
         """Start each [(spec, current)] (a restart when current runs); -> a token per daemon (or a

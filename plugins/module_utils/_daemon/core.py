@@ -48,6 +48,10 @@ from ansible_collections.virtnet.linux.plugins.module_utils._daemon.systemd impo
 NAME_RE = re.compile(r'^[A-Za-z0-9_.@-]{1,64}$')
 BACKENDS = {'systemd': SystemdBackend, 'pidfile': PidfileBackend}
 LOCK_TIMEOUT = 300
+#: what outlives a reboot: the start counter, and the record of a daemon that starts at boot
+PERSIST_DIR = '/var/lib/virtnet/daemon'
+#: the states in which a daemon with boot starts at boot
+BOOT_STATES = ('started', 'restarted', 'reloaded')
 #: seconds a started process may take to turn into the declared one beyond start_wait
 LATE_AFTER = 10
 
@@ -163,6 +167,7 @@ def normalise(params, detect=None):
             raise VirtnetError('%s: log_errors[%d] %r is not a regular expression: %s' % (what, i, pattern, exc))
     read_as = params.get('read_as')
     return dict(
+        boot=bool(params.get('boot')) and state in BOOT_STATES,
         name=name, state=state, service_manager=kind, argv=argv, netns=netns, user=user or None, group=group or None,
         uid=uid, gid=gid, capabilities=caps, environment=env,
         restart_key=params.get('restart_key'), reload_key=params.get('reload_key'), reload_signal=sig,
@@ -191,19 +196,19 @@ def record_path(name):
     return default_path(name, 'json')
 
 
-def read_record(name):
+def read_json(path):
+    """A JSON object kept by the module (a record): {} when missing or unreadable."""
     try:
-        with open(record_path(name)) as f:
+        with open(path) as f:
             rec = json.load(f)
         return rec if isinstance(rec, dict) else {}
     except (OSError, ValueError):
         return {}
 
 
-def write_record(name, rec):
-    """The record, root's only (it holds the digests of secret files)."""
-    makedirs(STATE_DIR)
-    path = record_path(name)
+def write_json(path, rec):
+    """Atomically, root's only (a record holds the digests of secret files)."""
+    makedirs(os.path.dirname(path))
     tmp = path + '.tmp'
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, 'w') as f:
@@ -212,13 +217,36 @@ def write_record(name, rec):
     os.rename(tmp, path)
 
 
+def read_record(name):
+    return read_json(record_path(name))
+
+
+def write_record(name, rec):
+    write_json(record_path(name), rec)
+
+
+def persist_path(name):
+    return os.path.join(PERSIST_DIR, '%s.json' % name)
+
+
+def read_persist(name):
+    """What outlives a reboot (/var/lib/virtnet/daemon/NAME.json): `starts`, the number of starts this
+    module made of the daemon, and - while the daemon starts at boot (boot, systemd) - `record`, the record
+    of what the unit starts it with (the record in /run is gone after a reboot)."""
+    return read_json(persist_path(name))
+
+
+def write_persist(name, starts, record):
+    write_json(persist_path(name), {'starts': starts, 'record': record})
+
+
 def file_digests(spec):
     return dict((f['path'], f['digest']) for f in spec['files'])
 
 
-def new_record(spec, pid):
+def new_record(spec, pid, starts=0):
     kind = spec['service_manager']
-    return dict(argv=spec['argv'], netns=spec['netns'], user=spec['user'], group=spec['group'],
+    return dict(starts=starts, argv=spec['argv'], netns=spec['netns'], user=spec['user'], group=spec['group'],
                 capabilities=spec['capabilities'], environment=spec['environment'],
                 restart_key=spec['restart_key'], reload_key=spec['reload_key'], pid=pid,
                 service_manager=kind, pidfile=spec['pidfile'] if kind == 'pidfile' else None,
@@ -395,6 +423,12 @@ class Daemon(object):
         self.log_mark = None        # where its log ended before the action (log_errors)
         self.before = None
         self.after = None
+        self.persist = {}           # read_persist()
+        self.from_boot = False      # the record is the persisted one (the process was started at boot)
+        self.starts = 0             # starts this module made of the daemon (before this run)
+        self.boot_before = False    # whether it starts at boot (its unit is enabled)
+        self.boot_after = False
+        self.boot_unit = False      # its unit file is to be rewritten for boot alone (no restart)
 
     def fail(self, msg):
         if self.error is None:
@@ -405,12 +439,17 @@ class Daemon(object):
         return self.error is None
 
     @property
+    def boot_changed(self):
+        return self.boot_before != self.boot_after or self.boot_unit
+
+    @property
     def files_changed(self):
         return any(p['action'] not in ('none', 'keep') for p in self.file_plans + self.dir_plans)
 
     def result(self):
         out = dict(name=self.name, action=ACTIONS[self.action], reasons=list(self.reasons), pid=self.pid,
-                   service_manager=self.spec['service_manager'], changed=self.changed)
+                   service_manager=self.spec['service_manager'], changed=self.changed, boot=self.boot_after,
+                   starts=self.starts + (1 if self.action in ('start', 'restart') and self.ok else 0))
         out.update(self.backend.describe(self.spec))
         out['files'] = [dict(path=p['path'], action=FILE_ACTIONS[p['action']], changes=list(p['changes']),
                              on_change=f['on_change'], secret=f['secret'])
@@ -428,6 +467,10 @@ class Daemon(object):
         if self.before != self.after:
             header = 'daemon %s' % self.name
             out.append(dict(before_header=header, after_header=header, before=self.before, after=self.after))
+        if self.boot_changed:
+            header = 'daemon %s (boot)' % self.name
+            out.append(dict(before_header=header, after_header=header, before=dict(boot=self.boot_before),
+                            after=dict(boot=self.boot_after)))
         for f, p in zip(self.spec['files'], self.file_plans):
             out.extend(file_diffs(f, p))
         for d, p in zip(self.spec['directories'], self.dir_plans):
@@ -602,6 +645,16 @@ def _by_backend(daemons):
 def _read(daemons, backend):
     for d in daemons:
         d.record = read_record(d.name)
+        d.persist = read_persist(d.name)
+        saved = d.persist.get('record')
+        if not d.record and isinstance(saved, dict) and saved.get('service_manager') == 'systemd' == d.spec['service_manager']:
+            # after a reboot: the unit started it at boot with what the persisted record says
+            d.record = dict(saved)
+            d.from_boot = True
+        try:
+            d.starts = max(int(d.record.get('starts') or 0), int(d.persist.get('starts') or 0))
+        except (TypeError, ValueError):
+            d.starts = 0
         other = d.record.get('service_manager')
         if other and other != d.spec['service_manager'] and other in BACKENDS:
             # the other back end ran it before (service_manager changed): that instance is removed first
@@ -630,7 +683,12 @@ def _plan(d):
         d.reasons = reload_reasons(spec, current)
     d.pid = current.get('pid')
     d.before = view(current, spec['service_manager'])
-    d.changed = d.action != 'none' or d.old is not None or d.files_changed
+    if d.backend.supports_boot:
+        d.boot_before = bool(current.get('boot'))
+        d.boot_after = spec['boot']
+        # a running daemon that stays as it is: its unit file changes only in what boot adds (no restart)
+        d.boot_unit = d.action in ('none', 'reload') and current.get('boot_unit_differs', False)
+    d.changed = d.action != 'none' or d.old is not None or d.files_changed or d.boot_changed
 
 
 def _predict_absent_directories(daemons):
@@ -645,7 +703,7 @@ def _predict_absent_directories(daemons):
                     removed.add(p['path'])
                 else:
                     p['action'] = 'keep'
-        d.changed = d.action != 'none' or d.old is not None or d.files_changed
+        d.changed = d.action != 'none' or d.old is not None or d.files_changed or d.boot_changed
 
 
 def _guard(d, func, *args):
@@ -685,7 +743,7 @@ def _remove_files(d):
 
 def _act(daemons, backends):
     _write_files([d for d in daemons if d.spec['state'] != 'absent'])
-    acting = [d for d in daemons if d.ok and (d.action != 'none' or d.old)]
+    acting = [d for d in daemons if d.ok and (d.action != 'none' or d.old or d.boot_unit)]
     for d in acting:
         if d.old:
             be, old_spec, old_current = d.old
@@ -695,10 +753,12 @@ def _act(daemons, backends):
         if d.action == 'stop':
             _guard(d, d.backend.stop, d.spec, d.current)
             _guard(d, remove_file, record_path(d.name))
+            _guard(d, _persist, d, d.name, d.starts, None)
             d.pid = None
         elif d.action == 'remove':
             _guard(d, d.backend.remove, d.spec, d.current)
             _guard(d, remove_file, record_path(d.name))
+            _guard(d, remove_file, persist_path(d.name))
             d.pid = None
     reloading = [d for d in acting if d.action == 'reload' and d.ok]
     _mark_logs(reloading)
@@ -707,9 +767,14 @@ def _act(daemons, backends):
         d.deadline = time.monotonic() + d.spec['start_wait']
     starting = [d for d in acting if d.action in ('start', 'restart')]
     for d in starting:
-        # from here on, a run killed half-way leaves no matching record
+        # from here on, a run killed half-way leaves no matching record (nor one for boot)
         _guard(d, remove_file, record_path(d.name))
+        if d.persist.get('record') is not None:
+            _guard(d, _persist, d, d.name, d.starts, None)
         _guard(d, d.backend.install, d.spec)
+    for d in acting + [x for x in daemons if x.boot_unit and x not in acting]:
+        if d.boot_unit and d.ok:
+            _guard(d, d.backend.install, d.spec)
     for be in backends.values():
         try:
             be.sync()
@@ -730,7 +795,10 @@ def _act(daemons, backends):
             _guard(d, write_record, d.name, rec)
     for d in starting:
         if d.ok:
-            _guard(d, write_record, d.name, new_record(d.spec, d.pid))
+            rec = new_record(d.spec, d.pid, d.starts + 1)
+            _guard(d, write_record, d.name, rec)
+            _guard(d, _persist, d, d.name, d.starts + 1, rec if d.boot_after else None)
+    _persist_boot(daemons)
     for d in acting:
         if not d.ok and d.action == 'start' and d.pid is None and not d.old and not d.files_changed:
             d.changed = False       # a start that failed and left no process: nothing changed
@@ -738,6 +806,34 @@ def _act(daemons, backends):
         if d.spec['state'] == 'absent':
             _remove_files(d)
             d.changed = d.changed if d.action != 'none' or d.old else d.files_changed
+
+
+def _persist(d, _name, starts, record):
+    """What outlives a reboot, where something starts at boot (systemd); a host without it starts its
+    daemons by the next converge and counts from its records in /run."""
+    if d.backend.supports_boot:
+        write_persist(d.name, starts, record)
+
+
+def _persist_boot(daemons):
+    """After the actions: each daemon's enablement at boot, and what outlives a reboot - the record a boot
+    start goes by while it starts at boot, else only its start counter. A record that was the persisted one
+    (the process was started at boot) is also written to /run again."""
+    for d in daemons:
+        if not d.ok or d.action in ('remove',) or d.spec['state'] == 'absent':
+            if d.backend.supports_boot and d.spec['state'] == 'absent' and d.boot_before:
+                _guard(d, d.backend.set_boot, d.spec, False)
+            continue
+        if d.backend.supports_boot and d.boot_before != d.boot_after:
+            _guard(d, d.backend.set_boot, d.spec, d.boot_after)
+        if d.action in ('start', 'restart', 'stop'):
+            continue
+        rec = read_record(d.name) if d.action == 'reload' else d.record
+        if d.from_boot and rec and d.action == 'none':
+            _guard(d, write_record, d.name, rec)
+        saved = rec if d.boot_after and rec else None
+        if d.current.get('running') and (d.persist.get('record') != saved or 'starts' not in d.persist):
+            _guard(d, _persist, d, d.name, d.starts, saved)
 
 
 def _mark_logs(daemons):

@@ -18,6 +18,7 @@ import json
 import os
 import time
 
+from ansible_collections.virtnet.linux.plugins.module_utils import _boot
 from ansible_collections.virtnet.linux.plugins.module_utils._common import NETNS_RUN_DIR, VirtnetError
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.base import (
     Backend, makedirs, proc_alive, proc_in_netns, proc_uid, remove_file,
@@ -25,6 +26,10 @@ from ansible_collections.virtnet.linux.plugins.module_utils._daemon.base import 
 
 UNIT_DIR = '/etc/systemd/system'
 SHOW_PROPS = ('Id', 'ActiveState', 'SubState', 'MainPID', 'NRestarts', 'ExecMainStatus')
+#: what boot adds to a unit (daemon option boot): it starts after the boot restore of the plumbing
+#: (virtnet.linux.plumbing's virtnet-boot.service: namespaces and devices first) and is wanted at boot
+BOOT_AFTER = 'After=%s' % _boot.UNIT
+BOOT_INSTALL = ['', '[Install]', 'WantedBy=%s' % _boot.TARGET]
 
 
 def unit_name(name):
@@ -38,12 +43,15 @@ def _systemd_quote(arg):
     return '"%s"' % arg
 
 
-def unit_text(spec):
+def unit_text(spec, boot=None):
+    """The unit file of a daemon; `boot` (default the spec's) adds what makes it start at boot."""
+    boot = spec.get('boot') if boot is None else boot
     lines = [
         '# Managed by Ansible (virtnet.linux.daemon): changes here are overwritten.',
         '[Unit]',
         'Description=virtnet.linux daemon %s' % spec['name'],
         'After=network.target',
+    ] + ([BOOT_AFTER] if boot else []) + [
         '',
         '[Service]',
         'Type=simple',
@@ -63,7 +71,19 @@ def unit_text(spec):
         lines.append('CapabilityBoundingSet=%s' % caps)
     for key in sorted(spec['environment']):
         lines.append('Environment=%s' % _systemd_quote('%s=%s' % (key, spec['environment'][key])))
+    if boot:
+        lines.extend(BOOT_INSTALL)
     return '\n'.join(lines) + '\n'
+
+
+def without_boot(text):
+    """A unit file's text without what boot adds (a change of that alone restarts nothing)."""
+    lines = text.split('\n')
+    lines = [line for line in lines if line != BOOT_AFTER]
+    tail = BOOT_INSTALL + ['']
+    if lines[-len(tail):] == tail:
+        lines = lines[:-len(tail)] + ['']
+    return '\n'.join(lines)
 
 
 def parse_show(out, units):
@@ -110,6 +130,7 @@ def parse_journal(out):
 
 class SystemdBackend(Backend):
     kind = 'systemd'
+    supports_boot = True
 
     def __init__(self, run, switch_factory, unit_dir=UNIT_DIR):
         super(SystemdBackend, self).__init__(run, switch_factory)
@@ -158,11 +179,17 @@ class SystemdBackend(Backend):
         pid = int(props.get('MainPID') or 0)
         running = props.get('ActiveState') in ('active', 'reloading', 'activating') and pid > 0 and proc_alive(pid)
         cur = dict(pid=pid if running else None, running=running, exists=text is not None, unit_text=text,
-                   record=record, active_state=props.get('ActiveState'))
+                   record=record, active_state=props.get('ActiveState'),
+                   boot=_boot.enabled(self.unit(spec), unit_dir=self.unit_dir))
         if running:
             cur.update(uid=proc_uid(pid), in_netns=proc_in_netns(pid, spec['netns']))
-            cur['unit_differs'] = text is not None and text != unit_text(spec)
+            cur['unit_differs'] = text is not None and without_boot(text) != unit_text(spec, boot=False)
+            cur['boot_unit_differs'] = text is not None and text != unit_text(spec)
         return cur
+
+    def set_boot(self, spec, on):
+        """Enabled (wanted by multi-user.target, as `systemctl enable` makes it) or not."""
+        return _boot.set_enabled(self.unit(spec), on, unit_dir=self.unit_dir)
 
     def install(self, spec):
         want = unit_text(spec)
@@ -285,5 +312,6 @@ class SystemdBackend(Backend):
         if current.get('running') or current.get('active_state') not in (None, 'inactive'):
             self.systemctl(spec['name'], 'stop', unit, ok_rc=True)
         self.systemctl(spec['name'], 'reset-failed', unit, ok_rc=True)
+        _boot.set_enabled(unit, False, unit_dir=self.unit_dir)
         if remove_file(self.path(spec)):
             self.dirty.append(spec['name'])

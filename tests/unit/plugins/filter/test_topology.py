@@ -284,3 +284,14 @@ def test_graphviz_reads_the_overlay_back():
     names = dict((o['_gvid'], o['name']) for o in graph['objects'])
     edges = set((names[e['tail']], names[e['head']]) for e in graph['edges'])
     assert ('a/vx42', 'b/vx42') in edges and ('/mt0', 'b/ub') in edges and ('a/vx42', 'tunnel:10.7.0.9') in edges
+
+
+def test_the_same_network_made_again_draws_the_same_picture():
+    """After a reboot (a boot restore) ifindexes and MACs are new: the picture must not change for that."""
+    again = sample()
+    for n, link in enumerate(reversed(again['links'])):
+        link['ifindex'] = 100 + n
+        if link.get('address'):
+            link['address'] = '02:00:00:00:01:%02x' % n
+    assert topology_dot(again) == topology_dot(sample())
+    assert topology_dot(again, mac=True) != topology_dot(sample(), mac=True)

@@ -19,7 +19,7 @@ from ansible_collections.virtnet.linux.plugins.filter.vpn_endpoint_tasks import 
     vpn_endpoint_host,
     vpn_endpoint_pki,
     vpn_endpoint_plumbing,
-    vpn_endpoint_server_pids,
+    vpn_endpoint_server_starts,
 )
 
 SITE = {'name': 'site', 'role': 'server', 'subnet': '10.8.0.0/24', 'push_routes': ['10.20.0.0/24']}
@@ -240,7 +240,7 @@ def confs(p):
 
 
 def daemons(p, **kw):
-    args = dict(confs=confs(p), pki=pki_result(p), plumbing=plumbing_result(p), pids={}, settings={})
+    args = dict(confs=confs(p), pki=pki_result(p), plumbing=plumbing_result(p), starts={}, settings={})
     args.update(kw)
     return vpn_endpoint_daemons(p, **args)
 
@@ -282,8 +282,8 @@ def test_daemons_restart_key_holds_what_is_read_only_at_start():
 
 def test_daemons_a_client_key_holds_its_servers_pid():
     p = plan(CLIENTS[:1], 'vpn2')
-    assert daemons(p, pids={'vpn-site': 100})[0]['restart_key'] == daemons(p, pids={'vpn-site': 100})[0]['restart_key']
-    assert daemons(p, pids={'vpn-site': 100})[0]['restart_key'] != daemons(p, pids={'vpn-site': 101})[0]['restart_key']
+    assert daemons(p, starts={'vpn-site': 1})[0]['restart_key'] == daemons(p, starts={'vpn-site': 1})[0]['restart_key']
+    assert daemons(p, starts={'vpn-site': 1})[0]['restart_key'] != daemons(p, starts={'vpn-site': 2})[0]['restart_key']
 
 
 def test_daemons_restart_where_the_device_was_made_or_a_server_holds_no_device():
@@ -335,24 +335,33 @@ def test_daemons_only_some_and_not_secret():
     assert not any(f.get('secret') for f in daemons(p, settings={'secret': False})[0]['files'])
 
 
-# ---- vpn_endpoint_server_pids ---------------------------------------------------------------------------
-def test_server_pids_from_the_server_hosts_registered_daemons():
-    registered = {'results': [{'name': 'vpn-site', 'action': 'restarted', 'pid': 42},
-                              {'name': 'vpn-lan', 'action': 'none', 'pid': 43}]}
+# ---- vpn_endpoint_server_starts -------------------------------------------------------------------------
+def test_server_starts_from_the_server_hosts_registered_daemons():
+    registered = {'results': [{'name': 'vpn-site', 'action': 'restarted', 'pid': 42, 'starts': 3},
+                              {'name': 'vpn-lan', 'action': 'none', 'pid': 43, 'starts': 1}]}
     hostvars = {'vpn1': {'__vpn_endpoint_daemons': registered}, 'vpn3': {'__vpn_endpoint_daemons': {'skipped': True}}}
     raw = CLIENTS + [{'name': 'x', 'role': 'client', 'server': 'vpn3'}, {'name': 'y', 'role': 'client', 'server': 'vpn9'},
                      dict(CLIENTS[0], name='old', state='absent'), SITE, 'junk']
-    assert vpn_endpoint_server_pids(raw, hostvars) == {'vpn-site': 42, 'vpn-lan': 43}
-    assert vpn_endpoint_server_pids(raw, hostvars, True) == {'vpn-site': 'a new process', 'vpn-lan': 43}
+    assert vpn_endpoint_server_starts(raw, hostvars) == {'vpn-site': 3, 'vpn-lan': 1}
     planned = plan(CLIENTS, 'vpn2')['clients']
-    assert vpn_endpoint_server_pids(planned, hostvars) == {'vpn-site': 42, 'vpn-lan': 43}
-    assert vpn_endpoint_server_pids(raw, hostvars, prefix='ovpn-') == {}
-    assert vpn_endpoint_server_pids(None, hostvars) == {} and vpn_endpoint_server_pids(raw, None) == {}
+    assert vpn_endpoint_server_starts(planned, hostvars) == {'vpn-site': 3, 'vpn-lan': 1}
+    assert vpn_endpoint_server_starts(raw, hostvars, prefix='ovpn-') == {}
+    assert vpn_endpoint_server_starts(None, hostvars) == {} and vpn_endpoint_server_starts(raw, None) == {}
+
+
+def test_a_servers_new_pid_alone_does_not_change_its_clients_restart_key():
+    """A reboot (a boot restore, systemd's own restart) gives the server another PID, not another count."""
+    p = plan(CLIENTS, 'vpn2')
+    before = {'results': [{'name': 'vpn-site', 'pid': 42, 'starts': 3}]}
+    after = {'results': [{'name': 'vpn-site', 'pid': 4242, 'starts': 3}]}
+    keys = [daemons(p, starts=vpn_endpoint_server_starts(CLIENTS, {'vpn1': {'__vpn_endpoint_daemons': r}}))[0]['restart_key']
+            for r in (before, after)]
+    assert keys[0] == keys[1]
 
 
 def test_filters():
     assert set(FilterModule().filters()) == {'vpn_endpoint_host', 'vpn_endpoint_pki', 'vpn_endpoint_plumbing',
-                                             'vpn_endpoint_daemons', 'vpn_endpoint_server_pids', 'vpn_endpoint_profiles'}
+                                             'vpn_endpoint_daemons', 'vpn_endpoint_server_starts', 'vpn_endpoint_profiles'}
 
 
 # ---- the life cycle (issue 24) ---------------------------------------------------------------------------

@@ -48,9 +48,10 @@ def test_sections_in_dependency_order_with_their_modules_option_dicts():
     assert all(s.options is m.ARGUMENT_SPEC for s, m in zip(SECTIONS, modules))
 
 
-def test_module_options_are_netns_and_one_list_of_dicts_per_section():
+def test_module_options_are_netns_boot_and_one_list_of_dicts_per_section():
     spec = argument_spec()
-    assert list(spec) == ['netns'] + [s.name for s in SECTIONS]
+    assert list(spec) == ['netns', 'boot', 'boot_name'] + [s.name for s in SECTIONS]
+    assert spec['boot'] == {'type': 'bool', 'default': False} and spec['boot_name'] == {'type': 'str'}
     assert spec['netns'] == {'type': 'str', 'default': ''}
     assert all(spec[s.name] == {'type': 'list', 'elements': 'dict', 'default': []} for s in SECTIONS)
 
