@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print the CPU seconds spent so far by every process of this PID namespace (run inside a sandbox with its own
 /proc): the sum over the live processes of their own and their reaped children's user and system time. A process
 that ended was reaped by a live one (the sandbox's PID 1 reaps orphans), so its time is in that one's children's
