@@ -35,10 +35,12 @@ PROTOS = ('udp', 'tcp')
 TRANSPORT_DEFAULTS = {'dev_type': 'tun', 'proto': 'udp', 'port': 1194}
 KEYS = ('name', 'role', 'dev', 'dev_type', 'proto', 'port', 'subnet', 'push_routes', 'server', 'remote',
         'local', 'netns', 'bridge', 'keepalive', 'data_ciphers', 'verb', 'options', 'state',
-        'forward', 'client_to_client', 'address', 'networks')
+        'forward', 'client_to_client', 'address', 'networks', 'export')
 # Keys only a server instance takes, and keys only a client instance takes (routing, issue 25).
 SERVER_ONLY = ('forward', 'client_to_client')
 CLIENT_ONLY = ('address', 'networks')
+# An export name: the profile's file name (NAME.ovpn) and its certificate's CN (client-NAME).
+EXPORT_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,47}')
 # The role's settings the plan needs (its variables; defaults as in defaults/main.yml and vars/main.yml).
 SETTINGS = {
     'pki_dir': '/etc/virtnet/vpn/pki',
@@ -48,6 +50,8 @@ SETTINGS = {
     'verb': 3,
     'daemon_prefix': 'vpn-',
     'server_cn': 'server',
+    'cert_days': 825,
+    'renew_days': 30,
 }
 # Keys of a server instance a client compares with its own (the client's default is the server's).
 SHARED_WITH_SERVER = ('dev_type', 'proto', 'port')
@@ -291,6 +295,29 @@ class _Instance:
         out.update(self.daemon_settings())
         out.update(self.files(srv, server_host))
         out.update(self.routing(host, servers, srv, server_host, net, transport))
+        out['export'] = self.exports()
+        return out
+
+    def exports(self):
+        """A server's export names (clients outside the inventory: one profile and certificate each)."""
+        given = self.raw.get('export')
+        if given is None or given == []:
+            return []
+        if self.role != 'server':
+            self.fail('export belongs to a server instance (the profiles of clients outside the inventory)')
+            return []
+        if not _is_list(given):
+            self.fail('export must be a list of names (like [laptop1])')
+            return []
+        out = []
+        for name in given:
+            if not isinstance(name, str) or not EXPORT_RE.fullmatch(name):
+                self.fail('export name %s must be 1 to 48 of [A-Za-z0-9_.-], starting with a letter or digit'
+                          % _json(name))
+            elif name in out:
+                self.fail('export name %s is listed twice' % _json(name))
+            else:
+                out.append(name)
         return out
 
     def check_keys(self):
@@ -596,7 +623,7 @@ class _Instance:
         """Daemon, configuration and the key material: where it is made (keyhost, pki) and where it goes."""
         conf_dir = '%s/%s' % (self.settings['config_dir'], self.name)
         pki = '%s/%s' % (self.settings['pki_dir'], self.name) if self.role == 'server' else str(srv.get('pki', ''))
-        cn = 'client-' + CN_UNSAFE_RE.sub('_', self.host) if self.role == 'client' else self.settings['server_cn']
+        cn = _client_cn(self.host) if self.role == 'client' else self.settings['server_cn']
         return {
             'daemon': self.settings['daemon_prefix'] + self.name, 'conf_dir': conf_dir,
             'conf': '%s/%s.conf' % (conf_dir, self.name), 'pki': pki,
@@ -631,6 +658,83 @@ def _own_servers(instances, host, settings):
     return out
 
 
+def _client_cn(host):
+    """The certificate name of the client instances of inventory host `host` (and of an export name)."""
+    return 'client-' + CN_UNSAFE_RE.sub('_', str(host))
+
+
+def _inventory_clients(hostvars, host):
+    """({(instance name, CN): client host} of every present client instance of the inventory whose server is
+    `host` (an instance that is not a server and not absent), [errors]): what the inventory - the hostvars
+    of every host, --limit or not - claims of this host's PKIs. A host whose instances cannot be read is an
+    error (its certificate must not be revoked)."""
+    claims, errors = {}, []
+    if hostvars is None:
+        return claims, errors
+    for other in sorted(str(h) for h in hostvars):
+        try:
+            listed = hostvars[other].get('vpn_endpoint_instances')
+        except Exception as e:  # pylint: disable=broad-exception-caught
+            errors.append('cannot read vpn_endpoint_instances of host %s (needed to know which client certificates '
+                          'of %s are still claimed): %s' % (other, host, e))
+            continue
+        if listed is None:
+            continue
+        if not _is_list(listed):
+            # an undefined or broken value (a marker of a failed template) is no answer: nothing is revoked
+            errors.append('cannot read vpn_endpoint_instances of host %s (needed to know which client certificates '
+                          'of %s are still claimed): not a list but %s' % (other, host, type(listed).__name__))
+            continue
+        for raw in listed:
+            # conservative: whatever is not plainly a server or absent claims (an instance with a role its
+            # own host's run refuses is not a reason to revoke)
+            if isinstance(raw, Mapping) and raw.get('role') != 'server' and str(raw.get('server') or '') == host \
+                    and (raw.get('state') or 'present') != 'absent':
+                claims[(str(raw.get('name', '')), _client_cn(other))] = other
+    return claims, errors
+
+
+def _days(value):
+    """A number of days given as a number or its digits, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and NUMBER_RE.fullmatch(value) else None
+
+
+def _days_errors(host, settings):
+    """renew_days must be below cert_days (else every converge would re-issue what it issued)."""
+    cert_days, renew_days = _days(settings['cert_days']), _days(settings['renew_days'])
+    if cert_days is None or renew_days is None or not 1 <= cert_days <= 36500 or not 0 <= renew_days < cert_days:
+        return ['vpn_endpoint_renew_days (%s) must be a number of days below vpn_endpoint_cert_days (%s, 1 to 36500) '
+                'on %s: a certificate is re-issued when it ends within renew_days'
+                % (_json(settings['renew_days']), _json(settings['cert_days']), host)]
+    return []
+
+
+def _lifecycle(out, host, hostvars):
+    """({server instance name: the CNs of its inventory clients}, [errors]) of this host's present server
+    instances: the errors are an export name whose certificate would be an inventory client's, and a host
+    whose instances cannot be read."""
+    errors, claimed = [], {}
+    servers = [i for i in out if i['role'] == 'server' and i['state'] == 'present']
+    if not servers:
+        return claimed, errors
+    claims, errs = _inventory_clients(hostvars, host)
+    errors.extend(errs)
+    for inst in servers:
+        mine = dict((cn, other) for (name, cn), other in claims.items() if name == inst['name'])
+        claimed[inst['name']] = sorted(mine)
+        for name in inst['export']:
+            cn = _client_cn(name)
+            if cn in mine:
+                errors.append('vpn_endpoint_instances[%s] (server on %s): export name %s collides with the client '
+                              'instance %s on inventory host %s (both would be certificate %s)'
+                              % (inst['name'], host, _json(name), inst['name'], mine[cn], cn))
+    return claimed, errors
+
+
 def _plan(instances, host, hostvars, settings):
     """(errors, normalised instances) of one host's vpn_endpoint_instances."""
     instances = _instances(instances)
@@ -645,17 +749,24 @@ def _plan(instances, host, hostvars, settings):
         errors.extend(item.errors)
         if result is not None:
             out.append(result)
-    return errors, out
+    errors.extend(_days_errors(host, settings))
+    claimed = {}
+    if not errors:
+        claimed, errs = _lifecycle(out, host, hostvars)
+        errors.extend(errs)
+    return errors, out, claimed
 
 
 def vpn_endpoint_plan(instances, host, hostvars=None, settings=None, strict=True):
     """Check one host's vpn_endpoint_instances and complete them.
 
-    Returns {errors, instances, present, absent, servers, clients}. With strict (the default) any problem
-    raises one AnsibleFilterError carrying every message (each naming its instance and host), so a
-    set_fact task fails with all of them.
+    Returns {errors, instances, present, absent, servers, clients, claimed}; claimed: per present server
+    instance, the certificate names of the present client instances of the whole inventory (hostvars) that
+    belong to it - what its PKI keeps; every other client certificate it issued (and no export name claims)
+    is revoked. With strict (the default) any problem raises one AnsibleFilterError carrying every message
+    (each naming its instance and host), so a set_fact task fails with all of them.
     """
-    errors, out = _plan(instances, host, hostvars, settings)
+    errors, out, claimed = _plan(instances, host, hostvars, settings)
     if errors and strict:
         raise AnsibleFilterError('; '.join(errors))
     present = [i for i in out if i['state'] == 'present']
@@ -666,6 +777,7 @@ def vpn_endpoint_plan(instances, host, hostvars=None, settings=None, strict=True
         'absent': [i for i in out if i['state'] == 'absent'],
         'servers': [i for i in present if i['role'] == 'server'],
         'clients': [i for i in present if i['role'] == 'client'],
+        'claimed': claimed,
     }
 
 

@@ -15,6 +15,8 @@ vpn_endpoint_daemons.yml and vpn_endpoint_server_starts.yml):
   vpn_endpoint_daemons      the virtnet.linux.daemon batch: every present instance, servers first, with its
                             files, its restart key and whether its device was made anew
   vpn_endpoint_server_starts  the start counts of the clients' server daemons, as their hosts' runs reported them
+  vpn_endpoint_profiles     the single-file client profiles of the server instances' export names (on the
+                            controller) and the directories they live in
 
 The plan (virtnet.linux.vpn_endpoint_plan) has checked everything; these functions only reshape it.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
@@ -182,10 +185,12 @@ def vpn_endpoint_pki(plan, check_mode=False, role=None):
     """[{host, batch}]: per host that holds a PKI this host's present instances need (this host for its
     servers), the virtnet.linux.pki batch that issues what is missing and reads it all; role server or
     client: only those instances' PKIs. A server instance's PKI is made on its own host (CA, server
-    certificate, tls-crypt key); a client's certificate is issued in its server instance's PKI, which the
-    client never makes (no ca_cn) - except in check mode, where a server's PKI that its host's run would
-    make is predicted rather than refused."""
+    certificate, tls-crypt key, CRL) with the certificates of its export names; every other client
+    certificate that its inventory clients (the plan's `claimed`) do not hold is revoked (purge). A client's
+    certificate is issued in its server instance's PKI, which the client never makes (no ca_cn) - except
+    in check mode, where a server's PKI that its host's run would make is predicted rather than refused."""
     plan = _plan(plan, 'vpn_endpoint_pki')
+    claimed = plan.get('claimed')
     if role not in (None, 'server', 'client'):
         raise AnsibleFilterError('vpn_endpoint_pki: role must be server or client, not %s' % role)
     hosts = {}
@@ -194,13 +199,24 @@ def vpn_endpoint_pki(plan, check_mode=False, role=None):
             continue
         element = {'path': inst['pki'], 'read': [inst['cn']]}
         if inst['role'] == 'server':
-            element.update(ca_cn=_ca_cn(inst['name']), servers=[inst['cn']], tls_crypt=True)
+            if not isinstance(claimed, Mapping) or inst['name'] not in claimed:
+                # never purge without knowing what the inventory claims
+                raise AnsibleFilterError('vpn_endpoint_pki: the plan has no claimed certificates of server instance %s'
+                                         % inst['name'])
+            exported = [_export_cn(name) for name in inst.get('export') or []]
+            element.update(ca_cn=_ca_cn(inst['name']), servers=[inst['cn']], tls_crypt=True, crl=True, purge=True,
+                           clients=exported, keep=list(claimed[inst['name']]), read=[inst['cn']] + exported)
         else:
             element['clients'] = [inst['cn']]
             if check_mode:
                 element['ca_cn'] = _ca_cn(inst['name'])
         hosts.setdefault(inst['keyhost'], []).append(element)
     return [{'host': host, 'batch': batch} for host, batch in hosts.items()]
+
+
+def _export_cn(name):
+    """The certificate name of an export name (client-NAME, as a client host's is client-HOST)."""
+    return 'client-' + re.sub(r'[^A-Za-z0-9_.-]', '_', str(name))
 
 
 def _material(pki):
@@ -387,6 +403,10 @@ def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, starts=None, sett
                      secret=s['secret']),
             ],
         }
+        if server:
+            # crl-verify reads it at every connection: a new CRL needs no restart, the clients stay connected
+            element['files'].append(dict(owned, path=inst['conf_dir'] + '/crl.pem', content=got.get('crl') or '',
+                                         on_change='none'))
         if server and inst.get('ccd'):
             element['directories'].append({'path': inst['conf_dir'] + '/ccd', 'owner': 'root', 'group': s['group'],
                                            'mode': '0750'})
@@ -422,6 +442,73 @@ def vpn_endpoint_server_starts(instances, hostvars, prefix='vpn-'):
     return out
 
 
+# --------------------------------------------------------------------------- the exported profiles
+
+PEM_CERT_RE = re.compile(r'-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n?', re.S)
+
+
+def _pem(text):
+    """The PEM blocks of a certificate file (easy-rsa writes a text dump before them)."""
+    blocks = PEM_CERT_RE.findall(text or '')
+    return ''.join(b if b.endswith('\n') else b + '\n' for b in blocks)
+
+
+def _block(tag, text):
+    text = text or ''
+    return '<%s>\n%s%s</%s>\n' % (tag, text, '' if text.endswith('\n') else '\n', tag)
+
+
+def profile(inst, material, cn, remote, server_cn='server'):
+    """The single-file OpenVPN client profile of export certificate `cn` of server instance `inst`: what plain
+    `openvpn --config NAME.ovpn` needs (inline CA, certificate, key and tls-crypt key), None when the
+    material is not there (check mode: the certificate would be issued)."""
+    cert = ((material or {}).get('certs') or {}).get(cn)
+    if not (material and material.get('ca') and material.get('tls_crypt') and cert):
+        return None
+    lines = [
+        '# OpenVPN client profile %s of instance %s (server %s), made by virtnet.linux.vpn_endpoint.'
+        % (cn[len('client-'):] if cn.startswith('client-') else cn, inst['name'], inst['keyhost']),
+        '# It holds a private key: keep it 0600. Dropping the name from export revokes its certificate.',
+        'client',
+        'dev %s' % inst['dev_type'],
+        'proto %s' % ('udp' if inst['proto'] == 'udp' else 'tcp-client'),
+        'remote %s %s' % (remote, inst['port']),
+        'nobind',
+        'connect-retry 1 5',
+        'remote-cert-tls server',
+        'verify-x509-name %s name' % server_cn,
+        'data-ciphers %s' % ':'.join(inst['data_ciphers']),
+        'verb %s' % inst['verb'],
+    ]
+    return '\n'.join(lines) + '\n' + _block('ca', _pem(material['ca'])) + _block('cert', _pem(cert['cert'])) + \
+        _block('key', cert['key']) + _block('tls-crypt', material['tls_crypt'])
+
+
+def vpn_endpoint_profiles(plan, pki=None, settings=None):
+    """{files: [{path, instance, name, content}], dirs: [...]}: per export name of this host's present server
+    instances, its profile at EXPORT_DIR/INSTANCE/NAME.ovpn (content None where the material is not there
+    yet - check mode); dirs: the directory of every server instance of the host, present or absent (where
+    the profiles of dropped names are looked for)."""
+    plan = _plan(plan, 'vpn_endpoint_profiles')
+    s = _settings(settings, {'export_dir': '', 'remote': '', 'server_cn': 'server'}, 'vpn_endpoint_profiles')
+    material = _material(pki)
+    out = {'files': [], 'dirs': []}
+    for inst in plan['present'] + plan['absent']:
+        if inst['role'] != 'server':
+            continue
+        directory = posixpath.join(s['export_dir'], inst['name'])
+        if directory not in out['dirs']:
+            out['dirs'].append(directory)
+        if inst['state'] != 'present':
+            continue
+        got = material.get((inst['keyhost'], posixpath.normpath(inst['pki'])))
+        for name in inst.get('export') or []:
+            out['files'].append({'path': posixpath.join(directory, name + '.ovpn'), 'instance': inst['name'],
+                                 'name': name, 'dir': directory,
+                                 'content': profile(inst, got, _export_cn(name), s['remote'], s['server_cn'])})
+    return out
+
+
 class FilterModule:
     """What the vpn_endpoint role's tasks hand to the modules."""
 
@@ -432,4 +519,5 @@ class FilterModule:
             'vpn_endpoint_plumbing': vpn_endpoint_plumbing,
             'vpn_endpoint_daemons': vpn_endpoint_daemons,
             'vpn_endpoint_server_starts': vpn_endpoint_server_starts,
+            'vpn_endpoint_profiles': vpn_endpoint_profiles,
         }

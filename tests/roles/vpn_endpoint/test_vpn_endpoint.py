@@ -10,14 +10,19 @@ vpn_instances.yml; the variants below change it as extra vars).
 Steps (module-scoped fixtures, each on the state the one before left):
   checked_fresh -> converged (-vvv --diff) -> reconverged -> verified (traffic, and through the tunnels to the
   networks behind vpn1 and vpn2) -> checked_reload -> reloaded ->
-  reload_verified -> restarted -> restart_verified -> refused (bad inputs) -> removed -> removed_again ->
-  one_play (servers and clients in one play: fresh PKIs, a killed server)
+  reload_verified -> restarted -> restart_verified -> exported (vpn3 leaves the inventory, site exports
+  laptop1) -> vpn3_refused, laptop_connected -> checked_drop -> dropped (laptop1 dropped from export; vpn3
+  back, its certificate issued for 2 days) -> laptop_refused -> renewed (825/30) -> renewed_again ->
+  refused (bad inputs) -> removed -> removed_again -> one_play (servers and clients in one play: fresh
+  PKIs, a killed server)
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import shutil
+import time
 
 import pytest
 import yaml
@@ -31,6 +36,11 @@ HOSTS = ['vpn1', 'vpn2', 'vpn3']
 with open(os.path.join(TOP, 'molecule', 'shared', 'vars', 'vpn_instances.yml')) as _f:
     BASE = yaml.safe_load(_f)['vpn_test_instances']
 DEVICES = {'site': 'vpn-site', 'alt': 'tun-alt', 'lan': 'vpn-lan'}
+# the export names' profiles (on the controller: this sandbox), for every converge of this module
+EXPORT_DIR = os.path.join(TOP, 'build', 'tests', 'vpn-profiles')
+PROFILE = os.path.join(EXPORT_DIR, 'site', 'laptop1.ovpn')
+SITE_LOG = '/run/virtnet/daemon/vpn-site.log'     # the server's log (pid file back end: plain hosts)
+OUTSIDE = 'cmp1'                                   # a lab host outside the role's inventory group
 # molecule/vpn_endpoint/traffic.yml's routing checks (issue 25)
 LAN_PING = 'Ping the host behind each network (3 packets, 2 s each; 30 s at most for a client that just reconnected)'
 LAN_TO_LAN = 'From the namespace lan behind vpn2, ping the host behind vpn1 (3 packets, 2 s each, 30 s at most)'
@@ -81,9 +91,19 @@ def set_key(host, name, **kv):
     return change
 
 
-def rename(host, old, new):
+def add(host, inst):
     def change(v):
-        instance(v, host, old)['name'] = new
+        v[host].append(inst)
+    return change
+
+
+def without_vpn3(v):               # vpn3 leaves the inventory (its daemon keeps running, unmanaged)
+    del v['vpn3']
+
+
+def export(*names):
+    def change(v):
+        instance(v, 'vpn1', 'site')['export'] = list(names)
     return change
 
 
@@ -99,8 +119,11 @@ BAD = {
         'vpn_endpoint_instances[alt] (server on vpn1): device name "tun-alt-too-long" must be 1 to 15 characters',
         'vpn_endpoint_instances[alt] (server on vpn1): udp port 1194 is also used by instance site',
         'vpn_endpoint_instances[lan] (server on vpn1): subnet 10.10.0.1/24 is not a network address']),
-    'bad-clients': (both(bound, set_key('vpn2', 'lan', server='vpn9'), rename('vpn3', 'site', 'lab')), [
-        'vpn_endpoint_instances[lan] (client on vpn2): server "vpn9" is not a host of the inventory',
+    # instances added, none changed: a client that moved to another server or instance would be a change of the
+    # inventory, and its server (whose play runs first) would rightly revoke its certificate
+    'bad-clients': (both(bound, add('vpn2', {'name': 'far', 'role': 'client', 'server': 'vpn9'}),
+                         add('vpn3', {'name': 'lab', 'role': 'client', 'server': 'vpn1'})), [
+        'vpn_endpoint_instances[far] (client on vpn2): server "vpn9" is not a host of the inventory',
         'vpn_endpoint_instances[lab] (client on vpn3): server "vpn1" has no server instance named "lab"']),
     'bad-overlap': (both(bound, set_key('vpn1', 'alt', subnet='10.8.0.128/25')), [
         'vpn_endpoint_instances[alt] (server on vpn1): subnet 10.8.0.128/25 overlaps subnet 10.8.0.0/24 of instance site']),
@@ -111,6 +134,13 @@ BAD = {
         "argument 'port' is of type str found in 'vpn_endpoint_instances'"]),
     'bad-bridge': (both(bound, set_key('vpn1', 'lan', bridge='br-nope')), [
         'vpn_endpoint_instances[lan] (server on vpn1): bridge br-nope does not exist']),
+    # issue 24: an export name that is an inventory client's certificate; renew_days not below cert_days
+    'bad-export': (both(bound, export('laptop1', 'vpn2')), [
+        'vpn_endpoint_instances[site] (server on vpn1): export name "vpn2" collides with the client instance site '
+        'on inventory host vpn2 (both would be certificate client-vpn2)']),
+    'bad-renew': (bound, [
+        'vpn_endpoint_renew_days (30) must be a number of days below vpn_endpoint_cert_days (30, 1 to 36500) on vpn1'],
+        {'vpn_endpoint_cert_days': 30, 'vpn_endpoint_renew_days': 30}),
     # routing (issue 25): refused on the server's host too, whose play runs first (nothing changes anywhere)
     'bad-routing': (both(bound, set_key('vpn3', 'site', address='10.8.0.50', networks=['10.8.0.0/28']),
                          set_key('vpn1', 'alt', push_routes=['10.21.0.0/24', '10.30.0.0/24'])), [
@@ -150,7 +180,55 @@ def acted(run):
 
 
 def converge(runs, lab, name, v=None, **kw):
-    return runs.play(os.path.join(MOL, 'converge.yml'), lab.inventory, name=name, extravars=v or {}, **kw)
+    extravars = dict(v or {}, vpn_endpoint_export_dir=EXPORT_DIR)
+    return runs.play(os.path.join(MOL, 'converge.yml'), lab.inventory, name=name, extravars=extravars, **kw)
+
+
+def exports():
+    """The profiles on the controller: {path: (mode, content)}."""
+    out = {}
+    for root, dummy, files in os.walk(EXPORT_DIR):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path) as f:
+                out[path] = (oct(os.stat(path).st_mode & 0o777), f.read())
+    return out
+
+
+def wait(lab, host, script, seconds=40):
+    """Whether SCRIPT succeeds on HOST within SECONDS (polled once a second; bounded)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if lab.ok(host, script):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+
+
+def log_lines(lab, host, path):
+    return int(lab.out(host, 'wc -l < %s 2>/dev/null || echo 0' % path))
+
+
+def refused_in_log(cn, since):
+    """A script: the server's log has, after line SINCE, a verify failure of CN's revoked certificate."""
+    return "tail -n +%d %s | grep -F 'CN=%s' | grep -q 'certificate revoked'" % (since + 1, SITE_LOG, cn)
+
+
+def start_profile(lab, text):
+    """Plain `openvpn --config` with the exported profile on the host outside the inventory, as root (it makes
+    its own tun0); daemonised with a pid file. Returns the PID."""
+    lab.run(OUTSIDE, 'umask 077; cat > /run/laptop1.ovpn; rm -f /run/laptop1.log', stdin=text)
+    lab.run(OUTSIDE, 'openvpn --config /run/laptop1.ovpn --daemon laptop1 --writepid /run/laptop1.pid '
+                     '--log /run/laptop1.log')
+    assert wait(lab, OUTSIDE, 'test -s /run/laptop1.pid', 10)
+    return lab.out(OUTSIDE, 'cat /run/laptop1.pid')
+
+
+def stop_profile(lab, pid):
+    """Stop that openvpn by its PID (bounded wait for it to go)."""
+    lab.run(OUTSIDE, 'kill %s 2>/dev/null; true' % pid)
+    assert wait(lab, OUTSIDE, '! grep -qx openvpn /proc/%s/comm 2>/dev/null' % pid, 15)
 
 
 def verify(runs, lab, name, v=None):
@@ -160,6 +238,8 @@ def verify(runs, lab, name, v=None):
 # ---- 1. check mode on fresh hosts, apply, again, traffic -------------------------------------------------
 @pytest.fixture(scope='module')
 def checked_fresh(lab, runs):
+    shutil.rmtree(EXPORT_DIR, ignore_errors=True)     # profiles of an earlier session
+
     def check():
         return runs.play(os.path.join(MOL, 'role.yml'), lab.inventory, name='check-fresh', check=True, diff=True,
                          extravars=variant(without_lan))
@@ -348,11 +428,166 @@ def test_no_certificate_is_issued_again(lab, restarted, restart_verified):
     assert lab.out('vpn1', 'cat /etc/virtnet/vpn/pki/*/index.txt | sha256sum') == restarted[3]
 
 
+# ---- 3b. the certificate life cycle (issue 24) ------------------------------------------------------------
+@pytest.fixture(scope='module')
+def exported(lab, runs, restart_verified):
+    """vpn3 leaves the inventory (its client keeps running, unmanaged) and site exports laptop1."""
+    shutil.rmtree(EXPORT_DIR, ignore_errors=True)
+    before = openvpn_pids(lab)
+    run = converge(runs, lab, 'exported', variant(both(bound, without_vpn3, export('laptop1'))))
+    return run, before, openvpn_pids(lab)
+
+
+def test_revocation_and_export_restart_and_reload_nothing(exported):
+    assert_run(exported[0], hosts=HOSTS, changed=True)
+    assert acted(exported[0]) == {}
+    assert exported[2] == exported[1]
+
+
+def test_a_client_gone_from_the_inventory_is_revoked_in_the_servers_crl(lab, exported):
+    cert = lab.out('vpn3', 'cat /etc/virtnet/vpn/instances/site/cert.crt')
+    check = ('cd /etc/virtnet/vpn/instances/site && openssl verify -crl_check -CRLfile crl.pem -CAfile ca.crt /dev/stdin 2>&1; '
+             'grep -c "^R.*/CN=client-vpn3$" /etc/virtnet/vpn/pki/site/index.txt')
+    out = lab.run('vpn1', check, check=False, stdin=cert).stdout
+    assert 'certificate revoked' in out and out.strip().endswith('1')
+
+
+def test_the_exported_profile_is_0600_single_file_and_its_key_never_in_the_output(exported):
+    mode, text = exports()[PROFILE]
+    assert mode == '0o600'
+    for tag in ('ca', 'cert', 'key', 'tls-crypt'):
+        assert text.count('<%s>' % tag) == 1 and text.count('</%s>' % tag) == 1
+    key = [x for x in text.split('<key>')[1].split('</key>')[0].splitlines() if len(x) >= 16 and '-----' not in x]
+    assert key
+    with open(exported[0].stdout_path) as f:
+        assert [k[:10] for k in key if k in f.read()] == []
+
+
+@pytest.fixture(scope='module')
+def vpn3_refused(lab, exported):
+    """vpn3's client reconnects (SIGUSR1) with its revoked certificate."""
+    since = log_lines(lab, 'vpn1', SITE_LOG)
+    server = openvpn_pids(lab)['vpn1:site']
+    lab.run('vpn3', 'kill -USR1 %s' % exported[2]['vpn3:site'])
+    seen = wait(lab, 'vpn1', refused_in_log('client-vpn3', since))
+    return seen, server
+
+
+def test_a_revoked_client_is_refused_at_the_tls_level(lab, vpn3_refused):
+    assert vpn3_refused[0], lab.out('vpn1', 'tail -n 30 %s' % SITE_LOG)
+    assert not lab.ok('vpn3', 'ip netns exec vpnns ping -c 1 -W 2 -I vpn-site 10.8.0.1')
+
+
+def test_the_other_clients_keep_their_tunnels_and_the_server_its_pid(lab, vpn3_refused):
+    assert lab.ok('vpn2', 'ping -c 2 -W 2 -I vpn-site 10.8.0.1 && ping -c 2 -W 2 -I tun-alt 10.9.0.1 && '
+                          'ping -c 2 -W 2 -I vpn-lan 10.10.0.1')
+    assert openvpn_pids(lab)['vpn1:site'] == vpn3_refused[1]
+
+
+@pytest.fixture(scope='module')
+def laptop_connected(lab, exported, vpn3_refused):
+    """The exported profile with plain openvpn on a host outside the role's inventory group."""
+    pid = start_profile(lab, exports()[PROFILE][1])
+    try:
+        up = wait(lab, OUTSIDE, 'grep -q "Initialization Sequence Completed" /run/laptop1.log')
+        pinged = up and lab.ok(OUTSIDE, 'ping -c 2 -W 2 10.8.0.1')
+        return up, pinged, lab.out(OUTSIDE, 'tail -n 20 /run/laptop1.log')
+    finally:
+        stop_profile(lab, pid)
+
+
+def test_an_exported_profile_connects_with_plain_openvpn_from_outside_the_inventory(laptop_connected):
+    assert laptop_connected[0], laptop_connected[2]
+    assert laptop_connected[1], laptop_connected[2]
+
+
+# the certificates issued by the next converge are valid for two days (renewed by the one after)
+SHORT = {'vpn_endpoint_cert_days': 2, 'vpn_endpoint_renew_days': 1}
+
+
+@pytest.fixture(scope='module')
+def checked_drop(lab, runs, laptop_connected):
+    before = (fingerprint(lab), exports())
+    run = converge(runs, lab, 'check-drop', dict(variant(bound), **SHORT), check=True, diff=True)
+    return run, before, (fingerprint(lab), exports())
+
+
+def test_check_mode_reports_dropping_an_export_and_a_client_back_and_changes_nothing(checked_drop):
+    assert_run(checked_drop[0], hosts=HOSTS, changed=True)
+    assert checked_drop[2] == checked_drop[1]
+
+
+@pytest.fixture(scope='module')
+def dropped(lab, runs, checked_drop):
+    """laptop1 dropped from export; vpn3 back in the inventory: its certificate (revoked) is issued anew -
+    for two days."""
+    text = exports()[PROFILE][1]
+    before = openvpn_pids(lab)
+    run = converge(runs, lab, 'dropped', dict(variant(bound), **SHORT))
+    return run, text, before, openvpn_pids(lab)
+
+
+def test_a_dropped_export_name_is_revoked_and_its_profile_removed(lab, dropped):
+    assert_run(dropped[0], hosts=HOSTS, changed=True)
+    assert exports() == {}
+    assert lab.out('vpn1', 'grep -c "^R.*/CN=client-laptop1$" /etc/virtnet/vpn/pki/site/index.txt') == '1'
+
+
+def test_a_client_back_in_the_inventory_gets_a_new_certificate_and_only_it_restarts(lab, dropped):
+    assert acted(dropped[0]) == {'vpn3:vpn-site': 'restarted'}
+    before, after = dropped[2:4]
+    assert sorted(k for k in after if after[k] != before.get(k)) == ['vpn3:site']
+    assert not lab.ok('vpn3', 'openssl x509 -noout -checkend %d -in /etc/virtnet/vpn/instances/site/cert.crt' % (3 * 86400))
+    assert wait(lab, 'vpn3', 'ip netns exec vpnns ping -c 1 -W 2 -I vpn-site 10.8.0.1')
+
+
+@pytest.fixture(scope='module')
+def laptop_refused(lab, dropped):
+    since = log_lines(lab, 'vpn1', SITE_LOG)
+    pid = start_profile(lab, dropped[1])
+    try:
+        seen = wait(lab, 'vpn1', refused_in_log('client-laptop1', since))
+        return seen, lab.out(OUTSIDE, 'cat /run/laptop1.log'), lab.out('vpn1', 'tail -n 30 %s' % SITE_LOG)
+    finally:
+        stop_profile(lab, pid)
+
+
+def test_a_dropped_profile_no_longer_connects(laptop_refused):
+    assert laptop_refused[0], laptop_refused[2]
+    assert 'Initialization Sequence Completed' not in laptop_refused[1]
+
+
+@pytest.fixture(scope='module')
+def renewed(lab, runs, laptop_refused):
+    before = openvpn_pids(lab)
+    run = converge(runs, lab, 'renewed', variant(bound))
+    return run, before, openvpn_pids(lab)
+
+
+def test_renewal_restarts_only_the_daemon_whose_certificate_ended_soon(lab, renewed):
+    assert_run(renewed[0], hosts=HOSTS, changed=True)
+    assert acted(renewed[0]) == {'vpn3:vpn-site': 'restarted'}
+    before, after = renewed[1:3]
+    assert sorted(k for k in after if after[k] != before.get(k)) == ['vpn3:site']
+    assert lab.ok('vpn3', 'openssl x509 -noout -checkend %d -in /etc/virtnet/vpn/instances/site/cert.crt' % (800 * 86400))
+    assert wait(lab, 'vpn3', 'ip netns exec vpnns ping -c 1 -W 2 -I vpn-site 10.8.0.1')
+
+
+@pytest.fixture(scope='module')
+def renewed_again(lab, runs, renewed):
+    return converge(runs, lab, 'renewed-again', variant(bound))
+
+
+def test_after_a_renewal_a_converge_changes_nothing(renewed_again):
+    assert_run(renewed_again, hosts=HOSTS, changed=False)
+
+
 # ---- 4. bad inputs fail naming the instance and change nothing -------------------------------------------
 @pytest.fixture(scope='module')
-def refused(lab, runs, restart_verified):
+def refused(lab, runs, renewed_again):
     before = fingerprint(lab)
-    out = dict((name, converge(runs, lab, name, variant(BAD[name][0]))) for name in sorted(BAD))
+    out = dict((name, converge(runs, lab, name, dict(variant(BAD[name][0]), **(BAD[name][2] if len(BAD[name]) > 2 else {}))))
+               for name in sorted(BAD))
     return out, before, fingerprint(lab)
 
 

@@ -15,6 +15,7 @@ from ansible_collections.virtnet.linux.plugins.filter.vpn_endpoint_tasks import 
     FilterModule,
     restart_key,
     vpn_endpoint_daemons,
+    vpn_endpoint_profiles,
     vpn_endpoint_host,
     vpn_endpoint_pki,
     vpn_endpoint_plumbing,
@@ -144,9 +145,9 @@ def test_pki_one_batch_per_host_that_holds_pkis():
     assert vpn_endpoint_pki(p) == [
         {'host': 'vpn1', 'batch': [
             {'path': '/etc/virtnet/vpn/pki/site', 'read': ['server'], 'ca_cn': 'vpn site CA', 'servers': ['server'],
-             'tls_crypt': True},
+             'tls_crypt': True, 'crl': True, 'purge': True, 'clients': [], 'keep': []},
             {'path': '/etc/virtnet/vpn/pki/lan', 'read': ['server'], 'ca_cn': 'vpn lan CA', 'servers': ['server'],
-             'tls_crypt': True}]},
+             'tls_crypt': True, 'crl': True, 'purge': True, 'clients': [], 'keep': []}]},
         {'host': 'vpn3', 'batch': [{'path': '/etc/virtnet/vpn/pki/x', 'read': ['client-vpn1'], 'clients': ['client-vpn1']}]}]
 
 
@@ -360,7 +361,69 @@ def test_a_servers_new_pid_alone_does_not_change_its_clients_restart_key():
 
 def test_filters():
     assert set(FilterModule().filters()) == {'vpn_endpoint_host', 'vpn_endpoint_pki', 'vpn_endpoint_plumbing',
-                                             'vpn_endpoint_daemons', 'vpn_endpoint_server_starts'}
+                                             'vpn_endpoint_daemons', 'vpn_endpoint_server_starts', 'vpn_endpoint_profiles'}
+
+
+# ---- the life cycle (issue 24) ---------------------------------------------------------------------------
+def lifecycle_plan(export=(), claimed=('client-vpn2',)):
+
+    site = {'name': 'site', 'role': 'server', 'subnet': '10.8.0.0/24', 'export': list(export)}
+    hostvars = {'vpn1': {'ansible_host': '10.88.0.11'}}
+    for cn in claimed:
+        hostvars[cn[len('client-'):]] = {'vpn_endpoint_instances': [{'name': 'site', 'role': 'client', 'server': 'vpn1'}]}
+    return vpn_endpoint_plan([site, {'name': 'old', 'role': 'server', 'state': 'absent'}], 'vpn1', hostvars)
+
+
+def test_server_pki_purges_what_the_inventory_and_exports_do_not_claim():
+    out = vpn_endpoint_pki(lifecycle_plan(export=['laptop1']), role='server')
+    assert out == [{'host': 'vpn1', 'batch': [{
+        'path': '/etc/virtnet/vpn/pki/site', 'read': ['server', 'client-laptop1'], 'ca_cn': 'vpn site CA',
+        'servers': ['server'], 'tls_crypt': True, 'crl': True, 'purge': True, 'clients': ['client-laptop1'],
+        'keep': ['client-vpn2']}]}]
+
+
+def test_server_pki_without_claims_refuses_to_purge():
+    plan = dict(lifecycle_plan())
+    plan['claimed'] = {}
+    with pytest.raises(AnsibleFilterError, match='no claimed certificates of server instance site'):
+        vpn_endpoint_pki(plan, role='server')
+
+
+MATERIAL = {'ca': 'x\n-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n', 'tls_crypt': 'TC\n', 'crl': 'CRL\n',
+            'certs': {'client-laptop1': {'cert': 'Certificate:\n  text\n-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n',
+                                         'key': 'K\n'}}}
+
+
+def registered(material):
+    return {'results': [{'item': {'host': 'vpn1'}, 'material': {'/etc/virtnet/vpn/pki/site': material}}]}
+
+
+def test_profiles_inline_the_material_and_connect_to_the_server():
+    out = vpn_endpoint_profiles(lifecycle_plan(export=['laptop1']), registered(MATERIAL),
+                                {'export_dir': '/out', 'remote': '10.88.0.11'})
+    assert out['dirs'] == ['/out/site', '/out/old']
+    (f,) = out['files']
+    assert (f['path'], f['instance'], f['name']) == ('/out/site/laptop1.ovpn', 'site', 'laptop1')
+    text = f['content']
+    assert 'client\ndev tun\nproto udp\nremote 10.88.0.11 1194\n' in text
+    assert '<ca>\n-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n</ca>\n' in text
+    assert '<cert>\n-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n</cert>\n' in text   # no text dump
+    assert text.endswith('<key>\nK\n</key>\n<tls-crypt>\nTC\n</tls-crypt>\n')
+
+
+def test_profile_without_material_is_none_check_mode():
+    out = vpn_endpoint_profiles(lifecycle_plan(export=['laptop1']), registered({'ca': None, 'certs': {}}),
+                                {'export_dir': '/out', 'remote': 'vpn1'})
+    assert out['files'][0]['content'] is None
+
+
+def test_server_daemon_owns_its_crl_without_acting_on_a_change():
+    plan = lifecycle_plan()
+    pki = registered(dict(MATERIAL, certs={'server': {'cert': 'S', 'key': 'K'}}))
+    (daemon,) = vpn_endpoint_daemons(plan, {'site': 'conf'}, pki)
+    crl = [f for f in daemon['files'] if f['path'].endswith('/crl.pem')]
+    assert crl == [{'owner': 'openvpn', 'group': 'openvpn', 'mode': '0600', 'on_change': 'none',
+                    'path': '/etc/virtnet/vpn/instances/site/crl.pem', 'content': 'CRL\n'}]
 
 
 # ---- routing (issue 25) ---------------------------------------------------------------------------------
