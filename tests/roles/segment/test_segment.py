@@ -43,7 +43,8 @@ def converge(runs, lab, name, v=None, **kw):
 
 
 # ---- reading the hosts ---------------------------------------------------------------------------------
-READ = ('ls /etc/virtnet/boot 2>/dev/null | sed "s/^/boot: /"; ip -d -o link show; echo "--fdb"; for d in $(ip -o link show type vxlan | sed -E "s/^[0-9]+: ([^:@]+).*/\\1/"); '
+READ = ('ls /etc/virtnet/boot 2>/dev/null | sed "s/^/boot: /"; ip -d -o link show; echo "--fdb"; '
+        'for d in $(ip -o link show type vxlan | sed -E "s/^[0-9]+: ([^:@]+).*/\\1/"); '
         'do echo "--fdb $d"; bridge fdb show dev "$d" | sort; done; true')
 
 
