@@ -474,8 +474,10 @@ def _recorded(recorded):
     return out
 
 
-def dhcp_namespace_work(plan, recorded=None, purge=False):
+def dhcp_namespace_work(plan, recorded=None, purge=False, bridge_mtus=None):
     """What a run of the role does on a host: the plan (dhcp_namespace_plan) against the role's record there.
+    bridge_mtus ({bridge: MTU} of the bridges that exist on the host) gives each network's veth pair the MTU of
+    its bridge (tap<id> and ns-<id>: a bridge a segment set to its VXLAN MTU is not joined by a 1500 port).
 
     Returns {'record': the record to write before anything is made (the present networks' entries added;
     an entry whose uplink changes keeps the old one in 'release' until it is released), 'final': the
@@ -504,10 +506,15 @@ def dhcp_namespace_work(plan, recorded=None, purge=False):
     state_dir = plan.get('state_dir') or DEFAULT_STATE_DIR
     gone = [dict(recorded[i], id=i, dir=posixpath.join(state_dir, i)) for i in remove]
     present = plan.get('present') or []
+    mtus = dict((str(k), int(v)) for k, v in (bridge_mtus or {}).items() if str(v).strip().isdigit())
+
+    def veth(net):
+        mtu = mtus.get(net['bridge'])
+        return dict(net['veth_spec'], mtu=mtu, peer_mtu=mtu) if mtu else net['veth_spec']
     plumbing = {
         'namespaces': [{'name': n['netns']} for n in present] + [{'name': e['netns'], 'state': 'absent'} for e in gone],
         'bridges': [n['bridge_spec'] for n in present] + [{'name': e['bridge'], 'state': 'absent'} for e in gone],
-        'veths': [n['veth_spec'] for n in present] + [{'name': e['tap'], 'state': 'absent'} for e in gone],
+        'veths': [veth(n) for n in present] + [{'name': e['tap'], 'state': 'absent'} for e in gone],
         'addresses': [n['address_spec'] for n in present],
     }
     raw = dict((str(k), v) for k, v in (recorded_raw or {}).items())

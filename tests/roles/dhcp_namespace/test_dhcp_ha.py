@@ -261,6 +261,14 @@ def test_each_network_runs_only_on_its_dhcp_nodes(lab, applied):
     assert running == {'dhcp1': ['61', '62'], 'dhcp2': ['62'], 'cmp1': []}
 
 
+def test_each_networks_veth_pair_has_the_mtu_of_its_segments_bridge(lab, applied):
+    """tap<id> joins brq<id>, which the segment set to the VXLAN MTU: no port of it is larger, in or out of qdhcp."""
+    mtus = dict(((h, n), lab.out(h, 'cat /sys/class/net/brq{n}/mtu /sys/class/net/tap{n}/mtu; '
+                                    'ip netns exec qdhcp-{n} cat /sys/class/net/ns-{n}/mtu'.format(n=n)).split())
+                for h, n in (('dhcp1', '61'), ('dhcp1', '62'), ('dhcp2', '62')))
+    assert mtus == dict((k, ['1450'] * 3) for k in mtus)
+
+
 def test_each_node_serves_its_share_of_the_range_with_its_server_address(lab, applied):
     got = dict((h, (lab.out(h, 'grep ^dhcp-range= %s/62/dnsmasq.conf' % STATE),
                     lab.out(h, 'ip -n qdhcp-62 -br -4 addr show ns-62').split()[2])) for h in NODES)

@@ -219,6 +219,16 @@ def test_work_fresh_host_records_before_making():
         'addresses': [{'netns': 'qdhcp-42', 'dev': 'ns-42', 'address': ['10.42.0.1/24'], 'purge': True}]}
 
 
+def test_work_gives_the_veth_pair_the_mtu_of_an_existing_bridge():
+    nets = plan(net(), net(id='43', subnet='10.43.0.0/24', range_start='10.43.0.100', range_end='10.43.0.150'))
+    w = dhcp_namespace_work(nets, None, bridge_mtus={'brq42': '1450', 'other': '9000'})
+    veths = dict((v['name'], v) for v in w['plumbing']['veths'])
+    assert (veths['tap42']['mtu'], veths['tap42']['peer_mtu']) == (1450, 1450)
+    assert 'mtu' not in veths['tap43'] and 'peer_mtu' not in veths['tap43']   # no bridge yet: the kernel's
+    assert dhcp_namespace_work(nets, None)['plumbing']['veths'] == [
+        dict((k, v) for k, v in veths[t].items() if k not in ('mtu', 'peer_mtu')) for t in ('tap42', 'tap43')]
+
+
 def test_work_converged_host_writes_nothing():
     w = dhcp_namespace_work(plan(net()), {'42': entry('42')})
     assert (w['write'], w['rewrite'], w['remove'], w['release']) == (False, False, [], {})
