@@ -263,8 +263,8 @@ def test_each_network_runs_only_on_its_dhcp_nodes(lab, applied):
 
 def test_each_networks_veth_pair_has_the_mtu_of_its_segments_bridge(lab, applied):
     """tap<id> joins brq<id>, which the segment set to the VXLAN MTU: no port of it is larger, in or out of qdhcp."""
-    mtus = dict(((h, n), lab.out(h, 'cat /sys/class/net/brq{n}/mtu /sys/class/net/tap{n}/mtu; '
-                                    'ip netns exec qdhcp-{n} cat /sys/class/net/ns-{n}/mtu'.format(n=n)).split())
+    mtus = dict(((h, n), [lab.out(h, 'ip %s -o link show dev %s | sed -n "s/.* mtu \\([0-9]*\\) .*/\\1/p"' % (where, dev))
+                          for where, dev in (('', 'brq' + n), ('', 'tap' + n), ('-n qdhcp-' + n, 'ns-' + n))])
                 for h, n in (('dhcp1', '61'), ('dhcp1', '62'), ('dhcp2', '62')))
     assert mtus == dict((k, ['1450'] * 3) for k in mtus)
 
