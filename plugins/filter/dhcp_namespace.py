@@ -476,8 +476,10 @@ def _recorded(recorded):
 
 def dhcp_namespace_work(plan, recorded=None, purge=False, bridge_mtus=None):
     """What a run of the role does on a host: the plan (dhcp_namespace_plan) against the role's record there.
-    bridge_mtus ({bridge: MTU} of the bridges that exist on the host) gives each network's veth pair the MTU of
-    its bridge (tap<id> and ns-<id>: a bridge a segment set to its VXLAN MTU is not joined by a 1500 port).
+    bridge_mtus ({device: MTU} of the networks' bridges and uplinks that exist on the host) gives each network's
+    veth pair (tap<id>, ns-<id>) the MTU its bridge has - or will have once the uplink joins it, the smaller -
+    when that is below 1500 (a segment's brq<id> at the VXLAN MTU is not joined by a 1500 port). Left to the
+    kernel (1500) otherwise, so the first converge and the next declare the same.
 
     Returns {'record': the record to write before anything is made (the present networks' entries added;
     an entry whose uplink changes keeps the old one in 'release' until it is released), 'final': the
@@ -509,8 +511,8 @@ def dhcp_namespace_work(plan, recorded=None, purge=False, bridge_mtus=None):
     mtus = dict((str(k), int(v)) for k, v in (bridge_mtus or {}).items() if str(v).strip().isdigit())
 
     def veth(net):
-        mtu = mtus.get(net['bridge'])
-        return dict(net['veth_spec'], mtu=mtu, peer_mtu=mtu) if mtu else net['veth_spec']
+        mtu = min([mtus[d] for d in (net['bridge'], net.get('uplink')) if d in mtus] or [1500])
+        return dict(net['veth_spec'], mtu=mtu, peer_mtu=mtu) if mtu < 1500 else net['veth_spec']
     plumbing = {
         'namespaces': [{'name': n['netns']} for n in present] + [{'name': e['netns'], 'state': 'absent'} for e in gone],
         'bridges': [n['bridge_spec'] for n in present] + [{'name': e['bridge'], 'state': 'absent'} for e in gone],

@@ -219,14 +219,18 @@ def test_work_fresh_host_records_before_making():
         'addresses': [{'netns': 'qdhcp-42', 'dev': 'ns-42', 'address': ['10.42.0.1/24'], 'purge': True}]}
 
 
-def test_work_gives_the_veth_pair_the_mtu_of_an_existing_bridge():
-    nets = plan(net(), net(id='43', subnet='10.43.0.0/24', range_start='10.43.0.100', range_end='10.43.0.150'))
-    w = dhcp_namespace_work(nets, None, bridge_mtus={'brq42': '1450', 'other': '9000'})
+def test_work_gives_the_veth_pair_the_mtu_of_a_bridge_below_1500():
+    nets = plan(net(), net(id='43', subnet='10.43.0.0/24', range_start='10.43.0.100', range_end='10.43.0.150'),
+                net(id='44', subnet='10.44.0.0/24', range_start='10.44.0.100', range_end='10.44.0.150', uplink='eth4'),
+                net(id='45', subnet='10.45.0.0/24', range_start='10.45.0.100', range_end='10.45.0.150'))
+    w = dhcp_namespace_work(nets, None, bridge_mtus={'brq42': '1450', 'brq43': '1500', 'eth4': '1400', 'other': '900'})
     veths = dict((v['name'], v) for v in w['plumbing']['veths'])
-    assert (veths['tap42']['mtu'], veths['tap42']['peer_mtu']) == (1450, 1450)
-    assert 'mtu' not in veths['tap43'] and 'peer_mtu' not in veths['tap43']   # no bridge yet: the kernel's
+    assert (veths['tap42']['mtu'], veths['tap42']['peer_mtu']) == (1450, 1450)     # a segment's bridge
+    assert (veths['tap44']['mtu'], veths['tap44']['peer_mtu']) == (1400, 1400)     # no bridge yet; its uplink's
+    for tap in ('tap43', 'tap45'):          # 1500, or no bridge yet: the kernel's (the next run declares the same)
+        assert 'mtu' not in veths[tap] and 'peer_mtu' not in veths[tap]
     assert dhcp_namespace_work(nets, None)['plumbing']['veths'] == [
-        dict((k, v) for k, v in veths[t].items() if k not in ('mtu', 'peer_mtu')) for t in ('tap42', 'tap43')]
+        dict((k, v) for k, v in veths[t].items() if k not in ('mtu', 'peer_mtu')) for t in ('tap42', 'tap43', 'tap44', 'tap45')]
 
 
 def test_work_converged_host_writes_nothing():
