@@ -535,8 +535,9 @@ class _Instance:
                        ' (behind client %s on %s)' % (c['name'], c['host']))
         nets = [n for c in clients for n in c['networks']]
         fixed = [c for c in clients if c['fixed_address']]
-        out.update(clients=[{'host': c['host'], 'cn': c['cn'], 'address': c['fixed_address'],
-                             'tunnel_address': c.get('tunnel_address', ''), 'networks': c['networks']}
+        out.update(clients=[dict({'host': c['host'], 'cn': c['cn'], 'address': c['fixed_address'],
+                                  'networks': c['networks']}, **({'tunnel_address': c['tunnel_address']}
+                                                                 if 'tunnel_address' in c else {}))
                             for c in clients],
                    client_networks=nets, ccd=bool(fixed or nets))
         if fixed:
@@ -606,7 +607,8 @@ class _Instance:
         wireguard = transport.get('type') == 'wireguard'
         if wireguard and net:
             out['tunnel_address'] = out['fixed_address'] or wireguard_address(self.host, net)
-            out['peer_networks'] = []
+            # what a spoke routes to its hub: the networks its server pushes, then those behind the other clients
+            out['peer_networks'] = [dict(r) for r in srv.get('push_routes') or []]
             out['client_to_client'] = bool(srv.get('client_to_client'))
         if not (self.present and srv and servers is not None):
             return out

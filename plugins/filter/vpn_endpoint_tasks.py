@@ -383,6 +383,8 @@ def vpn_endpoint_plumbing(plan, host=None, settings=None, state='present'):
                 addresses.setdefault((inst['netns'], inst['bridge']), []).append(_cidr(inst))
     else:
         raise AnsibleFilterError('vpn_endpoint_plumbing: state must be present or absent, not %s' % state)
+    if not doc['routes']:
+        del doc['routes']       # (only WireGuard instances have routes set by the role: the device task defaults it)
     for (netns, dev), cidrs in addresses.items():
         element = {'dev': dev, 'address': _unique(cidrs)}
         if netns:
