@@ -396,8 +396,8 @@ class _Instance:
         if out['type'] not in TYPES:
             self.fail('type must be openvpn or wireguard, not %s' % _json(out['type']))
         elif srv and srv.get('type', 'openvpn') != out['type']:
-            self.fail("type %s differs from the server instance's %s on %s" % (out['type'], srv.get('type', 'openvpn'),
-                                                                              server_host))
+            theirs = srv.get('type', 'openvpn')
+            self.fail("type %s differs from the server instance's %s on %s" % (out['type'], theirs, server_host))
         defaults = dict(TRANSPORT_DEFAULTS, port=WIREGUARD_PORT) if out['type'] == 'wireguard' else TRANSPORT_DEFAULTS
         for key in SHARED_WITH_SERVER:
             value = _given(self.raw, key)

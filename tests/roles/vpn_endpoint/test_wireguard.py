@@ -283,8 +283,8 @@ def test_absent_changes(removed):
 
 
 def test_absent_leaves_no_daemon_device_or_key(lab, removed):
-    left = dict((h, lab.out(h, 'pgrep -x wireguard-go; ip -o link show %s 2>/dev/null; ls %s 2>/dev/null; true'
-                         % (DEV, DIR))) for h in HOSTS + [FOURTH])
+    script = 'pgrep -x wireguard-go; ip -o link show %s 2>/dev/null; ls %s 2>/dev/null; true' % (DEV, DIR)
+    left = dict((h, lab.out(h, script)) for h in HOSTS + [FOURTH])
     assert left == dict((h, '') for h in HOSTS + [FOURTH])
 
 

@@ -87,8 +87,8 @@ def test_a_client_of_another_type_than_its_server_is_refused():
 
 
 def test_two_wireguard_devices_of_one_name_are_refused_whatever_the_namespace():
-    instances = [dict(HUB, dev='wg0', netns='a'), dict(HUB, name='wg2', dev='wg0', netns='b', port=51821,
-                                                         subnet='10.76.0.0/24', push_routes=[])]
+    instances = [dict(HUB, dev='wg0', netns='a'),
+                 dict(HUB, name='wg2', dev='wg0', netns='b', port=51821, subnet='10.76.0.0/24', push_routes=[])]
     errors = vpn_endpoint_plan(instances, 'vpn1', {'vpn1': {}}, strict=False)['errors']
     assert errors == ['vpn_endpoint_instances[wg2] (server on vpn1): WireGuard device wg0 is also used by instance wg on '
                       'this host (its UAPI socket /var/run/wireguard/wg0.sock is one per host, whatever the namespace)']
