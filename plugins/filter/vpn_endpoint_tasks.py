@@ -47,7 +47,7 @@ HOST_SETTINGS = {'host': '', 'tun_node': 'auto', 'install_packages': True, 'open
                  'wireguard_go': '/usr/bin/wireguard-go', 'wg': '/usr/bin/wg'}
 DAEMON_SETTINGS = {'user': 'openvpn', 'group': 'openvpn', 'openvpn': '/usr/sbin/openvpn', 'private_node': False,
                    'check_mode': False, 'user_missing': False, 'secret': True, 'log_errors': LOG_ERRORS,
-                   'wireguard_script': '', 'wireguard_keys': {}, 'host': ''}
+                   'wireguard_script': '', 'wireguard_keys': {}, 'host': '', 'boot': False}
 #: what the WireGuard wrapper (the role's templates/wireguard-go.sh) logs when wg did not take the configuration
 WIREGUARD_LOG_ERRORS = ['wg syncconf failed', 'did not open its UAPI socket']
 #: a WireGuard instance's private key (made on its host, never read by Ansible: only its public key travels)
@@ -611,9 +611,15 @@ def _wireguard_daemon(inst, s, devices, uapi_dir):
         ],
     }
     if uapi_dir:
-        # wireguard-go makes its UAPI socket there: the daemons' user must be able to (one element declares it)
+        # wireguard-go makes its UAPI socket there: the daemons' user must be able to (one element declares it);
+        # /run is empty after a reboot, so for the boot start systemd-tmpfiles makes it first (no restart either way)
         element['directories'].insert(0, {'path': WIREGUARD_UAPI_DIR, 'owner': s['user'], 'group': s['group'],
                                           'mode': '0750'})
+        if s['boot']:
+            element['directories'].append({'path': '/etc/tmpfiles.d', 'owner': 'root', 'group': 'root', 'mode': '0755'})
+            element['files'].append({'path': '/etc/tmpfiles.d/virtnet-wireguard.conf', 'owner': 'root', 'group': 'root',
+                                     'mode': '0644', 'on_change': 'none', 'content': 'd %s 0750 %s %s -\n'
+                                     % (WIREGUARD_UAPI_DIR, s['user'], s['group'])})
     if s['private_node']:
         element['bind_paths'] = ['%s:/dev/net/tun' % _node(inst)]
     return _in_netns(element, inst)
