@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 
 import pytest
 
@@ -109,17 +108,6 @@ def public(lab, host):
     return lab.out(host, 'wg pubkey < %s/private.key' % DIR)
 
 
-def wait(lab, host, script, seconds=30):
-    """Whether SCRIPT succeeds on HOST within SECONDS (polled once a second; bounded)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        if lab.ok(host, script):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(1)
-
-
 def ping(lab, host, address, source=None):
     """One round of a bounded ping (3 packets, 2 s each, 20 s in all: the first may wait for a handshake)."""
     return lab.ok(host, 'ping -c 3 -W 2 -w 20 %s%s >/dev/null' % ('-I %s ' % source if source else '', address))
@@ -149,10 +137,10 @@ def test_first_converge_changes(converged):
 
 
 def test_private_keys_are_0600_of_the_daemons_user_and_never_in_any_event(lab, converged):
-    keys = []
-    for h in HOSTS:
-        assert lab.out(h, 'stat -c "%a %U" ' + DIR + '/private.key') == '600 openvpn'
-        keys.append(lab.out(h, 'cat %s/private.key' % DIR))
+    read = dict((h, lab.out(h, 'stat -c "%%a %%U" %s; cat %s; wg pubkey < %s' % ((DIR + '/private.key',) * 3)).splitlines())
+                for h in HOSTS)
+    assert dict((h, r[0]) for h, r in read.items()) == dict((h, '600 openvpn') for h in HOSTS)
+    keys, publics = [r[1] for r in read.values()], [r[2] for r in read.values()]
     assert len(set(keys)) == len(HOSTS) and all(len(k) == 44 for k in keys)
     with open(converged.stdout_path) as f:
         text = f.read()
@@ -160,7 +148,6 @@ def test_private_keys_are_0600_of_the_daemons_user_and_never_in_any_event(lab, c
     for name in os.listdir(events):
         with open(os.path.join(events, name)) as f:
             text += f.read()
-    publics = [public(lab, h) for h in HOSTS]
     assert all(p in text for p in publics), 'the public keys are not in the events: the search is broken'
     assert [k[:6] for k in keys if k in text] == []
 
@@ -179,7 +166,7 @@ def test_second_converge_changes_nothing(reconverged):
 def handshaken(lab, reconverged):
     """Every spoke's handshake with the hub (its PersistentKeepalive starts one; 30 s at most)."""
     for h in SPOKES:
-        wait(lab, HUB, 'wg show %s latest-handshakes | grep -F "%s" | grep -qv "[[:space:]]0$"' % (DEV, public(lab, h)))
+        lab.wait(HUB, 'wg show %s latest-handshakes | grep -F "%s" | grep -qv "[[:space:]]0$"' % (DEV, public(lab, h)))
     return handshakes(lab)
 
 
@@ -198,14 +185,15 @@ def test_a_spoke_reaches_the_network_behind_another_spoke_through_the_hub(lab, h
 
 
 def test_wireguard_go_runs_as_openvpn_with_cap_net_admin_only_on_the_roles_tun(lab, handshaken):
+    script = ('p=$(pgrep -x wireguard-go); pgrep -f "^/bin/sh %s/wireguard-go.sh " >/dev/null && echo wrapper; '
+              'id -u openvpn; grep -E "^(Uid|CapEff|CapAmb):" /proc/$p/status | tr -s "\\t " " "; '
+              'grep -h "^iff:" /proc/$p/fdinfo/* | tr -d "\\t "; ip -d link show %s | grep -o "tun type tun pi on"'
+              % (DIR, DEV))
     for h in HOSTS:
-        wrapper, go = pids(lab, h)
-        assert wrapper and go and ' ' not in go, (h, wrapper, go)
-        status = lab.out(h, 'grep -E "^(Uid|CapEff|CapAmb):" /proc/%s/status | tr -s "\\t " " "' % go)
-        assert status.splitlines()[1:] == ['CapEff: 0000000000001000', 'CapAmb: 0000000000001000'], (h, status)
-        assert lab.out(h, 'id -u openvpn') == status.split()[1]
-        assert 'tun type tun pi on' in lab.out(h, 'ip -d link show %s' % DEV)
-        assert lab.out(h, 'grep -h "^iff:" /proc/%s/fdinfo/* | tr -d "\\t "' % go) == 'iff:' + DEV
+        out = lab.out(h, script).splitlines()
+        uid = out[1]
+        assert out == ['wrapper', uid, 'Uid: %s %s %s %s' % ((uid,) * 4), 'CapEff: 0000000000001000',
+                       'CapAmb: 0000000000001000', 'iff:' + DEV, 'tun type tun pi on'], (h, out)
 
 
 def test_addresses_and_routes_are_set_by_the_collection(lab, handshaken):
@@ -224,7 +212,7 @@ def added(lab, runs, handshaken):
     lab.run('vpn3', 'ip route del 10.79.0.0/24 dev %s' % DEV)
     run = play(runs, lab, 'add-and-repair', variant(with_fourth))
     after = handshakes(lab)
-    wait(lab, HUB, 'wg show %s latest-handshakes | grep -F "%s" | grep -qv "[[:space:]]0$"' % (DEV, public(lab, FOURTH)))
+    lab.wait(HUB, 'wg show %s latest-handshakes | grep -F "%s" | grep -qv "[[:space:]]0$"' % (DEV, public(lab, FOURTH)))
     return run, before, pids(lab, HUB), shakes, after
 
 
