@@ -10,7 +10,8 @@ all in one play (tests/roles/vpn_endpoint/wireguard.yml); then a fourth spoke, c
 
 Steps (module-scoped fixtures, each on the state the one before left):
   checked_fresh -> converged (--diff) -> reconverged -> handshaken -> added (cmp1 joins: a reload of the hub;
-  and an address and a route changed by hand are repaired) -> refused (bad inputs) -> removed -> removed_again
+  and an address and a route changed by hand are repaired) -> [--deep: rebooted (dhcp2, systemd, without a
+  converge)] -> refused (bad inputs) -> removed -> removed_again
 """
 
 from __future__ import annotations
@@ -239,6 +240,23 @@ def test_a_converge_repairs_an_address_and_a_route_changed_by_hand(lab, added):
     assert lab.out('vpn2', 'ip -o -4 addr show dev %s | grep -o "inet [0-9./]*"' % DEV) == 'inet %s/24' % ADDRESSES['vpn2']
     assert lab.out('vpn3', 'ip route show 10.79.0.0/24') == '10.79.0.0/24 dev vpn-wg proto static scope link'
     assert ping(lab, 'vpn3', LAN)
+
+
+# ---- 4. --deep: a reboot of the systemd spoke, without a converge ----------------------------------------
+@pytest.fixture(scope='module')
+def rebooted(request, lab, runs, added):
+    """dhcp2 (systemd) rebooted: its tun, address and wireguard-go come back by themselves (the plumbing's
+    and the daemon's boot); then a converge. Only with --deep (about 40 s more than the CI budget allows)."""
+    if not request.config.getoption('--deep'):
+        pytest.skip('the reboot of a WireGuard spoke runs with --deep (tests/run.sh ... --deep)')
+    lab.reboot('dhcp2')
+    back = lab.wait('dhcp2', 'ping -c 1 -W 1 %s >/dev/null' % HUB_ADDRESS, 60)
+    return back, play(runs, lab, 'after-reboot', variant(with_fourth))
+
+
+def test_deep_a_rebooted_systemd_spoke_is_back_without_a_converge_and_the_next_changes_nothing(rebooted):
+    assert rebooted[0], 'no ping from dhcp2 to the hub within 60 s of its reboot'
+    assert_run(rebooted[1], hosts=HOSTS + [FOURTH], changed=False)
 
 
 # ---- 5. bad inputs: refused, naming instance and host, nothing changed anywhere --------------------------
