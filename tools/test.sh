@@ -6,7 +6,9 @@
 #               daemon     tests/daemon: the daemon module's two back ends (systemd unit, pid file) over SSH
 #               roles      tests/roles/*: dhcp_namespace and vpn_endpoint on one shared lab
 #               site       tests/site: site.yml built, installed and faulted (SIGKILL trials: one round)
-#               molecule-* every molecule scenario (molecule/*/molecule.yml), one at a time
+#               molecule-* every molecule scenario (molecule/*/molecule.yml), one at a time, the longest
+#                          first; when one lane is done with its own stages it takes the scenarios the
+#                          other has not started (so both lanes end at about the same time)
 #   plain lane  (no lab)
 #               docs       every module's documentation renders, with examples
 #               package    the built collection carries the content only (galaxy.yml build_ignore)
@@ -15,11 +17,13 @@
 #                          (ignore files stay empty), then the integration targets on the real kernel
 #               system     tests/system: modules SIGKILLed mid-batch, then run again
 #               lint       ansible-lint --profile production roles/ playbooks/
-#               leg2       Debian's python3-pyroute2 0.7: the integration targets of the modules that use
-#                          pyroute2 (address, bridge, route, engine; the lab-based tests run every module
-#                          with it anyway: it is the lab hosts' pyroute2)
-#               leg3       ansible-core 2.21 on Python 3.13: sanity and units (where Python 3.13 exists)
-#   --deep     also the long trials: 10 SIGKILL trials of single hosts and 2 of the whole site
+#               leg2       Debian's python3-pyroute2 0.7: the integration targets of what only this leg runs
+#                          with 0.7 (LEG2_TARGETS below: routes, bridge attributes, the engine)
+#               leg3       ansible-core 2.21 on Python 3.13: units and the sanity tests whose verdict depends
+#                          on the core or the Python version (LEG3_SANITY below; where Python 3.13 exists)
+#               molecule-* (either lane: see the lab lane)
+#   --deep     also the long trials: 10 SIGKILL trials of single hosts and 2 of the whole site, and the
+#              role tests marked deep (tests/README.md names them)
 #   --serial   the lanes one after the other (to compare with the lanes side by side)
 # Every stage runs even when one fails. Prints a line when a stage starts and ends, and at the end a table
 # of every stage (start, duration, result; also build/ci/stages.md). Exit code 0 only if all pass.
@@ -82,24 +86,41 @@ ee() {  # ansible-builder sees the collection's requirements (meta/execution-env
   rm -rf build/ee && .venv/bin/ansible-builder create -f docs/execution-environment.yml --context build/ee > /dev/null
   echo "ansible-builder introspect and create: ok"
 }
+# leg 2's targets: the lab hosts run every module with Debian's pyroute2 0.7 (it is their python3's), so the
+# addresses, links, ports and namespaces that the roles make are made and read with 0.7 in every lab-based
+# test; what no role does is left to these targets: routes (no role declares one), a bridge's IFLA_BR_*
+# attributes, the engine's batches and lock. (The address target runs in leg1.)
+LEG2_TARGETS=(bridge route engine)
+# leg 3's sanity tests: those whose verdict depends on ansible-core 2.21 or Python 3.13 - the code compiles and
+# imports there (with 2.21's module_utils), the documentation and argument specs meet 2.21's schema
+# (validate-modules, ansible-doc, action-plugin-docs), meta/runtime.yml meets it. The tool checks (pylint, pep8,
+# yamllint, shellcheck, line endings, ...) judge the code itself, with the tool versions each core pins: leg1
+# runs them (every sanity test, with 2.19's pins); pylint alone is 70 s of CPU.
+LEG3_SANITY=(compile import validate-modules ansible-doc action-plugin-docs runtime-metadata)
 leg3() {
-  if [ -x .venv-new/bin/python ]; then VIRTNET_VENV="$top/.venv-new" bash tools/ansible-test.sh units sanity
+  local rc=0
+  if [ -x .venv-new/bin/python ]; then
+    VIRTNET_VENV="$top/.venv-new" bash tools/ansible-test.sh units || rc=1
+    VIRTNET_VENV="$top/.venv-new" bash tools/ansible-test.sh sanity -- $(printf -- '--test %s ' "${LEG3_SANITY[@]}") || rc=1
   else echo "leg 3 NOT RUN: this machine has no Python 3.13 interpreter for ansible-core 2.21"; fi
+  return $rc
 }
-molecule_all() {  # every scenario, one at a time, each in its own lab sandbox (judged by molecule's exit code)
-  local d s
-  for d in molecule/*/; do
-    s=$(basename "$d")
-    { [ "$s" != shared ] && [ -f "$d/molecule.yml" ]; } || continue
-    stage lab "molecule-$s" tools/sandbox.sh --pid env PATH="$top/.venv/bin:$PATH" molecule test -s "$s"
+molecule_any() {  # LANE: the molecule scenarios (molecule/*/molecule.yml) not yet claimed, one at a time, each in its own
+  # lab sandbox (judged by molecule's exit code). Both lanes call it when their own stages are done: a
+  # scenario is claimed by mkdir (atomic), so each runs once, in whichever lane is free first.
+  local lane=$1 s
+  for s in site vpn_endpoint $(cd molecule && ls); do     # the longest first, then every other
+    { [ "$s" != shared ] && [ -f "molecule/$s/molecule.yml" ]; } || continue
+    mkdir "$ci/claimed-molecule-$s" 2>/dev/null || continue
+    stage "$lane" "molecule-$s" tools/sandbox.sh --pid env PATH="$top/.venv/bin:$PATH" molecule test -s "$s"
   done
 }
 lab_lane() {
   stage lab lab bash tests/run.sh tests/lab
   stage lab daemon bash tests/run.sh tests/daemon
-  stage lab roles bash tests/run.sh tests/roles
+  stage lab roles bash tests/run.sh tests/roles "${deep[@]}"
   stage lab site bash tests/run.sh tests/site "${deep[@]}"
-  molecule_all
+  molecule_any lab
 }
 plain_lane() {
   stage plain docs docs
@@ -108,8 +129,9 @@ plain_lane() {
   stage plain leg1 bash tools/ansible-test.sh units sanity integration
   stage plain system tools/sandbox.sh .venv/bin/python -m pytest -c tests/pytest.ini tests/system -q
   stage plain lint env PATH="$top/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$top/build/collections" ansible-lint --profile production roles/ playbooks/
-  stage plain leg2 env VIRTNET_VENV="$top/.venv-deb" bash tools/ansible-test.sh integration -- address bridge route engine
+  stage plain leg2 env VIRTNET_VENV="$top/.venv-deb" bash tools/ansible-test.sh integration -- "${LEG2_TARGETS[@]}"
   stage plain leg3 leg3
+  molecule_any plain
 }
 
 stage setup setup bash tools/setup.sh
