@@ -98,10 +98,11 @@ LEG2_TARGETS=(bridge route engine)
 # runs them (every sanity test, with 2.19's pins); pylint alone is 70 s of CPU.
 LEG3_SANITY=(compile import validate-modules ansible-doc action-plugin-docs runtime-metadata)
 leg3() {
-  local rc=0
+  local rc=0 t tests=()
+  for t in "${LEG3_SANITY[@]}"; do tests+=(--test "$t"); done
   if [ -x .venv-new/bin/python ]; then
     VIRTNET_VENV="$top/.venv-new" bash tools/ansible-test.sh units || rc=1
-    VIRTNET_VENV="$top/.venv-new" bash tools/ansible-test.sh sanity -- $(printf -- '--test %s ' "${LEG3_SANITY[@]}") || rc=1
+    VIRTNET_VENV="$top/.venv-new" bash tools/ansible-test.sh sanity -- "${tests[@]}" || rc=1
   else echo "leg 3 NOT RUN: this machine has no Python 3.13 interpreter for ansible-core 2.21"; fi
   return $rc
 }
