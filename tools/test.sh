@@ -26,7 +26,8 @@
 #              role tests marked deep (tests/README.md names them)
 #   --serial   the lanes one after the other (to compare with the lanes side by side)
 # Every stage runs even when one fails. Prints a line when a stage starts and ends, and at the end a table
-# of every stage (start, duration, result; also build/ci/stages.md). Exit code 0 only if all pass.
+# of every stage (start, duration, CPU time of its processes, result; also build/ci/stages.md). The CPU
+# column is the budget's measure when the machine runs other work too. Exit code 0 only if all pass.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -44,14 +45,16 @@ rm -rf "$ci"; mkdir -p "$ci"
 clock() { local s=$(($(date +%s) - t0)); printf '%3dm%02ds' $((s / 60)) $((s % 60)); }
 
 # stage LANE NAME COMMAND...: runs COMMAND, its output in build/ci/NAME.log; records start, duration, result
+# and the CPU time (user + system) of its processes - what the stage costs whatever else the machine runs
 stage() {
-  local lane=$1 name=$2 s rc=0; shift 2
+  local lane=$1 name=$2 s rc=0 cpu; shift 2
   s=$(date +%s)
   echo "=== [$(clock)] $lane/$name: start"
-  "$@" > "$ci/$name.log" 2>&1 || rc=$?
+  ( "$@" > "$ci/$name.log" 2>&1; rc=$?; times > "$ci/$name.times"; exit $rc ) || rc=$?
+  cpu=$(awk '{ for (i = 1; i <= NF; i++) { split($i, t, /[ms]/); c += 60 * t[1] + t[2] } } END { printf "%d", c }' "$ci/$name.times" 2>/dev/null || echo 0)
   local d=$(($(date +%s) - s)) result=ok
   [ $rc = 0 ] || result="FAILED (rc $rc)"
-  printf '%s\t%s\t%s\t%s\t%s\n' "$lane" "$name" $((s - t0)) "$d" "$result" >> "$ci/stages.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$lane" "$name" $((s - t0)) "$d" "$result" "$cpu" >> "$ci/stages.tsv"
   echo "=== [$(clock)] $lane/$name: $result after ${d}s"
   if [ $rc != 0 ]; then tail -40 "$ci/$name.log" | sed "s|^|    $name: |"; fi
   return 0
@@ -175,16 +178,16 @@ fi
 cpu1=$(head -1 /proc/stat)
 
 {
-  echo "| lane | stage | start | duration | result |"
-  echo "|---|---|---|---|---|"
-  sort -t$'\t' -k3,3n "$ci/stages.tsv" | while IFS=$'\t' read -r lane name start d result; do
-    printf '| %s | %s | %dm%02ds | %dm%02ds | %s |\n' "$lane" "$name" $((start / 60)) $((start % 60)) $((d / 60)) $((d % 60)) "$result"
+  echo "| lane | stage | start | duration | cpu | result |"
+  echo "|---|---|---|---|---|---|"
+  sort -t$'\t' -k3,3n "$ci/stages.tsv" | while IFS=$'\t' read -r lane name start d result cpu; do
+    printf '| %s | %s | %dm%02ds | %dm%02ds | %dm%02ds | %s |\n' "$lane" "$name" $((start / 60)) $((start % 60)) $((d / 60)) $((d % 60)) $((cpu / 60)) $((cpu % 60)) "$result"
   done
   for lane in setup roles lab plain; do   # a lane's stages one after the other: the sum of their durations
-    awk -F'\t' -v l="$lane" '$1 == l { s += $4 } END { printf "| %s | (the lane, its stages added up) | | %dm%02ds | |\n", l, s / 60, s % 60 }' "$ci/stages.tsv"
+    awk -F'\t' -v l="$lane" '$1 == l { s += $4; c += $6 } END { printf "| %s | (the lane, its stages added up) | | %dm%02ds | %dm%02ds | |\n", l, s / 60, s % 60, c / 60, c % 60 }' "$ci/stages.tsv"
   done
-  s=$(($(date +%s) - t0))
-  printf '| all | (wall clock) | | %dm%02ds | %s |\n' $((s / 60)) $((s % 60)) "$(grep -q FAILED "$ci/stages.tsv" && echo FAILED || echo ok)"
+  s=$(($(date +%s) - t0)) cpu=$(awk -F'\t' '{ c += $6 } END { printf "%d", c }' "$ci/stages.tsv")
+  printf '| all | (wall clock; cpu: every stage added up) | | %dm%02ds | %dm%02ds | %s |\n' $((s / 60)) $((s % 60)) $((cpu / 60)) $((cpu % 60)) "$(grep -q FAILED "$ci/stages.tsv" && echo FAILED || echo ok)"
   echo
   # the machine's CPU time from the start of the lanes to their end (every process of the machine, not only ours)
   busy=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { n = split(a, x, " "); split(b, y, " "); for (i = 2; i <= n; i++) { d = y[i] - x[i]; t += d; if (i == 5 || i == 6) idle += d }
