@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/site.sh [COUNTS...] — playbooks/site.yml at fleet scale (BENCHMARKS.md, "The site at scale"): for
 # each host count (default 1 4 16), in a fresh sandbox with a fresh lab (half plain, half systemd hosts;
-# one VPN server, then VPN clients and DHCP nodes in turn), the wall time of the first converge, of the
+# one VPN server, then VPN clients (also compute hosts: guests) and DHCP nodes in turn), the wall time of the first converge, of the
 # second (changed=0, checked by tools/play.py from the run's events) and where the time goes per play/role (the second converge), with forks 16.
 # Prints wall(N)/wall(1). Writes bench/results/site.md. Run after tools/setup.sh; timings depend on the
 # machine's load (noted with the figures).
@@ -36,7 +36,7 @@ for n in "${counts[@]}"; do
     for i in $(seq 1 "$n"); do
       kind=plain; [ $((i % 2)) = 0 ] && kind=systemd
       if [ "$i" = 1 ]; then g=vpn_servers; [ "$n" = 1 ] && g=vpn_servers,dhcp_nodes
-      elif [ $((i % 2)) = 0 ]; then g=vpn_clients; else g=dhcp_nodes; fi
+      elif [ $((i % 2)) = 0 ]; then g=vpn_clients,compute; else g=dhcp_nodes; fi
       specs+=("h$i:$kind:$g")
     done
     tools/lab.sh --dir "$dir/lab" --inventory "$inv" up "${specs[@]}" > "$dir/up.log" 2>&1

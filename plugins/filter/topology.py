@@ -262,17 +262,22 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
             top = name
         return top
 
-    def far_end(ns, end, why):
+    unnamed = {}            # (namespace seen from, nsid, ifindex) -> placeholder id
+
+    def far_end(ns, end, why, local):
         """The node of the other end of a link (a veth's peer, a macvlan's parent: name, netns, ifindex, netnsid),
         a placeholder when it was not reported; None when the kernel names no end."""
         if end.get('netns') is None:
-            # in a namespace without a name: one placeholder per (namespace seen from, nsid, ifindex)
-            pid = '?nsid %s of %s/#%s' % (end.get('netnsid'), ns, end.get('ifindex'))
-            if pid not in placeholders:
-                what = end.get('name') or 'ifindex %s' % end.get('ifindex')
-                placeholders[pid] = (None, _Html('<i>%s</i><br/><font point-size="8">in an unnamed netns</font>'
-                                                 % _html(what)))
-            return pid
+            # in a namespace without a name: one placeholder per (namespace seen from, nsid, ifindex), numbered
+            # in emission order (by name) and labelled by name, never by the numbers the kernel hands out anew
+            # (ifindex, nsid): a network made again - after a reboot - draws the same picture
+            key = (ns, end.get('netnsid'), end.get('ifindex'))
+            if key not in unnamed:
+                unnamed[key] = '?%s/unnamed-%d' % (ns, len(unnamed) + 1)
+                what = end.get('name') or 'the other end of %s' % local
+                placeholders[unnamed[key]] = (None, _Html('<i>%s</i><br/><font point-size="8">in an unnamed netns</font>'
+                                                          % _html(what)))
+            return unnamed[key]
         if end.get('name'):
             return want_node(end['netns'], end['name'], why)
         return None
@@ -302,7 +307,7 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
 
         peer = link.get('peer')
         if link.get('kind') == 'veth' and isinstance(peer, Mapping):
-            pid = far_end(ns, peer, 'netns not reported')
+            pid = far_end(ns, peer, 'netns not reported', link['name'])
             if pid is None:
                 continue
             pair = tuple(sorted((nid, pid)))
@@ -318,7 +323,7 @@ def topology_dot(data, default_label='default', loopback=False, link_local=False
         macvlan = link.get('macvlan')
         parent = macvlan.get('parent') if isinstance(macvlan, Mapping) else None
         if isinstance(parent, Mapping):
-            pid = far_end(ns, parent, 'parent, netns not reported')
+            pid = far_end(ns, parent, 'parent, netns not reported', link['name'])
             if pid is not None:
                 across = pid.split('/', 1)[0] != ns or pid.startswith('?')
                 edges.append('%s -> %s %s;' % (_quote(nid), _quote(pid), _attrs(

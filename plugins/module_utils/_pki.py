@@ -758,8 +758,9 @@ class Snapshot(object):
 
 
 def make_dirs(path):
-    """Make `path` and its missing parents (0700, as easy-rsa's mkdir -p under umask 077 would): the
-    directories made, outermost first."""
+    """Make `path` (0700, as easy-rsa's mkdir -p under umask 077 would) and its missing parents (0755: other
+    things live beside a PKI - /etc/virtnet/vpn/pki's parents hold the daemons' configuration, which the
+    daemons' user must reach); the directories made, outermost first."""
     missing = []
     current = path
     while not os.path.lexists(current):
@@ -771,9 +772,11 @@ def make_dirs(path):
     made = []
     for directory in reversed(missing):
         try:
-            os.mkdir(directory, 0o700)
+            os.mkdir(directory, 0o700 if directory == path else 0o755)
         except FileExistsError:
             continue
+        if directory != path:
+            os.chmod(directory, 0o755)      # whatever the umask of the module's session
         made.append(directory)
     return made
 

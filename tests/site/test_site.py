@@ -16,6 +16,7 @@ default; --deep: 10 trials of single hosts and 2 of the whole site; --site-trial
 
 from __future__ import annotations
 
+import ast
 import collections
 import glob
 import math
@@ -28,6 +29,7 @@ import sys
 import threading
 import time
 
+import jinja2
 import pytest
 import yaml
 
@@ -142,9 +144,35 @@ def dhcp_networks():
         return yaml.safe_load(f)['dhcp_namespace_networks']
 
 
-def test_each_dhcp_node_runs_one_dnsmasq_per_network(lab, baseline):
+def served(lab):
+    """{DHCP node: [network ids it serves]}, as the inventory says: each network's dhcp_nodes (a template of
+    the groups) rendered with the lab's groups."""
+    groups = {'dhcp_nodes': lab.group('dhcp_nodes')}
+    out = dict((h, []) for h in groups['dhcp_nodes'])
+    for net in dhcp_networks():
+        nodes = net.get('dhcp_nodes')
+        nodes = ast.literal_eval(jinja2.Template(nodes).render(groups=groups)) if isinstance(nodes, str) else nodes
+        for h in nodes:
+            out[h].append(net['id'])
+    return out
+
+
+def guests(host):
+    """The site's guests on HOST (its host_vars: compute hosts)."""
+    path = os.path.join(TOP, 'playbooks', 'inventory', 'host_vars', '%s.yml' % host)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return (yaml.safe_load(f) or {}).get('site_dhcp_guests', [])
+
+
+def test_each_dhcp_node_runs_one_dnsmasq_per_network_it_serves(lab, baseline):
     assert dict((h, dict(baseline[h][0]).get('dnsmasq')) for h in lab.group('dhcp_nodes')) == \
-        dict((h, len(dhcp_networks())) for h in lab.group('dhcp_nodes'))
+        dict((h, len(ids)) for h, ids in served(lab).items())
+
+
+def test_a_network_is_served_by_two_nodes_and_each_other_by_one(lab):
+    assert sorted(len([h for h, ids in served(lab).items() if i in ids]) for i in ('42', '43', '44')) == [1, 1, 2]
 
 
 # ---- SIGKILL trials ------------------------------------------------------------------------------------
@@ -313,20 +341,20 @@ def in_netns(netns, comm):
 
 @pytest.fixture(scope='module')
 def faulted(lab, baseline):
-    """vpn1 (systemd): its OpenVPN server SIGKILLed (systemd restarts it, the converge its clients);
-    dhcp1 (plain): dnsmasq of network 42 and every guest's DHCP client SIGKILLed, qdhcp-43 and qdhcp-44
-    deleted behind the role while their dnsmasq still runs; vpn2 (plain) and dhcp2 (systemd) rebooted."""
+    """vpn1 (systemd, a compute host): its OpenVPN server and its guests' DHCP clients SIGKILLed (systemd
+    restarts them, the converge the server's clients); dhcp1 (plain): dnsmasq of network 42 SIGKILLed and
+    qdhcp-43 deleted behind the role while its dnsmasq still runs; vpn2 (plain) and dhcp2 (systemd) rebooted."""
     killed = kill(lab, 'vpn1', 'pgrep -x openvpn; true')
+    for g in ('42', '43', '44'):
+        killed += kill(lab, 'vpn1', in_netns('guest-%s' % g, 'busybox'))
     killed += kill(lab, 'dhcp1', in_netns('qdhcp-42', 'dnsmasq'))
-    for net in dhcp_networks():
-        killed += kill(lab, 'dhcp1', in_netns('guest-%s' % net['id'], 'busybox'))
-    deleted = lab.out('dhcp1', 'for n in qdhcp-43 qdhcp-44; do ip netns del "$n" && echo "$n"; done').split()
+    deleted = lab.out('dhcp1', 'for n in qdhcp-43; do ip netns del "$n" && echo "$n"; done').split()
     lab.reboot('vpn2', 'dhcp2')
     return {'killed': killed, 'deleted': deleted}
 
 
-def test_faults_hit_five_daemons_and_two_namespaces(faulted):
-    assert faulted == {'killed': 5, 'deleted': ['qdhcp-43', 'qdhcp-44']}
+def test_faults_hit_five_daemons_and_a_namespace(faulted):
+    assert faulted == {'killed': 5, 'deleted': ['qdhcp-43']}
 
 
 @pytest.fixture(scope='module')
@@ -396,11 +424,11 @@ def test_two_converges_at_once_leave_the_daemons_and_namespaces_of_the_first(con
 
 
 # ---- boot restore (issue 24): back after a reboot without a converge --------------------------------------
-BOOT_OFF = {'dhcp_namespace_boot': False, 'vpn_endpoint_boot': False, 'site_boot': False}
+BOOT_OFF = {'dhcp_namespace_boot': False, 'vpn_endpoint_boot': False, 'site_boot': False, 'segment_boot': False}
 #: the deadline for what a rebooted systemd host runs to be back (leases served, tunnels up), in seconds: a
 #: bound of the wait loop, not a timed assert (the time it took is printed)
 BOOT_BOUND = 120
-#: dhcp2 (systemd) has all three switches: a DHCP node, a VPN client in namespace vpn, the site's guests
+#: dhcp2 (systemd) has all four switches: a DHCP node, a VPN client in namespace vpn, segments, the site's plumbing
 SWITCHED = 'dhcp2'
 
 
@@ -447,10 +475,10 @@ def test_check_mode_reports_boot_on_and_writes_nothing(boot_switched):
 def test_boot_on_saves_every_declaration_and_enables_every_daemon(lab, boot_switched):
     run, files, _pids = boot_switched['on']
     assert_run(run, hosts=[SWITCHED], changed=True)
-    units = ['virtnet-dnsmasq-%s.service' % n['id'] for n in dhcp_networks()]
-    units += ['virtnet-guest-%s-dhcp.service' % n['id'] for n in dhcp_networks()]
-    assert files == sorted(['dhcp_namespace.json', 'site_guests.json', 'site_vpn_uplink.json', 'vpn_endpoint.json',
-                            'virtnet-boot.service', 'virtnet-vpn-site.service'] + units)
+    units = ['virtnet-dnsmasq-%s.service' % i for i in served(lab)[SWITCHED]]
+    units += ['virtnet-guest-%s-dhcp.service' % g['id'] for g in guests(SWITCHED)]
+    assert files == sorted(['dhcp_namespace.json', 'segment.json', 'site_guests.json', 'site_vpn_uplink.json',
+                            'vpn_endpoint.json', 'virtnet-boot.service', 'virtnet-vpn-site.service'] + units)
 
 
 def test_switching_boot_restarts_no_daemon(boot_switched):
@@ -465,10 +493,12 @@ def boot_missing(lab, baseline, hosts):
     for h in hosts:
         if now[h] != baseline[h]:
             missing.append('%s: daemons and namespaces %s, not %s' % (h, now[h], baseline[h]))
-        if h in lab.group('dhcp_nodes'):
-            leases = lab.out(h, 'ls /run/virtnet-dhcp 2>/dev/null; true').split()
-            missing.extend('%s: no lease for guest-%s' % (h, n['id']) for n in dhcp_networks()
-                           if 'guest-%s.lease' % n['id'] not in leases)
+        # a guest whose network a rebooted systemd host serves has its lease again (a network served only by a
+        # plain host waits for that host's converge)
+        back = set(i for node, ids in served(lab).items() if node in hosts for i in ids)
+        leases = lab.out(h, 'ls /run/virtnet-dhcp 2>/dev/null; true').split()
+        missing.extend('%s: no lease for guest-%s' % (h, g['id']) for g in guests(h)
+                       if g['id'] in back and 'guest-%s.lease' % g['id'] not in leases)
         if h in lab.group('vpn_clients'):
             ns = 'vpn' if h == SWITCHED else ''
             ping = '%sping -c 1 -W 1 10.8.0.1 >/dev/null 2>&1' % ('ip netns exec %s ' % ns if ns else '')
@@ -513,13 +543,12 @@ def after_boot(lab, runs, installed, rebooted):
 
 
 def changed_on_the_hosts(run):
-    """Per host, the changed task results of the site's plays - not of the topology picture the controller
-    draws at the end (playbooks/topology.yml), which shows what a reboot makes anew by itself: the VPN pool's
-    client addresses in the order the clients came back, the lab's own eth0 peer."""
+    """Per host, the changed task results of the run - the site's plays and the topology picture the controller
+    draws at the end (playbooks/topology.yml): a reboot makes nothing the picture shows anew (fixed client
+    addresses; no ifindex or nsid in it)."""
     out = collections.defaultdict(list)
     for r in run.results(status='changed'):
-        if 'playbooks/topology.yml' not in r.path:
-            out[r.host].append(r.task)
+        out[r.host].append(r.task)
     return dict(out)
 
 

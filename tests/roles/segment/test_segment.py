@@ -7,7 +7,8 @@ and by the kernel's own tables: networks 71 and 72 (molecule/segment/vars/networ
 molecule/segment's converge.yml and verify.yml, with per-host variants as extra vars (segment_test_by_host).
 
 Steps (module-scoped fixtures, each on the state the one before left):
-  refused (bad inputs, nothing changed on any host) -> checked_fresh -> converged -> reconverged -> verified
+  refused (bad inputs, nothing changed on any host) -> checked_fresh -> converged -> rebooted (dhcp2, systemd:
+  back without a converge) -> reconverged (changed=0) -> verified
   (traffic across hosts, isolation) -> dropped (cmp1 leaves 71) -> purged (71 no longer listed) -> removed
   -> removed_again
 """
@@ -15,6 +16,7 @@ Steps (module-scoped fixtures, each on the state the one before left):
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import yaml
@@ -41,7 +43,8 @@ def converge(runs, lab, name, v=None, **kw):
 
 
 # ---- reading the hosts ---------------------------------------------------------------------------------
-READ = ('ip -d -o link show; echo "--fdb"; for d in $(ip -o link show type vxlan | sed -E "s/^[0-9]+: ([^:@]+).*/\\1/"); '
+READ = ('ls /etc/virtnet/boot 2>/dev/null | sed "s/^/boot: /"; ip -d -o link show; echo "--fdb"; '
+        'for d in $(ip -o link show type vxlan | sed -E "s/^[0-9]+: ([^:@]+).*/\\1/"); '
         'do echo "--fdb $d"; bridge fdb show dev "$d" | sort; done; true')
 
 
@@ -66,6 +69,23 @@ def flood(seen, host, dev):
     entries = seen[host].split('--fdb %s\n' % dev, 1)[1].split('--fdb')[0].splitlines()
     return sorted(line.split(' dst ')[1].split()[0] for line in entries
                   if line.startswith('00:00:00:00:00:00 ') and ' dst ' in line)
+
+
+def boot_saved(seen, host):
+    """Whether HOST keeps the role's declaration for boot (/etc/virtnet/boot/segment.json)."""
+    return 'boot: segment.json' in seen[host].splitlines()
+
+
+def devices(seen, host):
+    """What boot restore must bring back of the role's devices on HOST: per device its master, MTU, VXLAN id,
+    local address, alias, and its flood entries (not the ifindex, which a reboot changes)."""
+    out = {}
+    for name in (VX71, VX72, 'brq71', 'brq72'):
+        line = link(seen, host, name)
+        words = line.split()
+        keep = [w for k, w in zip(words, words[1:]) if k in ('master', 'mtu', 'id', 'local', 'alias')]
+        out[name] = (keep, flood(seen, host, name) if name.startswith('vxlan') else None)
+    return out
 
 
 def others(lab, host):
@@ -158,7 +178,29 @@ def test_first_converge_changes_every_host(converged):
 
 
 @pytest.fixture(scope='module')
-def reconverged(lab, runs, converged):
+def rebooted(lab, converged):
+    """dhcp2 (systemd) rebooted without a converge: its devices come back from the saved declaration (the
+    boot unit; waited for 30 s at most, its flood entries read once a second)."""
+    lab.reboot('dhcp2')
+    for _attempt in range(30):
+        if lab.ok('dhcp2', '[ $(bridge fdb show dev %s | grep -c ^00:00:00:00:00:00) = 2 ] && '
+                           '[ $(bridge fdb show dev %s | grep -c ^00:00:00:00:00:00) = 2 ]' % (VX71, VX72)):
+            break
+        time.sleep(1)
+    return kernel(lab)
+
+
+def test_converge_saves_the_segments_for_boot_on_the_systemd_host_only(converged):
+    assert [h for h in HOSTS if boot_saved(converged[1], h)] == ['dhcp2']
+
+
+def test_reboot_of_the_systemd_host_brings_devices_and_flood_entries_back_without_a_converge(converged, rebooted):
+    assert devices(rebooted, 'dhcp2') == devices(converged[1], 'dhcp2')
+    assert flood(rebooted, 'dhcp2', VX71) == flood(converged[1], 'dhcp2', VX71) != []
+
+
+@pytest.fixture(scope='module')
+def reconverged(lab, runs, rebooted):
     return converge(runs, lab, 'converge-again')
 
 
@@ -236,8 +278,10 @@ def purged(lab, runs, dropped):
 
 def test_unlisted_network_stays_without_purge(purged):
     run, seen = purged[0]
-    assert_run(run, hosts=HOSTS, changed=False)
-    assert link(seen, 'dhcp1', VX71) and link(seen, 'dhcp2', 'brq71')
+    assert_run(run, hosts=HOSTS)
+    # its devices stay everywhere; only dhcp2's saved boot declaration changes (it no longer restores 71)
+    assert [h for h in HOSTS if run.stats[h]['changed']] == ['dhcp2'], run.report()
+    assert link(seen, 'dhcp1', VX71) and link(seen, 'dhcp2', VX71) and link(seen, 'dhcp2', 'brq71')
 
 
 def test_purge_removes_the_unlisted_network(lab, purged):
@@ -261,9 +305,10 @@ def test_remove_changes(removed):
     assert_run(removed[0], hosts=HOSTS, changed=True)
 
 
-def test_remove_leaves_no_device_bridge_or_flood_entry(removed):
+def test_remove_leaves_no_device_bridge_flood_entry_or_boot_declaration(removed):
     for h in HOSTS:
         assert [n for n in (VX71, VX72, 'brq71', 'brq72') if link(removed[1], h, n)] == [], h
+        assert not boot_saved(removed[1], h), h
 
 
 @pytest.fixture(scope='module')
