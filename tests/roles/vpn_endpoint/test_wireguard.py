@@ -244,16 +244,15 @@ def test_a_converge_repairs_an_address_and_a_route_changed_by_hand(lab, added):
 
 # ---- 4. --deep: a reboot of the systemd spoke, without a converge ----------------------------------------
 @pytest.fixture(scope='module')
-def rebooted(request, lab, runs, added):
+def rebooted(lab, runs, added):
     """dhcp2 (systemd) rebooted: its tun, address and wireguard-go come back by themselves (the plumbing's
-    and the daemon's boot); then a converge. Only with --deep (about 40 s more than the CI budget allows)."""
-    if not request.config.getoption('--deep'):
-        pytest.skip('the reboot of a WireGuard spoke runs with --deep (tests/run.sh ... --deep)')
+    and the daemon's boot); then a converge. Only with --deep (the marker: about 40 s more than CI allows)."""
     lab.reboot('dhcp2')
     back = lab.wait('dhcp2', 'ping -c 1 -W 1 %s >/dev/null' % HUB_ADDRESS, 60)
     return back, play(runs, lab, 'after-reboot', variant(with_fourth))
 
 
+@pytest.mark.deep
 def test_deep_a_rebooted_systemd_spoke_is_back_without_a_converge_and_the_next_changes_nothing(rebooted):
     assert rebooted[0], 'no ping from dhcp2 to the hub within 60 s of its reboot'
     assert_run(rebooted[1], hosts=HOSTS + [FOURTH], changed=False)
