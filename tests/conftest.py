@@ -10,7 +10,8 @@
   every other module that names it (the tests are ordered so that each lab comes up once).
 - `runs` (module): playbook runs through ansible-runner (harness.runs.Runs), artifacts under
   build/tests/runs/MODULE/; when a test fails, every run of its module is listed with its post-mortem.
-Options: --deep (the long trials), --site-trials N, --site-trial-scope host|all.
+Options: --deep (the long trials: the site's ten host and two whole-site SIGKILL trials, and every test marked
+`deep`), --site-trials N, --site-trial-scope host|all.
 
 This file is also loaded by ansible-test's unit tests (it sits above tests/unit): it imports nothing
 that their virtual environment lacks, and no fixture here is autouse.
@@ -40,8 +41,14 @@ def pytest_addoption(parser):
                     help="trials of one host's converge (host, default) or of the whole site's (all)")
 
 
-def pytest_collection_modifyitems(items):
-    """Tests that use the same lab run together (a lab is up once); otherwise the collected order."""
+def pytest_collection_modifyitems(config, items):
+    """Tests marked deep (the long trials) only with --deep: deselected otherwise (pytest counts them so).
+    Tests that use the same lab run together (a lab is up once); otherwise the collected order."""
+    if not config.getoption('--deep', default=False):
+        deep = [item for item in items if item.get_closest_marker('deep') is not None]
+        if deep:
+            config.hook.pytest_deselected(items=deep)
+            items[:] = [item for item in items if item.get_closest_marker('deep') is None]
     order = {}
     for item in items:
         order.setdefault(getattr(item.module, 'LAB', None), len(order))

@@ -20,7 +20,9 @@ py=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 req=$(python -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py"))')
 pipver=$(sed -n "s/.*pip='\([0-9.]*\)'.*/\1/p" "$req" | head -1)
 mkdir -p ~/.ansible/test/cache
-cat > ~/.ansible/test/cache/get_pip_"${pipver//./_}".py <<'PY'
+getpip=~/.ansible/test/cache/get_pip_"${pipver//./_}".py
+# written to a file of its own, then renamed: a run beside this one (tools/test.sh's lanes) never reads half a file
+cat > "$getpip.$$" <<'PY'
 """Offline stand-in for ansible-test's get-pip bootstrap."""
 import subprocess
 import sys
@@ -29,6 +31,7 @@ args = [a for a in sys.argv[1:] if a not in ('--no-setuptools', '--no-wheel')]
 subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade', '--default-pip'], stdout=subprocess.DEVNULL)
 subprocess.check_call([sys.executable, '-m', 'pip', 'install', '-q'] + args)
 PY
+mv -f "$getpip.$$" "$getpip"
 
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 dest=$work/ansible_collections/virtnet/linux

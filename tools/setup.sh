@@ -11,7 +11,8 @@ pkgs=(iproute2 util-linux procps python3 python3-venv python3-pip git graphviz d
       openssh-server systemd-container python3-pyroute2
       # the roles' daemons and the clients their tests use (lab hosts see the machine's packages), the
       # qemu guest of the DHCP role's test, python3-apt for the roles' package tasks, shellcheck for sanity
-      openvpn easy-rsa isc-dhcp-client iputils-ping qemu-system-x86 python3-apt shellcheck)
+      # (openvpn, wireguard-go and wireguard-tools: the VPN role's two types)
+      openvpn easy-rsa wireguard-go wireguard-tools isc-dhcp-client iputils-ping qemu-system-x86 python3-apt shellcheck)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -14,6 +14,7 @@ names, certificate lifetimes) is one more method or one more check in the method
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -31,11 +32,15 @@ ROLES = ('server', 'client')
 STATES = ('present', 'absent')
 DEV_TYPES = ('tun', 'tap')
 PROTOS = ('udp', 'tcp')
+TYPES = ('openvpn', 'wireguard')
+# WireGuard (wireguard-go on a tun): its default port, and the OpenVPN keys that make no sense for it
+WIREGUARD_PORT = 51820
+OPENVPN_ONLY = ('data_ciphers', 'options', 'local', 'verb', 'bridge', 'export')
 # What a server instance gets when it does not say (and a client takes from its server).
 TRANSPORT_DEFAULTS = {'dev_type': 'tun', 'proto': 'udp', 'port': 1194}
 KEYS = ('name', 'role', 'dev', 'dev_type', 'proto', 'port', 'subnet', 'push_routes', 'server', 'remote',
         'local', 'netns', 'bridge', 'keepalive', 'data_ciphers', 'verb', 'options', 'state',
-        'forward', 'client_to_client', 'address', 'networks', 'export')
+        'forward', 'client_to_client', 'address', 'networks', 'export', 'type')
 # Keys only a server instance takes, and keys only a client instance takes (routing, issue 25).
 SERVER_ONLY = ('forward', 'client_to_client')
 CLIENT_ONLY = ('address', 'networks')
@@ -185,6 +190,7 @@ class _Host:
         self.ports = {}
         self.subnets = []
         self.routed = []        # (instance, network, 'tunnel' or 'lan'): what present instances route (issue 25)
+        self.wg_devices = {}    # WireGuard device: instance (one UAPI socket per device name on the host)
 
 
 class _Servers:
@@ -296,7 +302,25 @@ class _Instance:
         out.update(self.files(srv, server_host))
         out.update(self.routing(host, servers, srv, server_host, net, transport))
         out['export'] = self.exports()
+        out['type'] = transport['type']
+        if transport['type'] == 'wireguard':
+            self.wireguard(out, host)
         return out
+
+    def wireguard(self, out, host):
+        """What a WireGuard instance may not have (OpenVPN's options), its device unique on the host (the UAPI
+        socket /var/run/wireguard/DEV.sock is the host's, not the namespace's), no ccd files."""
+        for key in OPENVPN_ONLY:
+            if _given(self.raw, key) is not None:
+                self.fail('%s is an OpenVPN option (type wireguard%s)' % (key, ': export profiles are OpenVPN .ovpn '
+                          'files; WireGuard .conf export is not supported yet' if key == 'export' else ''))
+        out['ccd'] = False
+        if self.present:
+            other = host.wg_devices.get(out['dev'])
+            if other is not None:
+                self.fail('WireGuard device %s is also used by instance %s on this host (its UAPI socket '
+                          '/var/run/wireguard/%s.sock is one per host, whatever the namespace)' % (out['dev'], other, out['dev']))
+            host.wg_devices[out['dev']] = self.name
 
     def exports(self):
         """A server's export names (clients outside the inventory: one profile and certificate each)."""
@@ -368,10 +392,21 @@ class _Instance:
 
     def transport(self, srv, server_host):
         """dev_type, proto and port: the instance's own, else its server's, else the defaults."""
-        out = {}
+        out = {'type': _given(self.raw, 'type') or srv.get('type') or 'openvpn'}
+        if out['type'] not in TYPES:
+            self.fail('type must be openvpn or wireguard, not %s' % _json(out['type']))
+        elif srv and srv.get('type', 'openvpn') != out['type']:
+            theirs = srv.get('type', 'openvpn')
+            self.fail("type %s differs from the server instance's %s on %s" % (out['type'], theirs, server_host))
+        defaults = dict(TRANSPORT_DEFAULTS, port=WIREGUARD_PORT) if out['type'] == 'wireguard' else TRANSPORT_DEFAULTS
         for key in SHARED_WITH_SERVER:
             value = _given(self.raw, key)
-            out[key] = value if value is not None else srv.get(key, TRANSPORT_DEFAULTS[key])
+            out[key] = value if value is not None else srv.get(key, defaults[key])
+        if out['type'] == 'wireguard':
+            if out['proto'] != 'udp':
+                self.fail('proto %s: WireGuard runs over UDP only (type wireguard)' % out['proto'])
+            if out['dev_type'] != 'tun':
+                self.fail('dev_type %s: a WireGuard instance is a tun device (type wireguard)' % out['dev_type'])
         if out['dev_type'] not in DEV_TYPES:
             self.fail('dev_type must be tun or tap, not %s' % _json(out['dev_type']))
         if out['proto'] not in PROTOS:
@@ -500,8 +535,10 @@ class _Instance:
                        ' (behind client %s on %s)' % (c['name'], c['host']))
         nets = [n for c in clients for n in c['networks']]
         fixed = [c for c in clients if c['fixed_address']]
-        out.update(clients=[{'host': c['host'], 'cn': c['cn'], 'address': c['fixed_address'],
-                             'networks': c['networks']} for c in clients],
+        out.update(clients=[dict({'host': c['host'], 'cn': c['cn'], 'address': c['fixed_address'],
+                                  'networks': c['networks']}, **({'tunnel_address': c['tunnel_address']}
+                                                                 if 'tunnel_address' in c else {}))
+                            for c in clients],
                    client_networks=nets, ccd=bool(fixed or nets))
         if fixed:
             # the dynamic pool: the longest run of the subnet's client addresses without a fixed one
@@ -567,6 +604,12 @@ class _Instance:
                     self.fail_routing('networks entry %s overlaps %s, which its server instance on %s pushes '
                                       '(push_routes)' % (n['cidr'], r['cidr'], server_host))
         out.update(networks=_public(nets), forward=bool(nets))
+        wireguard = transport.get('type') == 'wireguard'
+        if wireguard and net:
+            out['tunnel_address'] = out['fixed_address'] or wireguard_address(self.host, net)
+            # what a spoke routes to its hub: the networks its server pushes, then those behind the other clients
+            out['peer_networks'] = [dict(r) for r in srv.get('push_routes') or []]
+            out['client_to_client'] = bool(srv.get('client_to_client'))
         if not (self.present and srv and servers is not None):
             return out
         # the other clients of the server: no address twice, no network twice; what this client routes on
@@ -580,12 +623,18 @@ class _Instance:
             who = 'client %s on %s' % (self.name, other_host)
             if out['fixed_address'] and str(_given(raw, 'address') or '') == out['fixed_address']:
                 self.fail_routing('address %s is also the address of %s' % (out['fixed_address'], who))
+            elif wireguard and net and out['tunnel_address'] == \
+                    (str(_given(raw, 'address') or '') or wireguard_address(other_host, net)):
+                self.fail_routing('tunnel address %s is also the address of %s (an address not given is derived from '
+                                  'the host name: give one of them address)' % (out['tunnel_address'], who))
             theirs = _networks(raw.get('networks'), 'networks')[0]
             for n in nets:
                 for t in theirs:
                     if _overlap(n, t):
                         self.fail_routing('networks entry %s overlaps network %s behind %s' % (n['cidr'], t['cidr'], who))
             self.route(host, theirs, 'tunnel', ' (behind %s, pushed by %s)' % (who, server_host))
+            if wireguard:
+                out['peer_networks'].extend(_public(theirs))
         return out
 
     def own(self, key, default):
@@ -656,6 +705,14 @@ def _own_servers(instances, host, settings):
             if result is not None:
                 out.setdefault(item.name, result)
     return out
+
+
+def wireguard_address(host, net):
+    """The tunnel address of a WireGuard client on inventory host `host` that gives none: derived from the host
+    name alone (SHA-256, modulo the subnet's client addresses: network + 2 to broadcast - 1), so that adding or
+    removing another client never moves it; two clients that meet on one address are refused, naming both."""
+    base, size = _ip4(net['network']), 2 ** (32 - net['prefix'])
+    return _dotted(base + 2 + int(hashlib.sha256(str(host).encode('utf-8')).hexdigest(), 16) % (size - 3))
 
 
 def _client_cn(host):

@@ -43,9 +43,17 @@ LOG_ERRORS = ['Exiting due to fatal error', 'Options error']
 NODE = 'character special file'
 NODE_RDEV = 'a:c8'         # 10:200, /dev/net/tun's numbers (stat's %t:%T, hexadecimal)
 HOST_SETTINGS = {'host': '', 'tun_node': 'auto', 'install_packages': True, 'openvpn': '/usr/sbin/openvpn',
-                 'easyrsa': '/usr/share/easy-rsa/easyrsa', 'user': 'openvpn', 'group': 'openvpn'}
+                 'easyrsa': '/usr/share/easy-rsa/easyrsa', 'user': 'openvpn', 'group': 'openvpn',
+                 'wireguard_go': '/usr/bin/wireguard-go', 'wg': '/usr/bin/wg'}
 DAEMON_SETTINGS = {'user': 'openvpn', 'group': 'openvpn', 'openvpn': '/usr/sbin/openvpn', 'private_node': False,
-                   'check_mode': False, 'user_missing': False, 'secret': True, 'log_errors': LOG_ERRORS}
+                   'check_mode': False, 'user_missing': False, 'secret': True, 'log_errors': LOG_ERRORS,
+                   'wireguard_script': '', 'wireguard_keys': {}, 'host': '', 'boot': False}
+#: what the WireGuard wrapper (the role's templates/wireguard-go.sh) logs when wg did not take the configuration
+WIREGUARD_LOG_ERRORS = ['wg syncconf failed', 'did not open its UAPI socket']
+#: a WireGuard instance's private key (made on its host, never read by Ansible: only its public key travels)
+WIREGUARD_KEY = 'private.key'
+WIREGUARD_SCRIPT = 'wireguard-go.sh'
+WIREGUARD_UAPI_DIR = '/run/wireguard'     # /var/run/wireguard
 
 
 def _settings(settings, defaults, what):
@@ -89,7 +97,11 @@ def _node(inst):
 # --------------------------------------------------------------------------- the host
 
 # The look at the host: the daemons' user and group as the account database has them, then one stat of the paths
+# and the public keys of its WireGuard instances (arguments wg=NAME=PRIVATE-KEY-PATH before the paths; wg pubkey
+# reads the private key on the host, only the public key is printed)
 PROBE = ('u=$1 g=$2; shift 2; getent passwd "$u" | sed "s/^/passwd|/"; getent group "$g" | sed "s/^/group|/"; '
+         'while [ $# -gt 0 ]; do case $1 in wg=*) a=${1#wg=}; p=$(wg pubkey < "${a#*=}" 2>/dev/null) && '
+         'printf "wgpub|%s|%s\\n" "${a%%=*}" "$p"; shift;; *) break;; esac; done; '
          '[ $# -eq 0 ] || exec stat --dereference --format="%n|%F|%a|%U|%G|%t:%T" -- "$@"')
 ACCOUNT = {'home': '/nonexistent', 'shell': '/usr/sbin/nologin'}     # setup.yml's user task makes it so
 
@@ -104,7 +116,7 @@ def _stat(output):
     """{path: {type, mode, user, group, rdev}} of stat -c '%n|%F|%a|%U|%G|%t:%T' output (a text or lines)."""
     out = {}
     for line in _lines(output):
-        if line.startswith(('passwd|', 'group|')):
+        if line.startswith(('passwd|', 'group|', 'wgpub|')):
             continue
         parts = str(line).rsplit('|', 5)
         if len(parts) == 6:
@@ -135,15 +147,19 @@ def vpn_endpoint_host(plan, settings=None, stat=None):
     plan = _plan(plan, 'vpn_endpoint_host')
     s = _settings(settings, HOST_SETTINGS, 'vpn_endpoint_host')
     present, absent = plan['present'], plan['absent']
-    programs = ([s['openvpn']] + ([s['easyrsa']] if plan['servers'] else [])) if present and s['install_packages'] \
-        else []
+    openvpn = [i for i in present if i.get('type', 'openvpn') == 'openvpn']
+    wireguard = [i for i in present if i.get('type') == 'wireguard']
+    programs = (([s['openvpn']] if openvpn else []) + ([s['easyrsa']] if [i for i in openvpn if i['role'] == 'server']
+                                                       else []) + ([s['wireguard_go'], s['wg']] if wireguard else [])) \
+        if present and s['install_packages'] else []
+    keys = [_wg_key(i) for i in wireguard]
     tun = ['/dev/net/tun'] if present and s['tun_node'] == 'auto' else []
     nodes = [_node(i) for i in present] if s['tun_node'] != 'shared' else []
     netns = _unique('/run/netns/' + i['netns'] for i in absent if i['netns'])
     gone_dirs = _unique(i['conf_dir'] for i in absent)
     found = _stat(stat)
     out = {
-        'paths': _unique(programs + tun + nodes + netns + gone_dirs),
+        'paths': _unique(programs + tun + nodes + keys + netns + gone_dirs),
         'programs_missing': [p for p in programs if p not in found],
         'netns_missing': [p[len('/run/netns/'):] for p in netns if p not in found],
         # an absent instance's directory costs a task only while it is there: a converged run does not
@@ -151,7 +167,20 @@ def vpn_endpoint_host(plan, settings=None, stat=None):
         'dirs_left': [i for i in absent if i['conf_dir'] in found],
     }
     # the daemons' group and user: their tasks run only when one is missing or not as they make it
-    out['probe'] = ['sh', '-c', PROBE, 'sh', s['user'], s['group']] + out['paths'] if present or out['paths'] else []
+    out['probe'] = ['sh', '-c', PROBE, 'sh', s['user'], s['group']] + ['wg=%s=%s' % (i['name'], _wg_key(i))
+                                                                       for i in wireguard] \
+        + out['paths'] if present or out['paths'] else []
+    # WireGuard: the public keys the probe read; the instances whose private key is to be made (check: made
+    # would be) and those whose key file has another owner or mode than the daemons' user and 0600
+    public = _wg_public(stat)
+    out['wg_public'] = dict((i['name'], public[i['name']]) for i in wireguard if i['name'] in public)
+    out['wg_keys_missing'] = [i['name'] for i in wireguard if i['name'] not in public]
+    out['wg_keys_fix'] = []
+    for inst in wireguard:
+        st = found.get(_wg_key(inst))
+        if inst['name'] in public and st is not None and (st['mode'], st['user'], st['group']) != ('600', s['user'], s['group']):
+            out['wg_keys_fix'].append({'name': inst['name'], 'conf_dir': inst['conf_dir'], 'path': _wg_key(inst),
+                                       'make': False, 'replace': False})
     out['group_missing'], out['user_fix'] = _accounts(stat, s['user'], s['group'])
     # Debian's udev makes /dev/net/tun 0666; where it is not (no udev, some containers) each instance gets
     # its own node 10:200 in its directory, 0600 for the daemons' user (OpenVPN's dev-node)
@@ -175,6 +204,70 @@ def vpn_endpoint_host(plan, settings=None, stat=None):
     return out
 
 
+def _wg_key(inst):
+    return '%s/%s' % (inst['conf_dir'], WIREGUARD_KEY)
+
+
+def _wg_public(output):
+    """{instance: public key} of the probe's (or the key task's) wgpub lines."""
+    out = {}
+    for line in _lines(output):
+        parts = line.split('|')
+        if len(parts) == 3 and parts[0] in ('wgpub', 'made'):
+            out[parts[1]] = parts[2]
+    return out
+
+
+def vpn_endpoint_wireguard_keys(hostvars, host=None):
+    """{host: {instance: public key}} of every WireGuard instance whose public key a run of the role in this
+    playbook run has seen: each host's look at itself (its registered probe) and every key task's results (a
+    host's own keys and those it made or read on peer hosts by delegation, by the item's host). With `host`,
+    only that host's."""
+    out = {}
+    if hostvars is None:
+        return out
+    hosts = [host] if host is not None else list(hostvars)
+    for h in list(hostvars):
+        try:
+            hv = hostvars[h]
+            probe = hv.get('__vpn_endpoint_probe')
+            made = hv.get('__vpn_endpoint_wg_made')
+        except Exception:  # pylint: disable=broad-exception-caught
+            continue
+        if isinstance(probe, Mapping) and h in hosts:
+            out.setdefault(str(h), {}).update(_wg_public(probe.get('stdout')))
+        for r in (made.get('results') or []) if isinstance(made, Mapping) else []:
+            if isinstance(r, Mapping) and not r.get('failed') and not r.get('skipped'):
+                target = str((r.get('item') or {}).get('host'))
+                if target in hosts:
+                    out.setdefault(target, {}).update(_wg_public(r.get('stdout')))
+    return out
+
+
+def vpn_endpoint_wireguard_todo(plan, host, host_result, keys, play_hosts):
+    """[{host, paths: [NAME=PATH]}]: the WireGuard keys to make (where missing) and read, per host - this host's own
+    that its look did not find, and those of the peers of its instances (a server's clients, a client's server)
+    whose hosts are not in this play and whose keys no run of the role has seen in this playbook run (a server
+    play before the clients' play makes and reads the clients' keys on their hosts; only public keys come back)."""
+    plan = _plan(plan, 'vpn_endpoint_wireguard_todo')
+    keys = keys or {}
+    play = set(str(h) for h in play_hosts or [])
+    todo = {}
+    missing = set((host_result or {}).get('wg_keys_missing') or [])
+    for inst in plan['present']:
+        if inst.get('type') != 'wireguard':
+            continue
+        if inst['name'] in missing:
+            todo.setdefault(str(host), []).append('%s=%s' % (inst['name'], _wg_key(inst)))
+        peers = [c['host'] for c in inst.get('clients') or []] if inst['role'] == 'server' else [inst['server']]
+        for peer in peers:
+            if peer not in play and inst['name'] not in keys.get(peer, {}):
+                entry = '%s=%s' % (inst['name'], _wg_key(inst))
+                if entry not in todo.get(peer, []):
+                    todo.setdefault(peer, []).append(entry)
+    return [{'host': h, 'paths': k} for h, k in todo.items()]
+
+
 # --------------------------------------------------------------------------- the PKIs
 
 def _ca_cn(name):
@@ -195,7 +288,7 @@ def vpn_endpoint_pki(plan, check_mode=False, role=None):
         raise AnsibleFilterError('vpn_endpoint_pki: role must be server or client, not %s' % role)
     hosts = {}
     for inst in plan['present']:
-        if role is not None and inst['role'] != role:
+        if (role is not None and inst['role'] != role) or inst.get('type') == 'wireguard':
             continue
         element = {'path': inst['pki'], 'read': [inst['cn']]}
         if inst['role'] == 'server':
@@ -250,7 +343,7 @@ def vpn_endpoint_plumbing(plan, host=None, settings=None, state='present'):
     addresses = {}
     if state == 'present':
         doc = {'namespaces': [{'name': ns} for ns in _unique(i['netns'] for i in present if i['netns'])],
-               'tuntaps': [], 'addresses': []}
+               'tuntaps': [], 'addresses': [], 'routes': []}
         for inst in present:
             tuntap = {'name': inst['dev'], 'mode': inst['dev_type'], 'link_state': 'up'}
             # in check mode a user that the run would make does not exist yet: the device is predicted without
@@ -258,6 +351,11 @@ def vpn_endpoint_plumbing(plan, host=None, settings=None, state='present'):
                 tuntap.update(user=s['user'], group=s['group'])
             if inst['netns']:
                 tuntap['netns'] = inst['netns']
+            if inst.get('type') == 'wireguard':
+                # wireguard-go opens its tun without IFF_NO_PI (and rewrites the flags): pi, or every converge
+                # would see a flags change on a device a process holds
+                tuntap['pi'] = True
+                _wireguard_plumbing(doc, inst)
             if inst['bridge']:
                 tuntap['master'] = inst['bridge']
             elif inst['role'] == 'server' or inst.get('forward'):
@@ -273,7 +371,7 @@ def vpn_endpoint_plumbing(plan, host=None, settings=None, state='present'):
                           _unique((i['netns'], i['bridge']) for i in plan['servers'] if i['bridge'] and i.get('forward'))]
     elif state == 'absent':
         gone = set((host or {}).get('netns_missing') or [])
-        doc = {'tuntaps': [], 'addresses': []}
+        doc = {'tuntaps': [], 'addresses': [], 'routes': []}
         for inst in plan['absent']:
             if inst['netns'] in gone:
                 continue
@@ -285,6 +383,8 @@ def vpn_endpoint_plumbing(plan, host=None, settings=None, state='present'):
                 addresses.setdefault((inst['netns'], inst['bridge']), []).append(_cidr(inst))
     else:
         raise AnsibleFilterError('vpn_endpoint_plumbing: state must be present or absent, not %s' % state)
+    if not doc['routes']:
+        del doc['routes']       # (only WireGuard instances have routes set by the role: the device task defaults it)
     for (netns, dev), cidrs in addresses.items():
         element = {'dev': dev, 'address': _unique(cidrs)}
         if netns:
@@ -293,6 +393,62 @@ def vpn_endpoint_plumbing(plan, host=None, settings=None, state='present'):
             element['state'] = 'absent'
         doc['addresses'].append(element)
     return doc
+
+
+def _in_netns(element, inst):
+    if inst['netns']:
+        element['netns'] = inst['netns']
+    return element
+
+
+def _wireguard_routed(inst):
+    """The networks a WireGuard instance routes into its tun (beside the subnet, the address's prefix route): a
+    server its clients' networks; a client what its server pushes (push_routes) and the other clients' networks."""
+    if inst['role'] == 'server':
+        return [n for c in inst.get('clients') or [] for n in c['networks']]
+    return list(inst.get('push_routes') or []) + list(inst.get('peer_networks') or [])
+
+
+def _wireguard_address(inst):
+    return inst['address'] if inst['role'] == 'server' else inst.get('tunnel_address') or ''
+
+
+def _wireguard_plumbing(doc, inst):
+    """A WireGuard instance's tunnel address (exactly that one: purge) and its routes, set by the collection -
+    wireguard-go sets none - so that a converge repairs them."""
+    doc['addresses'].append(_in_netns({'dev': inst['dev'], 'address': ['%s/%s' % (_wireguard_address(inst),
+                                                                                  inst['prefix'])], 'purge': True}, inst))
+    for net in _wireguard_routed(inst):
+        doc['routes'].append(_in_netns({'dst': net['cidr'], 'dev': inst['dev']}, inst))
+
+
+def wireguard_conf(inst, keys, peers_only=False):
+    """The wg(8) configuration of a WireGuard instance (for wg syncconf) without its private key (which never
+    leaves its host: the wrapper adds it there): the listen port, one peer per client of a server (AllowedIPs its
+    tunnel address and its networks), the server for a client (AllowedIPs the subnet - the server's address
+    alone without client_to_client -, push_routes and the other clients' networks; Endpoint, PersistentKeepalive).
+    keys: {host: {instance: public key}}; a peer whose key is not known yet (check mode) is left out."""
+    lines = ['# WireGuard %s of instance %s, made by virtnet.linux.vpn_endpoint; changes are overwritten.'
+             % (inst['role'], inst['name']), '[Interface]']
+    if inst['role'] == 'server':
+        lines.append('ListenPort = %s' % inst['port'])
+        for c in inst.get('clients') or []:
+            key = (keys.get(c['host']) or {}).get(inst['name'])
+            if not key:
+                continue
+            allowed = ['%s/32' % c['tunnel_address']] + [n['cidr'] for n in c['networks']]
+            lines += ['', '# client on %s' % c['host'], '[Peer]', 'PublicKey = %s' % key,
+                      'AllowedIPs = %s' % ', '.join(allowed)]
+    else:
+        key = (keys.get(inst['server']) or {}).get(inst['name'])
+        if key:
+            first = '%s/%s' % (inst['network'], inst['prefix']) if inst.get('client_to_client') \
+                else '%s/32' % inst['address']
+            allowed = [first] + [n['cidr'] for n in _wireguard_routed(inst)]
+            lines += ['', '# server on %s' % inst['server'], '[Peer]', 'PublicKey = %s' % key,
+                      'AllowedIPs = %s' % ', '.join(allowed), 'Endpoint = %s:%s' % (inst['remote'], inst['port']),
+                      'PersistentKeepalive = %s' % inst['keepalive'][0]]
+    return '\n'.join(lines) + '\n'
 
 
 # --------------------------------------------------------------------------- the daemons
@@ -365,9 +521,14 @@ def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, starts=None, sett
     ordered = [i for i in plan['present'] if i['role'] == 'server'] + \
         [i for i in plan['present'] if i['role'] != 'server']
     batch = []
+    wg_dir = True
     for inst in ordered:
         if inst['netns'] in pending or (only is not None and inst['name'] not in only) \
                 or (skip is not None and inst['name'] in skip):
+            continue
+        if inst.get('type') == 'wireguard':
+            batch.append(_wireguard_daemon(inst, s, devices, wg_dir))
+            wg_dir = False
             continue
         got = material.get((inst['keyhost'], posixpath.normpath(inst['pki'])))
         cert = ((got or {}).get('certs') or {}).get(inst['cn'])
@@ -417,6 +578,51 @@ def vpn_endpoint_daemons(plan, confs, pki=None, plumbing=None, starts=None, sett
             element['netns'] = inst['netns']
         batch.append(element)
     return batch
+
+
+def _wireguard_daemon(inst, s, devices, uapi_dir):
+    """The daemon element of a WireGuard instance: the role's wrapper (templates/wireguard-go.sh) runs
+    wireguard-go on the instance's tun as the daemons' user with CAP_NET_ADMIN only, then gives it its
+    configuration with wg syncconf (the private key added on the host), and again on SIGHUP - a change of peers is
+    a reload that keeps the process and the other peers' sessions. The configuration file reloads; the wrapper, the
+    public key (a new private key), the device, port and namespace restart. With a private tun node it is
+    bind-mounted over /dev/net/tun for the daemon alone (wireguard-go always opens /dev/net/tun)."""
+    keys = s['wireguard_keys'] or {}
+    own = (keys.get(s['host']) or {}).get(inst['name'])
+    made, dummy = devices.get(_link(inst), (False, True))
+    script = inst['conf_dir'] + '/' + WIREGUARD_SCRIPT
+    data = {'restart': restart_key(inst, s['private_node']), 'public_key': own}
+    element = {
+        'name': inst['daemon'],
+        'argv': ['/bin/sh', script, inst['dev'], _wg_key(inst), inst['conf']],
+        'user': s['user'],
+        'group': s['group'],
+        'ambient_capabilities': ['CAP_NET_ADMIN'],
+        'restart_key': hashlib.sha256(json.dumps(data, sort_keys=True).encode('utf-8')).hexdigest(),
+        'reload_signal': 'HUP',
+        'state': 'restarted' if made else 'started',
+        'log_errors': list(WIREGUARD_LOG_ERRORS),
+        'directories': [{'path': inst['conf_dir'], 'owner': 'root', 'group': s['group'], 'mode': '0750'}],
+        'files': [
+            {'path': inst['conf'], 'content': wireguard_conf(inst, keys), 'owner': 'root', 'group': s['group'],
+             'mode': '0640', 'on_change': 'reload'},
+            {'path': script, 'content': s['wireguard_script'], 'owner': 'root', 'group': s['group'], 'mode': '0640',
+             'on_change': 'restart'},
+        ],
+    }
+    if uapi_dir:
+        # wireguard-go makes its UAPI socket there: the daemons' user must be able to (one element declares it);
+        # /run is empty after a reboot, so for the boot start systemd-tmpfiles makes it first (no restart either way)
+        element['directories'].insert(0, {'path': WIREGUARD_UAPI_DIR, 'owner': s['user'], 'group': s['group'],
+                                          'mode': '0750'})
+        if s['boot']:
+            element['directories'].append({'path': '/etc/tmpfiles.d', 'owner': 'root', 'group': 'root', 'mode': '0755'})
+            element['files'].append({'path': '/etc/tmpfiles.d/virtnet-wireguard.conf', 'owner': 'root', 'group': 'root',
+                                     'mode': '0644', 'on_change': 'none', 'content': 'd %s 0750 %s %s -\n'
+                                     % (WIREGUARD_UAPI_DIR, s['user'], s['group'])})
+    if s['private_node']:
+        element['bind_paths'] = ['%s:/dev/net/tun' % _node(inst)]
+    return _in_netns(element, inst)
 
 
 def vpn_endpoint_server_starts(instances, hostvars, prefix='vpn-'):
@@ -520,4 +726,6 @@ class FilterModule:
             'vpn_endpoint_daemons': vpn_endpoint_daemons,
             'vpn_endpoint_server_starts': vpn_endpoint_server_starts,
             'vpn_endpoint_profiles': vpn_endpoint_profiles,
+            'vpn_endpoint_wireguard_keys': vpn_endpoint_wireguard_keys,
+            'vpn_endpoint_wireguard_todo': vpn_endpoint_wireguard_todo,
         }

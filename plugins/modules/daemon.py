@@ -85,6 +85,16 @@ options:
   environment:
     description: Environment variables of the daemon.
     type: dict
+  bind_paths:
+    description:
+      - C(SOURCE:DESTINATION) pairs of absolute paths - SOURCE is bind-mounted over DESTINATION in a mount
+        namespace of the daemon's own, before it starts (systemd's C(BindPaths=); with the V(pidfile) back end
+        the module makes the mount namespace and the bind mounts). The rest of the host does not see them.
+      - For example a private tun node, owned by O(user), over C(/dev/net/tun) for a daemon that always opens
+        C(/dev/net/tun) (wireguard-go) where that node is root's only.
+      - A change restarts the daemon.
+    type: list
+    elements: str
   restart_key:
     description:
       - Any string; when it differs from the one the running process was started with, the process is
@@ -281,6 +291,10 @@ options:
       environment:
         description: As O(environment).
         type: dict
+      bind_paths:
+        description: As O(bind_paths).
+        type: list
+        elements: str
       restart_key:
         description: As O(restart_key).
         type: str
@@ -618,6 +632,7 @@ OPTIONS = dict(
     group=dict(type='str'),
     ambient_capabilities=dict(type='list', elements='str'),
     environment=dict(type='dict'),
+    bind_paths=dict(type='list', elements='str'),
     restart_key=dict(type='str', no_log=False),
     reload_key=dict(type='str', no_log=False),
     reload_signal=dict(type='str', default='HUP'),

@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB_SH = os.path.join(TOP, 'tools', 'lab.sh')
@@ -162,6 +163,14 @@ class Lab(object):
     def ok(self, host, script, timeout=120):
         """Whether SCRIPT succeeds on HOST."""
         return self.run(host, script, check=False, timeout=timeout).returncode == 0
+
+    def wait(self, host, script, seconds=30):
+        """Whether SCRIPT succeeds on HOST within SECONDS (tried once a second: bounded in count and time)."""
+        for dummy in range(int(seconds) + 1):
+            if self.ok(host, script):
+                return True
+            time.sleep(1)
+        return False
 
 
 class LabPool(object):

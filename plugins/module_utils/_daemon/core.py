@@ -165,11 +165,17 @@ def normalise(params, detect=None):
             log_errors.append(re.compile(pattern))
         except (re.error, TypeError) as exc:
             raise VirtnetError('%s: log_errors[%d] %r is not a regular expression: %s' % (what, i, pattern, exc))
+    binds = []
+    for i, bind in enumerate(params.get('bind_paths') or []):
+        src, sep, dst = str(bind).partition(':')
+        if not sep or not os.path.isabs(src) or not os.path.isabs(dst) or ':' in dst or '\n' in bind:
+            raise VirtnetError('%s: bind_paths[%d] %r must be SOURCE:DESTINATION, two absolute paths' % (what, i, bind))
+        binds.append('%s:%s' % (os.path.normpath(src), os.path.normpath(dst)))
     read_as = params.get('read_as')
     return dict(
         boot=bool(params.get('boot')) and state in BOOT_STATES,
         name=name, state=state, service_manager=kind, argv=argv, netns=netns, user=user or None, group=group or None,
-        uid=uid, gid=gid, capabilities=caps, environment=env,
+        uid=uid, gid=gid, capabilities=caps, environment=env, bind_paths=binds,
         restart_key=params.get('restart_key'), reload_key=params.get('reload_key'), reload_signal=sig,
         pidfile=params.get('pidfile') or default_path(name, 'pid'),
         log_file=params.get('log_file') or default_path(name, 'log'),
@@ -247,7 +253,7 @@ def file_digests(spec):
 def new_record(spec, pid, starts=0):
     kind = spec['service_manager']
     return dict(starts=starts, argv=spec['argv'], netns=spec['netns'], user=spec['user'], group=spec['group'],
-                capabilities=spec['capabilities'], environment=spec['environment'],
+                capabilities=spec['capabilities'], environment=spec['environment'], bind_paths=spec['bind_paths'],
                 restart_key=spec['restart_key'], reload_key=spec['reload_key'], pid=pid,
                 service_manager=kind, pidfile=spec['pidfile'] if kind == 'pidfile' else None,
                 files=file_digests(spec), started=time.time())
@@ -279,7 +285,7 @@ def differences(spec, current):
     if not rec:
         why.append('no record of how it was started')
     else:
-        for key in ('argv', 'netns', 'user', 'group', 'capabilities', 'environment'):
+        for key in ('argv', 'netns', 'user', 'group', 'capabilities', 'environment', 'bind_paths'):
             if (rec.get(key) or None) != (spec[key] or None):
                 why.append({'argv': 'command line', 'netns': 'network namespace'}.get(key, key))
         if rec.get('restart_key') != spec['restart_key']:

@@ -17,7 +17,7 @@ import os
 import pwd
 import signal
 
-from ansible_collections.virtnet.linux.plugins.module_utils._common import VirtnetError
+from ansible_collections.virtnet.linux.plugins.module_utils._common import CLONE_NEWNS, VirtnetError, mount, unshare
 from ansible_collections.virtnet.linux.plugins.module_utils._daemon.base import (
     Backend, file_size, lines_since, log_tail, makedirs, proc_alive, proc_cmdline, proc_in_netns, proc_uid,
     read_pidfile, remove_file, wait_gone,
@@ -183,6 +183,8 @@ def _child(spec, switch, argv, env, wfd):   # pragma: no cover - runs in a forke
         pid = os.getpid()
         if switch is not None:
             switch()
+        if spec.get('bind_paths'):
+            _bind(spec['bind_paths'], switch is not None)
         os.chdir('/')
         os.umask(0o022)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -212,6 +214,25 @@ def _child(spec, switch, argv, env, wfd):   # pragma: no cover - runs in a forke
     except Exception as exc:
         report('ERR %s' % exc)
     os._exit(127)
+
+
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_SLAVE = 1 << 19
+
+
+def _bind(binds, in_own_mount_ns):   # pragma: no cover - runs in a forked child
+    """bind_paths: SOURCE over DESTINATION in a mount namespace of the daemon's own (as systemd's BindPaths=);
+    the switch into a network namespace has made one already (ip netns exec semantics)."""
+    try:
+        if not in_own_mount_ns:
+            unshare(CLONE_NEWNS)
+            mount('', '/', 'none', MS_SLAVE | MS_REC)
+        for bind in binds:
+            src, dst = bind.split(':', 1)
+            mount(src, dst, 'none', MS_BIND)
+    except OSError as exc:
+        raise VirtnetError('bind_paths %s: %s' % (' '.join(binds), exc))
 
 
 def _open_fds():

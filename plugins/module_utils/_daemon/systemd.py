@@ -69,6 +69,8 @@ def unit_text(spec, boot=None):
         caps = ' '.join(spec['capabilities'])
         lines.append('AmbientCapabilities=%s' % caps)
         lines.append('CapabilityBoundingSet=%s' % caps)
+    for bind in spec.get('bind_paths') or []:
+        lines.append('BindPaths=%s' % bind)
     for key in sorted(spec['environment']):
         lines.append('Environment=%s' % _systemd_quote('%s=%s' % (key, spec['environment'][key])))
     if boot:

@@ -48,7 +48,7 @@ LAN_PLANNED = {
     'conf_dir': '/etc/virtnet/vpn/instances/lan', 'conf': '/etc/virtnet/vpn/instances/lan/lan.conf',
     'pki': '/etc/virtnet/vpn/pki/lan', 'keyhost': 'vpn1', 'keyfiles': keyfiles('/etc/virtnet/vpn/pki/lan', 'server'),
     'cn': 'server', 'forward': True, 'client_to_client': False, 'clients': [], 'client_networks': [], 'ccd': False,
-    'export': [],
+    'export': [], 'type': 'openvpn',
 }
 CLIENT_PLANNED = {
     'network': '10.8.0.0', 'prefix': 24, 'netmask': '255.255.255.0', 'address': '10.8.0.1',
@@ -59,7 +59,7 @@ CLIENT_PLANNED = {
     'conf_dir': '/etc/virtnet/vpn/instances/site', 'conf': '/etc/virtnet/vpn/instances/site/site.conf',
     'pki': '/etc/virtnet/vpn/pki/site', 'keyhost': 'vpn1',
     'keyfiles': keyfiles('/etc/virtnet/vpn/pki/site', 'client-vpn2'), 'cn': 'client-vpn2',
-    'fixed_address': '', 'networks': [], 'forward': False, 'host': 'vpn2', 'export': [],
+    'fixed_address': '', 'networks': [], 'forward': False, 'host': 'vpn2', 'export': [], 'type': 'openvpn',
 }
 
 
@@ -247,7 +247,7 @@ WC = 'vpn_endpoint_instances[site] (client on vpn2): '
     (dict(SITE, verb='loud'), W1 + 'verb must be a number (0 to 11), not "loud"'),
     (dict(SITE, prot='tcp'), W1 + 'unknown key(s) prot (known: address, bridge, client_to_client, data_ciphers, dev, '
                                   'dev_type, export, forward, keepalive, local, name, netns, networks, options, port, proto, '
-                                  'push_routes, remote, role, server, state, subnet, verb)'),
+                                  'push_routes, remote, role, server, state, subnet, type, verb)'),
 ])
 def test_bad_server(instance, message):
     errs = errors(instance)

@@ -1,0 +1,302 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) virtnet.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The vpn_endpoint role's WireGuard instances (type wireguard: wireguard-go on a tun the role made), by
+handshakes, traffic and processes, on the `roles` lab: a hub on vpn1 and three spokes - vpn2 (a network behind
+it, 10.79.0.0/24), vpn3 (a fixed tunnel address) and dhcp2 (a systemd host: the daemon is a unit there) -,
+all in one play (tests/roles/vpn_endpoint/wireguard.yml); then a fourth spoke, cmp1. Instance `wg`, subnet
+10.77.0.0/24, port 51820: nothing the OpenVPN test's instances use.
+
+Steps (module-scoped fixtures, each on the state the one before left):
+  checked_fresh -> converged (--diff) -> reconverged -> handshaken -> added (cmp1 joins: a reload of the hub;
+  and an address and a route changed by hand are repaired) -> [--deep: rebooted (dhcp2, systemd, without a
+  converge)] -> refused (bad inputs) -> removed -> removed_again
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+
+from harness.runs import assert_run, checked, daemon_actions  # pylint: disable=import-error
+
+LAB = 'roles'
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLAY = os.path.join(HERE, 'wireguard.yml')
+HUB, SPOKES, FOURTH = 'vpn1', ['vpn2', 'vpn3', 'dhcp2'], 'cmp1'
+HOSTS = [HUB] + SPOKES
+DEV = 'vpn-wg'
+DIR = '/etc/virtnet/vpn/instances/wg'
+HUB_ADDRESS = '10.77.0.1'
+# the tunnel addresses: vpn3's fixed, the others derived from the host name (virtnet.linux.vpn_endpoint_plan)
+ADDRESSES = {'vpn2': '10.77.0.82', 'vpn3': '10.77.0.50', 'dhcp2': '10.77.0.109', 'cmp1': '10.77.0.230'}
+LAN = '10.79.0.1'               # on vpn2 (wireguard.yml), its network 10.79.0.0/24 behind the spoke
+
+BASE = {
+    'vpn1': [{'name': 'wg', 'role': 'server', 'type': 'wireguard', 'subnet': '10.77.0.0/24', 'client_to_client': True}],
+    'vpn2': [{'name': 'wg', 'role': 'client', 'server': 'vpn1', 'networks': ['10.79.0.0/24']}],
+    'vpn3': [{'name': 'wg', 'role': 'client', 'server': 'vpn1', 'address': '10.77.0.50'}],
+    'dhcp2': [{'name': 'wg', 'role': 'client', 'server': 'vpn1'}],
+}
+
+
+def variant(change=None, lan=True):
+    v = copy.deepcopy(BASE)
+    if change:
+        change(v)
+    return {'wg_instances': v, 'wg_lan': lan}
+
+
+def with_fourth(v):
+    v[FOURTH] = [{'name': 'wg', 'role': 'client', 'server': 'vpn1'}]
+
+
+def all_absent(v):
+    with_fourth(v)
+    for h in v:
+        for i in v[h]:
+            i['state'] = 'absent'
+
+
+def bad(v):
+    """WireGuard over tcp with an OpenVPN option; a spoke address outside the subnet; networks overlapping it."""
+    with_fourth(v)
+    v['vpn1'].append({'name': 'wg2', 'role': 'server', 'type': 'wireguard', 'proto': 'tcp', 'subnet': '10.76.0.0/24',
+                      'data_ciphers': ['AES-256-GCM']})
+    v['vpn3'][0]['address'] = '10.99.0.5'
+    v['dhcp2'][0]['networks'] = ['10.77.0.0/28']
+
+
+BAD = [
+    'vpn_endpoint_instances[wg2] (server on vpn1): proto tcp: WireGuard runs over UDP only (type wireguard)',
+    'vpn_endpoint_instances[wg2] (server on vpn1): data_ciphers is an OpenVPN option (type wireguard)',
+    'vpn_endpoint_instances[wg] (client on vpn3): address 10.99.0.5 is outside the subnet 10.77.0.0/24 of its '
+    'server instance on vpn1',
+    'vpn_endpoint_instances[wg] (client on dhcp2): networks entry 10.77.0.0/28 overlaps the tunnel subnet 10.77.0.0/24',
+]
+
+
+def play(runs, lab, name, v, **kw):
+    return runs.play(PLAY, lab.inventory, name=name, extravars=v, **kw)
+
+
+# ---- reading the hosts ---------------------------------------------------------------------------------
+def fingerprint(lab, hosts=None):
+    """What a check-mode or failed run must not change: the instances' files, the devices, the processes."""
+    script = ('find /etc/virtnet/vpn/instances -path "*/wg*" -printf "%p %m %u %s\\n" 2>/dev/null | sort; '
+              'find /etc/virtnet/vpn/instances -path "*/wg*" -type f -exec sha256sum {} + 2>/dev/null | sort; '
+              'ip -o addr show dev vpn-wg 2>/dev/null; ip route show dev vpn-wg 2>/dev/null; '
+              'pgrep -x wireguard-go | sort; true')
+    return dict((h, lab.out(h, script)) for h in hosts or HOSTS + [FOURTH])
+
+
+def pids(lab, host):
+    """(wrapper, wireguard-go) PIDs of the instance on HOST ('' where none runs)."""
+    return (lab.out(host, 'pgrep -f "^/bin/sh %s/wireguard-go.sh " || true' % DIR),
+            lab.out(host, 'pgrep -x wireguard-go || true'))
+
+
+def handshakes(lab):
+    """{peer public key: latest handshake (epoch seconds)} on the hub."""
+    out = lab.out(HUB, 'wg show %s latest-handshakes' % DEV)
+    return dict(line.split() for line in out.splitlines())
+
+
+def public(lab, host):
+    return lab.out(host, 'wg pubkey < %s/private.key' % DIR)
+
+
+def ping(lab, host, address, source=None):
+    """One round of a bounded ping (3 packets, 2 s each, 20 s in all: the first may wait for a handshake)."""
+    return lab.ok(host, 'ping -c 3 -W 2 -w 20 %s%s >/dev/null' % ('-I %s ' % source if source else '', address))
+
+
+# ---- 1. check mode on fresh hosts, apply, again -------------------------------------------------------
+@pytest.fixture(scope='module')
+def checked_fresh(lab, runs):
+    return checked(lambda: fingerprint(lab), lambda: play(runs, lab, 'check-fresh', variant(lan=False), check=True, diff=True))
+
+
+def test_check_mode_on_fresh_hosts_reports_changes(checked_fresh):
+    assert_run(checked_fresh[0], hosts=HOSTS, changed=True)
+
+
+def test_check_mode_on_fresh_hosts_changes_nothing(checked_fresh):
+    assert checked_fresh[2] == checked_fresh[1]
+
+
+@pytest.fixture(scope='module')
+def converged(lab, runs, checked_fresh):
+    return play(runs, lab, 'converge', variant(), diff=True)
+
+
+def test_first_converge_changes(converged):
+    assert_run(converged, hosts=HOSTS, changed=True)
+
+
+def test_private_keys_are_0600_of_the_daemons_user_and_never_in_any_event(lab, converged):
+    read = dict((h, lab.out(h, 'stat -c "%%a %%U" %s; cat %s; wg pubkey < %s' % ((DIR + '/private.key',) * 3)).splitlines())
+                for h in HOSTS)
+    assert dict((h, r[0]) for h, r in read.items()) == dict((h, '600 openvpn') for h in HOSTS)
+    keys, publics = [r[1] for r in read.values()], [r[2] for r in read.values()]
+    assert len(set(keys)) == len(HOSTS) and all(len(k) == 44 for k in keys)
+    with open(converged.stdout_path) as f:
+        text = f.read()
+    events = os.path.join(converged.artifact_dir, 'job_events')
+    for name in os.listdir(events):
+        with open(os.path.join(events, name)) as f:
+            text += f.read()
+    assert all(p in text for p in publics), 'the public keys are not in the events: the search is broken'
+    assert [k[:6] for k in keys if k in text] == []
+
+
+@pytest.fixture(scope='module')
+def reconverged(lab, runs, converged):
+    return play(runs, lab, 'converge-again', variant())
+
+
+def test_second_converge_changes_nothing(reconverged):
+    assert_run(reconverged, hosts=HOSTS, changed=False)
+
+
+# ---- 2. handshakes, traffic, processes ------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def handshaken(lab, reconverged):
+    """Every spoke's handshake with the hub (its PersistentKeepalive starts one; 30 s at most)."""
+    for h in SPOKES:
+        lab.wait(HUB, 'wg show %s latest-handshakes | grep -F "%s" | grep -qv "[[:space:]]0$"' % (DEV, public(lab, h)))
+    return handshakes(lab)
+
+
+def test_every_spoke_has_a_handshake_with_the_hub(lab, handshaken):
+    assert sorted(k for k, t in handshaken.items() if int(t) > 0) == sorted(public(lab, h) for h in SPOKES)
+
+
+def test_pings_both_ways_between_the_hub_and_every_spoke(lab, handshaken):
+    assert [h for h in SPOKES if not ping(lab, h, HUB_ADDRESS)] == []
+    assert [h for h in SPOKES if not ping(lab, HUB, ADDRESSES[h])] == []
+
+
+def test_a_spoke_reaches_the_network_behind_another_spoke_through_the_hub(lab, handshaken):
+    assert ping(lab, 'vpn3', LAN)
+    assert ping(lab, 'dhcp2', ADDRESSES['vpn2'])        # client_to_client: spoke to spoke
+
+
+def test_wireguard_go_runs_as_openvpn_with_cap_net_admin_only_on_the_roles_tun(lab, handshaken):
+    script = ('p=$(pgrep -x wireguard-go); pgrep -f "^/bin/sh %s/wireguard-go.sh " >/dev/null && echo wrapper; '
+              'id -u openvpn; grep -E "^(Uid|CapEff|CapAmb):" /proc/$p/status | tr -s "\\t " " "; '
+              'grep -h "^iff:" /proc/$p/fdinfo/* | tr -d "\\t "; ip -d link show %s | grep -o "tun type tun pi on"'
+              % (DIR, DEV))
+    for h in HOSTS:
+        out = lab.out(h, script).splitlines()
+        uid = out[1]
+        assert out == ['wrapper', uid, 'Uid: %s %s %s %s' % ((uid,) * 4), 'CapEff: 0000000000001000',
+                       'CapAmb: 0000000000001000', 'iff:' + DEV, 'tun type tun pi on'], (h, out)
+
+
+def test_addresses_and_routes_are_set_by_the_collection(lab, handshaken):
+    assert lab.out(HUB, 'ip -o -4 addr show dev %s | grep -o "inet [0-9./]*"; ip route show 10.79.0.0/24' % DEV) == \
+        'inet 10.77.0.1/24\n10.79.0.0/24 dev vpn-wg proto static scope link'
+    assert lab.out('vpn3', 'ip -o -4 addr show dev %s | grep -o "inet [0-9./]*"; ip route show 10.79.0.0/24' % DEV) == \
+        'inet 10.77.0.50/24\n10.79.0.0/24 dev vpn-wg proto static scope link'
+
+
+# ---- 3. a fourth spoke - a reload of the hub that keeps its process and the sessions -, in the same run as
+# the repair of drift: an address and a route changed by hand on two spokes -------------------------------
+@pytest.fixture(scope='module')
+def added(lab, runs, handshaken):
+    before, shakes = pids(lab, HUB), handshakes(lab)
+    lab.run('vpn2', 'ip addr flush dev %s && ip addr add 10.77.0.99/24 dev %s' % (DEV, DEV))
+    lab.run('vpn3', 'ip route del 10.79.0.0/24 dev %s' % DEV)
+    run = play(runs, lab, 'add-and-repair', variant(with_fourth))
+    after = handshakes(lab)
+    lab.wait(HUB, 'wg show %s latest-handshakes | grep -F "%s" | grep -qv "[[:space:]]0$"' % (DEV, public(lab, FOURTH)))
+    return run, before, pids(lab, HUB), shakes, after
+
+
+def test_a_fourth_spoke_reloads_the_hub_and_starts_only_itself(added):
+    assert_run(added[0], hosts=HOSTS + [FOURTH], changed=True)
+    assert dict(('%s:%s' % k, a) for k, a in daemon_actions(added[0]).items()) == \
+        {'vpn1:vpn-wg': 'reloaded', 'cmp1:vpn-wg': 'started'}
+
+
+def test_the_hub_keeps_its_processes_and_the_other_spokes_their_sessions(added):
+    assert added[2] == added[1]
+    # syncconf leaves unchanged peers alone: their last handshakes are the ones from before the reload
+    assert added[4] == dict(added[3], **dict((k, v) for k, v in added[4].items() if k not in added[3]))
+    assert len(added[4]) == 4
+
+
+def test_the_fourth_spoke_handshakes_and_pings_both_ways(lab, added):
+    assert int(handshakes(lab)[public(lab, FOURTH)]) > 0
+    assert ping(lab, FOURTH, HUB_ADDRESS) and ping(lab, HUB, ADDRESSES[FOURTH])
+
+
+def test_a_converge_repairs_an_address_and_a_route_changed_by_hand(lab, added):
+    assert sorted(h for h, s in added[0].stats.items() if s['changed']) == ['cmp1', 'vpn1', 'vpn2', 'vpn3']
+    assert lab.out('vpn2', 'ip -o -4 addr show dev %s | grep -o "inet [0-9./]*"' % DEV) == 'inet %s/24' % ADDRESSES['vpn2']
+    assert lab.out('vpn3', 'ip route show 10.79.0.0/24') == '10.79.0.0/24 dev vpn-wg proto static scope link'
+    assert ping(lab, 'vpn3', LAN)
+
+
+# ---- 4. --deep: a reboot of the systemd spoke, without a converge ----------------------------------------
+@pytest.fixture(scope='module')
+def rebooted(lab, runs, added):
+    """dhcp2 (systemd) rebooted: its tun, address and wireguard-go come back by themselves (the plumbing's
+    and the daemon's boot); then a converge. Only with --deep (the marker: about 40 s more than CI allows)."""
+    lab.reboot('dhcp2')
+    back = lab.wait('dhcp2', 'ping -c 1 -W 1 %s >/dev/null' % HUB_ADDRESS, 60)
+    return back, play(runs, lab, 'after-reboot', variant(with_fourth))
+
+
+@pytest.mark.deep
+def test_deep_a_rebooted_systemd_spoke_is_back_without_a_converge_and_the_next_changes_nothing(rebooted):
+    assert rebooted[0], 'no ping from dhcp2 to the hub within 60 s of its reboot'
+    assert_run(rebooted[1], hosts=HOSTS + [FOURTH], changed=False)
+
+
+# ---- 5. bad inputs: refused, naming instance and host, nothing changed anywhere --------------------------
+@pytest.fixture(scope='module')
+def refused(lab, runs, added):
+    return checked(lambda: fingerprint(lab), lambda: play(runs, lab, 'bad', variant(bad)))
+
+
+def test_bad_inputs_fail_the_run(refused):
+    assert not refused[0].ok
+
+
+@pytest.mark.parametrize('message', BAD, ids=['tcp', 'openvpn-option', 'address-outside', 'networks-overlap'])
+def test_bad_input_is_refused_naming_instance_host_and_problem(refused, message):
+    assert any(message in m for m in refused[0].messages()), refused[0].messages()
+
+
+def test_bad_inputs_change_nothing(refused):
+    assert refused[2] == refused[1]
+
+
+# ---- 6. absent, twice ----------------------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def removed(lab, runs, refused):
+    return play(runs, lab, 'absent', variant(all_absent, lan=False))
+
+
+def test_absent_changes(removed):
+    assert_run(removed, hosts=HOSTS + [FOURTH], changed=True)
+
+
+def test_absent_leaves_no_daemon_device_or_key(lab, removed):
+    script = 'pgrep -x wireguard-go; ip -o link show %s 2>/dev/null; ls %s 2>/dev/null; true' % (DEV, DIR)
+    left = dict((h, lab.out(h, script)) for h in HOSTS + [FOURTH])
+    assert left == dict((h, '') for h in HOSTS + [FOURTH])
+
+
+@pytest.fixture(scope='module')
+def removed_again(lab, runs, removed):
+    return play(runs, lab, 'absent-again', variant(all_absent, lan=False))
+
+
+def test_absent_again_changes_nothing(removed_again):
+    assert_run(removed_again, hosts=HOSTS + [FOURTH], changed=False)
