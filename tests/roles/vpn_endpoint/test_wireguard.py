@@ -128,8 +128,8 @@ def public(lab, host):
 
 def ping(lab, host, address, source=None):
     """One round of a bounded ping (3 packets, 2 s each, 20 s in all: the first may wait for a handshake)."""
-    return lab.ok(host, '%sping -c 3 -W 2 -w 20 %s%s >/dev/null' % (inside(host), '-I %s ' % source if source else '',
-                                                                     address))
+    return lab.ok(host, '%sping -c 3 -W 2 -w 20 %s%s >/dev/null'
+                  % (inside(host), '-I %s ' % source if source else '', address))
 
 
 # ---- 1. check mode on fresh hosts, apply, again -------------------------------------------------------
@@ -357,4 +357,3 @@ def removed_again(lab, runs, removed):
 
 def test_absent_again_changes_nothing(removed_again):
     assert_run(removed_again, hosts=HOSTS + [FOURTH], changed=False)
-
