@@ -181,9 +181,9 @@ def test_keys_to_make_are_this_hosts_missing_ones_and_unseen_peers_outside_the_p
 # ---- export: wg-quick profiles of clients outside the inventory ------------------------------------------
 EXPORTED = dict(HUB, export=['laptop1', 'phone1'])
 DIR = '/etc/virtnet/vpn/instances/wg'
-PAIRS = {'results': [{'item': {'name': 'wg'}, 'stdout': 'made|wg|phone1\nkey|wg|laptop1|PRIV1=|PUB1=\n'
-                                                       'key|wg|phone1|PRIV2=|PUB2=\nremoved|wg|old1'},
-                     {'skipped': True}]}
+PAIRS = {'results': [
+    {'item': {'name': 'wg'}, 'stdout': 'made|wg|phone1\nkey|wg|laptop1|PRIV1=|PUB1=\nkey|wg|phone1|PRIV2=|PUB2=\nremoved|wg|old1'},
+    {'skipped': True}]}
 
 
 def test_export_names_of_a_wireguard_server_get_addresses_derived_from_the_name():
@@ -212,8 +212,8 @@ def test_export_on_a_wireguard_client_is_refused():
 
 
 def test_the_export_task_reads_key_pairs_by_instance_and_name_the_public_ones_alone_by_default():
-    assert vpn_endpoint_wireguard_exports(PAIRS, True) == {'wg': {'laptop1': {'private': 'PRIV1=', 'public': 'PUB1='},
-                                                                 'phone1': {'private': 'PRIV2=', 'public': 'PUB2='}}}
+    pairs = {'laptop1': {'private': 'PRIV1=', 'public': 'PUB1='}, 'phone1': {'private': 'PRIV2=', 'public': 'PUB2='}}
+    assert vpn_endpoint_wireguard_exports(PAIRS, True) == {'wg': pairs}
     assert vpn_endpoint_wireguard_exports(PAIRS) == {'wg': {'laptop1': {'public': 'PUB1='}, 'phone1': {'public': 'PUB2='}}}
     assert 'PRIV' not in repr(vpn_endpoint_wireguard_exports(PAIRS))
     assert vpn_endpoint_wireguard_exports({'skipped': True}) == {}
