@@ -25,7 +25,7 @@ import shutil
 
 import pytest
 
-from harness.runs import assert_run, checked, daemon_actions  # pylint: disable=import-error
+from harness.runs import assert_run, checked, daemon_actions, files  # pylint: disable=import-error
 
 LAB = 'roles'
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -108,14 +108,8 @@ def fingerprint(lab, hosts=None):
 
 
 def profiles():
-    """The profiles on the controller: {file name: (mode, content)}."""
-    out = {}
-    for root, dummy, files in os.walk(EXPORT_DIR):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path) as f:
-                out[os.path.relpath(path, EXPORT_DIR)] = (oct(os.stat(path).st_mode & 0o777), f.read())
-    return out
+    """The profiles on the controller: {path under EXPORT_DIR: (mode, content)}."""
+    return files(EXPORT_DIR)
 
 
 def setting(text, key):
