@@ -4,9 +4,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The vpn_endpoint role's WireGuard instances (type wireguard: wireguard-go on a tun the role made), by
 handshakes, traffic and processes, on the `roles` lab: a hub on vpn1 and three spokes - vpn2 (a network behind
-it, 10.79.0.0/24), vpn3 (a fixed tunnel address) and dhcp2 (a systemd host: the daemon is a unit there) -,
-all in one play (tests/roles/vpn_endpoint/wireguard.yml); then a fourth spoke, cmp1. Instance `wg`, subnet
-10.77.0.0/24, port 51820: nothing the OpenVPN test's instances use. The hub exports laptop1 and phone1 (wg-quick
+it, 10.79.0.0/24), vpn3 (a fixed tunnel address, in the namespace wgns: wireguard-go and its UDP socket run
+there, the namespace has its own leg on the lab network, 10.88.0.214) and dhcp2 (a systemd host: the daemon is
+a unit there; with a private tun node, bound over /dev/net/tun by the unit's BindPaths=) -, all in one play
+(tests/roles/vpn_endpoint/wireguard.yml); then a fourth spoke, cmp1. Instance `wg`, subnet 10.77.0.0/24, port
+51820, namespace wgns: nothing the OpenVPN test's instances use. The hub exports laptop1 and phone1 (wg-quick
 profiles on the controller); laptop1's profile brings up plain wireguard-go on dhcp1, outside the inventory;
 phone1 is dropped with the fourth spoke's run.
 
@@ -43,12 +45,16 @@ EXPORT_DIR = os.path.join(TOP, 'build', 'tests', 'wg-profiles')
 EXPORTS = ['laptop1', 'phone1']
 OUTSIDE = 'dhcp1'               # a lab host outside this test's inventory: laptop1's profile runs there
 LAPTOP = {'dev': 'wgx', 'pid': '/run/wgx.pid', 'conf': '/run/wgx.conf'}
+NETNS = {'vpn3': 'wgns'}        # the spokes in a namespace: every reading of their tunnel looks inside it
+LEG = '10.88.0.214'             # wgns's own address on the lab network (wireguard.yml)
+TUN_NODE = {'dhcp2': 'private'}  # vpn_endpoint_tun_node per host (default auto: the shared /dev/net/tun here)
+NODE = DIR + '/tun'             # an instance's private tun node
 
 BASE = {
     'vpn1': [{'name': 'wg', 'role': 'server', 'type': 'wireguard', 'subnet': '10.77.0.0/24', 'client_to_client': True,
               'export': EXPORTS}],
     'vpn2': [{'name': 'wg', 'role': 'client', 'server': 'vpn1', 'networks': ['10.79.0.0/24']}],
-    'vpn3': [{'name': 'wg', 'role': 'client', 'server': 'vpn1', 'address': '10.77.0.50'}],
+    'vpn3': [{'name': 'wg', 'role': 'client', 'server': 'vpn1', 'address': '10.77.0.50', 'netns': 'wgns'}],
     'dhcp2': [{'name': 'wg', 'role': 'client', 'server': 'vpn1'}],
 }
 
@@ -57,7 +63,7 @@ def variant(change=None, lan=True):
     v = copy.deepcopy(BASE)
     if change:
         change(v)
-    return {'wg_instances': v, 'wg_lan': lan}
+    return {'wg_instances': v, 'wg_lan': lan, 'wg_tun_node': TUN_NODE}
 
 
 def with_fourth(v):
@@ -96,13 +102,24 @@ def play(runs, lab, name, v, **kw):
 
 
 # ---- reading the hosts ---------------------------------------------------------------------------------
+def ip(host):
+    """`ip` in the namespace of HOST's instance."""
+    return 'ip -n %s' % NETNS[host] if host in NETNS else 'ip'
+
+
+def inside(host):
+    """The prefix of a command run in the namespace of HOST's instance."""
+    return 'ip netns exec %s ' % NETNS[host] if host in NETNS else ''
+
+
 def fingerprint(lab, hosts=None):
-    """What a check-mode or failed run must not change: the instances' files, the devices, the processes."""
-    script = ('find /etc/virtnet/vpn/instances -path "*/wg*" -printf "%p %m %u %s\\n" 2>/dev/null | sort; '
+    """What a check-mode or failed run must not change: the instances' files, the namespaces, the devices, the
+    processes."""
+    script = ('find /etc/virtnet/vpn/instances -path "*/wg*" -printf "%%p %%m %%u %%s\\n" 2>/dev/null | sort; '
               'find /etc/virtnet/vpn/instances -path "*/wg*" -type f -exec sha256sum {} + 2>/dev/null | sort; '
-              'ip -o addr show dev vpn-wg 2>/dev/null; ip route show dev vpn-wg 2>/dev/null; '
+              'ls /run/netns 2>/dev/null; %s -o addr show dev vpn-wg 2>/dev/null; %s route show dev vpn-wg 2>/dev/null; '
               'pgrep -x wireguard-go | sort; true')
-    out = dict((h, lab.out(h, script)) for h in hosts or HOSTS + [FOURTH])
+    out = dict((h, lab.out(h, script % (ip(h), ip(h)))) for h in hosts or HOSTS + [FOURTH])
     out['controller'] = profiles()
     return out
 
@@ -144,7 +161,8 @@ def public(lab, host):
 
 def ping(lab, host, address, source=None):
     """One round of a bounded ping (3 packets, 2 s each, 20 s in all: the first may wait for a handshake)."""
-    return lab.ok(host, 'ping -c 3 -W 2 -w 20 %s%s >/dev/null' % ('-I %s ' % source if source else '', address))
+    return lab.ok(host, '%sping -c 3 -W 2 -w 20 %s%s >/dev/null'
+                  % (inside(host), '-I %s ' % source if source else '', address))
 
 
 # ---- 1. check mode on fresh hosts, apply, again -------------------------------------------------------
@@ -244,19 +262,49 @@ def test_a_spoke_reaches_the_network_behind_another_spoke_through_the_hub(lab, h
 def test_wireguard_go_runs_as_openvpn_with_cap_net_admin_only_on_the_roles_tun(lab, handshaken):
     script = ('p=$(pgrep -x wireguard-go); pgrep -f "^/bin/sh %s/wireguard-go.sh " >/dev/null && echo wrapper; '
               'id -u openvpn; grep -E "^(Uid|CapEff|CapAmb):" /proc/$p/status | tr -s "\\t " " "; '
-              'grep -h "^iff:" /proc/$p/fdinfo/* | tr -d "\\t "; ip -d link show %s | grep -o "tun type tun pi on"'
-              % (DIR, DEV))
+              'grep -h "^iff:" /proc/$p/fdinfo/* | tr -d "\\t "; %s -d link show %s | grep -o "tun type tun pi on"')
     for h in HOSTS:
-        out = lab.out(h, script).splitlines()
+        out = lab.out(h, script % (DIR, ip(h), DEV)).splitlines()
         uid = out[1]
         assert out == ['wrapper', uid, 'Uid: %s %s %s %s' % ((uid,) * 4), 'CapEff: 0000000000001000',
                        'CapAmb: 0000000000001000', 'iff:' + DEV, 'tun type tun pi on'], (h, out)
 
 
+def test_the_spoke_in_a_namespace_runs_wireguard_go_and_its_socket_inside_it(lab, handshaken):
+    """vpn3's wireguard-go is in wgns (its tun is there, none in vpn3's own namespace), and the hub sees the spoke
+    at wgns's own address on the lab network: its UDP socket is in wgns too."""
+    out = lab.out('vpn3', 'readlink /proc/$(pgrep -x wireguard-go)/ns/net; ip netns exec wgns readlink /proc/self/ns/net; '
+                  'readlink /proc/self/ns/net; ip -o link show %s 2>/dev/null; true' % DEV).splitlines()
+    assert out[0] == out[1] != out[2] and len(out) == 3, out
+    endpoints = dict(line.split() for line in lab.out(HUB, 'wg show %s endpoints' % DEV).splitlines())
+    assert endpoints[public(lab, 'vpn3')].split(':')[0] == LEG, endpoints
+
+
+def opened(lab, host):
+    """(the tun wireguard-go on HOST holds open, the host's /dev/net/tun, the instance's private node): each a
+    stat 'device:inode' ('' where there is none)."""
+    return tuple(lab.out(host, 'p=$(pgrep -x wireguard-go); f=$(grep -l "^iff:" /proc/$p/fdinfo/* | head -n 1); '
+                         'echo "$(stat -L -c %%d:%%i /proc/$p/fd/${f##*/}) $(stat -c %%d:%%i /dev/net/tun) '
+                         '$(stat -c %%d:%%i %s 2>/dev/null)."' % NODE).rstrip('.').split(' '))
+
+
+def test_the_systemd_spokes_private_tun_node_is_bound_over_dev_net_tun_for_its_daemon(lab, handshaken):
+    """dhcp2 (systemd; its /dev/net/tun is 0666, so auto would share it): with vpn_endpoint_tun_node private the
+    unit binds the instance's node over /dev/net/tun (BindPaths=), and the tun wireguard-go holds open is that
+    node, not the host's /dev/net/tun - without the bind in the daemon's mount namespace it would be the host's."""
+    unit = lab.out('dhcp2', 'systemctl cat virtnet-vpn-wg.service').splitlines()
+    assert [line for line in unit if line.startswith('BindPaths=')] == ['BindPaths=%s:/dev/net/tun' % NODE]
+    assert lab.out('dhcp2', 'stat -c "%%F %%t:%%T %%a %%U" /dev/net/tun %s' % NODE).splitlines() == \
+        ['character special file a:c8 666 root', 'character special file a:c8 600 openvpn']
+    fd, shared, node = opened(lab, 'dhcp2')
+    assert fd == node != shared, (fd, node, shared)
+
+
 def test_addresses_and_routes_are_set_by_the_collection(lab, handshaken):
     assert lab.out(HUB, 'ip -o -4 addr show dev %s | grep -o "inet [0-9./]*"; ip route show 10.79.0.0/24' % DEV) == \
         'inet 10.77.0.1/24\n10.79.0.0/24 dev vpn-wg proto static scope link'
-    assert lab.out('vpn3', 'ip -o -4 addr show dev %s | grep -o "inet [0-9./]*"; ip route show 10.79.0.0/24' % DEV) == \
+    assert lab.out('vpn3', 'ip -n wgns -o -4 addr show dev %s | grep -o "inet [0-9./]*"; ip -n wgns route show 10.79.0.0/24'
+                   % DEV) == \
         'inet 10.77.0.50/24\n10.79.0.0/24 dev vpn-wg proto static scope link'
 
 
@@ -299,7 +347,7 @@ def added(lab, runs, laptop):
     laptop_profile = profiles()['wg/laptop1.conf']
     before, shakes = pids(lab, HUB), handshakes(lab)
     lab.run('vpn2', 'ip addr flush dev %s && ip addr add 10.77.0.99/24 dev %s' % (DEV, DEV))
-    lab.run('vpn3', 'ip route del 10.79.0.0/24 dev %s' % DEV)
+    lab.run('vpn3', 'ip -n wgns route del 10.79.0.0/24 dev %s' % DEV)
     run = play(runs, lab, 'add-and-repair', variant(with_fourth))
     after = handshakes(lab)
     lab.wait(HUB, 'wg show %s latest-handshakes | grep -F "%s" | grep -qv "[[:space:]]0$"' % (DEV, public(lab, FOURTH)))
@@ -335,7 +383,7 @@ def test_the_fourth_spoke_handshakes_and_pings_both_ways(lab, added):
 def test_a_converge_repairs_an_address_and_a_route_changed_by_hand(lab, added):
     assert sorted(h for h, s in added[0].stats.items() if s['changed']) == ['cmp1', 'vpn1', 'vpn2', 'vpn3']
     assert lab.out('vpn2', 'ip -o -4 addr show dev %s | grep -o "inet [0-9./]*"' % DEV) == 'inet %s/24' % ADDRESSES['vpn2']
-    assert lab.out('vpn3', 'ip route show 10.79.0.0/24') == '10.79.0.0/24 dev vpn-wg proto static scope link'
+    assert lab.out('vpn3', 'ip -n wgns route show 10.79.0.0/24') == '10.79.0.0/24 dev vpn-wg proto static scope link'
     assert ping(lab, 'vpn3', LAN)
 
 
@@ -350,9 +398,11 @@ def rebooted(lab, runs, added):
 
 
 @pytest.mark.deep
-def test_deep_a_rebooted_systemd_spoke_is_back_without_a_converge_and_the_next_changes_nothing(rebooted):
+def test_deep_a_rebooted_systemd_spoke_is_back_without_a_converge_and_the_next_changes_nothing(lab, rebooted):
     assert rebooted[0], 'no ping from dhcp2 to the hub within 60 s of its reboot'
     assert_run(rebooted[1], hosts=HOSTS + [FOURTH], changed=False)
+    fd, shared, node = opened(lab, 'dhcp2')     # the unit started at boot bound the private node too
+    assert fd == node != shared, (fd, node, shared)
 
 
 # ---- 5. bad inputs: refused, naming instance and host, nothing changed anywhere --------------------------
@@ -385,10 +435,17 @@ def test_absent_changes(removed):
 
 
 def test_absent_leaves_no_daemon_device_or_key(lab, removed):
-    script = 'pgrep -x wireguard-go; ip -o link show %s 2>/dev/null; ls %s 2>/dev/null; true' % (DEV, DIR)
-    left = dict((h, lab.out(h, script)) for h in HOSTS + [FOURTH])
+    script = 'pgrep -x wireguard-go; %s -o link show %s 2>/dev/null; ls %s 2>/dev/null; true'
+    left = dict((h, lab.out(h, script % (ip(h), DEV, DIR))) for h in HOSTS + [FOURTH])
     assert left == dict((h, '') for h in HOSTS + [FOURTH])
     assert profiles() == {}         # the absent server's profiles are removed from the controller
+
+
+def test_absent_leaves_the_namespace_with_only_the_tests_own_leg(lab, removed):
+    """The role keeps a namespace (it may hold more: here the leg wireguard.yml gave it, which the absent runs do
+    not declare); its tun in wgns is gone."""
+    assert lab.out('vpn3', 'ls /run/netns | grep -x wgns; ip -n wgns -o link show | sed "s/^[0-9]*: //; s/[@:].*//"') == \
+        'wgns\nlo\nmv-wgns'
 
 
 @pytest.fixture(scope='module')
