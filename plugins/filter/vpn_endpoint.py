@@ -35,7 +35,7 @@ PROTOS = ('udp', 'tcp')
 TYPES = ('openvpn', 'wireguard')
 # WireGuard (wireguard-go on a tun): its default port, and the OpenVPN keys that make no sense for it
 WIREGUARD_PORT = 51820
-OPENVPN_ONLY = ('data_ciphers', 'options', 'local', 'verb', 'bridge', 'export')
+OPENVPN_ONLY = ('data_ciphers', 'options', 'local', 'verb', 'bridge')
 # What a server instance gets when it does not say (and a client takes from its server).
 TRANSPORT_DEFAULTS = {'dev_type': 'tun', 'proto': 'udp', 'port': 1194}
 KEYS = ('name', 'role', 'dev', 'dev_type', 'proto', 'port', 'subnet', 'push_routes', 'server', 'remote',
@@ -44,7 +44,8 @@ KEYS = ('name', 'role', 'dev', 'dev_type', 'proto', 'port', 'subnet', 'push_rout
 # Keys only a server instance takes, and keys only a client instance takes (routing, issue 25).
 SERVER_ONLY = ('forward', 'client_to_client')
 CLIENT_ONLY = ('address', 'networks')
-# An export name: the profile's file name (NAME.ovpn) and its certificate's CN (client-NAME).
+# An export name: the profile's file name (NAME.ovpn, NAME.conf for WireGuard) and its certificate's CN
+# (client-NAME; OpenVPN).
 EXPORT_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,47}')
 # The role's settings the plan needs (its variables; defaults as in defaults/main.yml and vars/main.yml).
 SETTINGS = {
@@ -312,15 +313,33 @@ class _Instance:
         socket /var/run/wireguard/DEV.sock is the host's, not the namespace's), no ccd files."""
         for key in OPENVPN_ONLY:
             if _given(self.raw, key) is not None:
-                self.fail('%s is an OpenVPN option (type wireguard%s)' % (key, ': export profiles are OpenVPN .ovpn '
-                          'files; WireGuard .conf export is not supported yet' if key == 'export' else ''))
+                self.fail('%s is an OpenVPN option (type wireguard)' % key)
         out['ccd'] = False
+        out['export_peers'] = self.wireguard_exports(out)
         if self.present:
             other = host.wg_devices.get(out['dev'])
             if other is not None:
                 self.fail('WireGuard device %s is also used by instance %s on this host (its UAPI socket '
                           '/var/run/wireguard/%s.sock is one per host, whatever the namespace)' % (out['dev'], other, out['dev']))
             host.wg_devices[out['dev']] = self.name
+
+    def wireguard_exports(self, out):
+        """A WireGuard server's export names as peers: [{name, tunnel_address}], each address derived from the
+        name as a client's from its host name (never moved by another name or client); one that meets a
+        client's or another export name's is refused, naming both."""
+        peers = []
+        if self.role != 'server' or not out.get('network'):
+            return peers
+        taken = dict((c['tunnel_address'], 'client %s on %s' % (self.name, c['host']))
+                     for c in out.get('clients') or [] if c.get('tunnel_address'))
+        for name in out.get('export') or []:
+            address = wireguard_address(name, out)
+            if address in taken:
+                self.fail('export name %s: its tunnel address %s (derived from the name) is also the address of %s '
+                          '(choose another name, or give that client address)' % (_json(name), address, taken[address]))
+            taken[address] = 'export name %s' % _json(name)
+            peers.append({'name': name, 'tunnel_address': address})
+        return peers
 
     def exports(self):
         """A server's export names (clients outside the inventory: one profile and certificate each)."""
@@ -775,7 +794,8 @@ def _lifecycle(out, host, hostvars):
     instances: the errors are an export name whose certificate would be an inventory client's, and a host
     whose instances cannot be read."""
     errors, claimed = [], {}
-    servers = [i for i in out if i['role'] == 'server' and i['state'] == 'present']
+    # the certificates of OpenVPN servers (a WireGuard export name has a key pair, no certificate)
+    servers = [i for i in out if i['role'] == 'server' and i['state'] == 'present' and i.get('type') != 'wireguard']
     if not servers:
         return claimed, errors
     claims, errs = _inventory_clients(hostvars, host)

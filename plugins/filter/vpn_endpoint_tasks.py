@@ -17,6 +17,8 @@ vpn_endpoint_daemons.yml and vpn_endpoint_server_starts.yml):
   vpn_endpoint_server_starts  the start counts of the clients' server daemons, as their hosts' runs reported them
   vpn_endpoint_profiles     the single-file client profiles of the server instances' export names (on the
                             controller) and the directories they live in
+  vpn_endpoint_wireguard_exports  the key pairs of the WireGuard servers' export names, from the task that makes
+                            and reads them on the server's host
 
 The plan (virtnet.linux.vpn_endpoint_plan) has checked everything; these functions only reshape it.
 """
@@ -47,13 +49,15 @@ HOST_SETTINGS = {'host': '', 'tun_node': 'auto', 'install_packages': True, 'open
                  'wireguard_go': '/usr/bin/wireguard-go', 'wg': '/usr/bin/wg'}
 DAEMON_SETTINGS = {'user': 'openvpn', 'group': 'openvpn', 'openvpn': '/usr/sbin/openvpn', 'private_node': False,
                    'check_mode': False, 'user_missing': False, 'secret': True, 'log_errors': LOG_ERRORS,
-                   'wireguard_script': '', 'wireguard_keys': {}, 'host': '', 'boot': False}
+                   'wireguard_script': '', 'wireguard_keys': {}, 'wireguard_exports': {}, 'host': '', 'boot': False}
 #: what the WireGuard wrapper (the role's templates/wireguard-go.sh) logs when wg did not take the configuration
 WIREGUARD_LOG_ERRORS = ['wg syncconf failed', 'did not open its UAPI socket']
 #: a WireGuard instance's private key (made on its host, never read by Ansible: only its public key travels)
 WIREGUARD_KEY = 'private.key'
 WIREGUARD_SCRIPT = 'wireguard-go.sh'
 WIREGUARD_UAPI_DIR = '/run/wireguard'     # /var/run/wireguard
+#: the key pairs of a WireGuard server's export names, on its host: INSTANCE_DIR/export/NAME.key (0600 root)
+WIREGUARD_EXPORT_DIR = 'export'
 
 
 def _settings(settings, defaults, what):
@@ -153,13 +157,14 @@ def vpn_endpoint_host(plan, settings=None, stat=None):
                                                        else []) + ([s['wireguard_go'], s['wg']] if wireguard else [])) \
         if present and s['install_packages'] else []
     keys = [_wg_key(i) for i in wireguard]
+    exporting = [i for i in wireguard if i['role'] == 'server']
     tun = ['/dev/net/tun'] if present and s['tun_node'] == 'auto' else []
     nodes = [_node(i) for i in present] if s['tun_node'] != 'shared' else []
     netns = _unique('/run/netns/' + i['netns'] for i in absent if i['netns'])
     gone_dirs = _unique(i['conf_dir'] for i in absent)
     found = _stat(stat)
     out = {
-        'paths': _unique(programs + tun + nodes + keys + netns + gone_dirs),
+        'paths': _unique(programs + tun + nodes + keys + [_wg_export_dir(i) for i in exporting] + netns + gone_dirs),
         'programs_missing': [p for p in programs if p not in found],
         'netns_missing': [p[len('/run/netns/'):] for p in netns if p not in found],
         # an absent instance's directory costs a task only while it is there: a converged run does not
@@ -181,6 +186,10 @@ def vpn_endpoint_host(plan, settings=None, stat=None):
         if inst['name'] in public and st is not None and (st['mode'], st['user'], st['group']) != ('600', s['user'], s['group']):
             out['wg_keys_fix'].append({'name': inst['name'], 'conf_dir': inst['conf_dir'], 'path': _wg_key(inst),
                                        'make': False, 'replace': False})
+    # the WireGuard servers whose export names' key pairs the export task makes and reads (those with names), or
+    # removes (a directory left by names all dropped)
+    out['wg_export'] = [{'name': i['name'], 'dir': _wg_export_dir(i), 'names': list(i.get('export') or [])}
+                        for i in exporting if i.get('export') or _wg_export_dir(i) in found]
     out['group_missing'], out['user_fix'] = _accounts(stat, s['user'], s['group'])
     # Debian's udev makes /dev/net/tun 0666; where it is not (no udev, some containers) each instance gets
     # its own node 10:200 in its directory, 0600 for the daemons' user (OpenVPN's dev-node)
@@ -206,6 +215,28 @@ def vpn_endpoint_host(plan, settings=None, stat=None):
 
 def _wg_key(inst):
     return '%s/%s' % (inst['conf_dir'], WIREGUARD_KEY)
+
+
+def _wg_export_dir(inst):
+    return '%s/%s' % (inst['conf_dir'], WIREGUARD_EXPORT_DIR)
+
+
+def vpn_endpoint_wireguard_exports(result, private=False):
+    """{instance: {name: {public}}} of the registered export task (its lines key|INSTANCE|NAME|PRIVATE|PUBLIC; in
+    check mode a key that would be made is not there): what the server's configuration is made of; with `private`
+    the private key too ({private, public}: what the profiles on the controller are made of - never a module's
+    argument)."""
+    out = {}
+    results = (result or {}).get('results') if isinstance(result, Mapping) else None
+    for r in results or []:
+        if not isinstance(r, Mapping) or r.get('failed') or r.get('skipped'):
+            continue
+        for line in _lines(r.get('stdout')):
+            parts = line.split('|')
+            if len(parts) == 5 and parts[0] == 'key':
+                pair = {'private': parts[3], 'public': parts[4]} if private else {'public': parts[4]}
+                out.setdefault(parts[1], {})[parts[2]] = pair
+    return out
 
 
 def _wg_public(output):
@@ -422,12 +453,13 @@ def _wireguard_plumbing(doc, inst):
         doc['routes'].append(_in_netns({'dst': net['cidr'], 'dev': inst['dev']}, inst))
 
 
-def wireguard_conf(inst, keys, peers_only=False):
+def wireguard_conf(inst, keys, exports=None):
     """The wg(8) configuration of a WireGuard instance (for wg syncconf) without its private key (which never
     leaves its host: the wrapper adds it there): the listen port, one peer per client of a server (AllowedIPs its
     tunnel address and its networks), the server for a client (AllowedIPs the subnet - the server's address
     alone without client_to_client -, push_routes and the other clients' networks; Endpoint, PersistentKeepalive).
-    keys: {host: {instance: public key}}; a peer whose key is not known yet (check mode) is left out."""
+    keys: {host: {instance: public key}}; exports: {export name: {public}} of the instance's export names (a peer
+    each, AllowedIPs its tunnel address); a peer whose key is not known yet (check mode) is left out."""
     lines = ['# WireGuard %s of instance %s, made by virtnet.linux.vpn_endpoint; changes are overwritten.'
              % (inst['role'], inst['name']), '[Interface]']
     if inst['role'] == 'server':
@@ -439,16 +471,26 @@ def wireguard_conf(inst, keys, peers_only=False):
             allowed = ['%s/32' % c['tunnel_address']] + [n['cidr'] for n in c['networks']]
             lines += ['', '# client on %s' % c['host'], '[Peer]', 'PublicKey = %s' % key,
                       'AllowedIPs = %s' % ', '.join(allowed)]
+        for peer in inst.get('export_peers') or []:
+            key = ((exports or {}).get(peer['name']) or {}).get('public')
+            if key:
+                lines += ['', '# export name %s' % peer['name'], '[Peer]', 'PublicKey = %s' % key,
+                          'AllowedIPs = %s/32' % peer['tunnel_address']]
     else:
         key = (keys.get(inst['server']) or {}).get(inst['name'])
         if key:
-            first = '%s/%s' % (inst['network'], inst['prefix']) if inst.get('client_to_client') \
-                else '%s/32' % inst['address']
-            allowed = [first] + [n['cidr'] for n in _wireguard_routed(inst)]
+            allowed = _wireguard_allowed(inst, _wireguard_routed(inst))
             lines += ['', '# server on %s' % inst['server'], '[Peer]', 'PublicKey = %s' % key,
                       'AllowedIPs = %s' % ', '.join(allowed), 'Endpoint = %s:%s' % (inst['remote'], inst['port']),
                       'PersistentKeepalive = %s' % inst['keepalive'][0]]
     return '\n'.join(lines) + '\n'
+
+
+def _wireguard_allowed(inst, routed):
+    """What a client sends into its tunnel to the server: the subnet with client_to_client (the server's address
+    alone without), and the networks `routed`."""
+    first = '%s/%s' % (inst['network'], inst['prefix']) if inst.get('client_to_client') else '%s/32' % inst['address']
+    return [first] + [n['cidr'] for n in routed]
 
 
 # --------------------------------------------------------------------------- the daemons
@@ -604,7 +646,8 @@ def _wireguard_daemon(inst, s, devices, uapi_dir):
         'log_errors': list(WIREGUARD_LOG_ERRORS),
         'directories': [{'path': inst['conf_dir'], 'owner': 'root', 'group': s['group'], 'mode': '0750'}],
         'files': [
-            {'path': inst['conf'], 'content': wireguard_conf(inst, keys), 'owner': 'root', 'group': s['group'],
+            {'path': inst['conf'], 'content': wireguard_conf(inst, keys, (s['wireguard_exports'] or {}).get(inst['name'])),
+             'owner': 'root', 'group': s['group'],
              'mode': '0640', 'on_change': 'reload'},
             {'path': script, 'content': s['wireguard_script'], 'owner': 'root', 'group': s['group'], 'mode': '0640',
              'on_change': 'restart'},
@@ -690,13 +733,40 @@ def profile(inst, material, cn, remote, server_cn='server'):
         _block('key', cert['key']) + _block('tls-crypt', material['tls_crypt'])
 
 
+def wireguard_profile(inst, name, pair, server_key, remote, host):
+    """The wg-quick profile of export name `name` of WireGuard server instance `inst` (its key pair `pair`, the
+    server's public key `server_key`): what `wg-quick up NAME.conf` needs (for wg setconf, drop Address); None
+    when a key is not there yet (check mode: it would be made)."""
+    peer = next((p for p in inst.get('export_peers') or [] if p['name'] == name), None)
+    if not (pair and pair.get('private') and server_key and peer):
+        return None
+    routed = list(inst.get('push_routes') or []) + list(inst.get('client_networks') or [])
+    lines = [
+        '# WireGuard profile %s of instance %s (server %s), made by virtnet.linux.vpn_endpoint.' % (name, inst['name'], host),
+        '# It holds a private key: keep it 0600. Dropping the name from export removes its peer from the server.',
+        '[Interface]',
+        'PrivateKey = %s' % pair['private'],
+        'Address = %s/%s' % (peer['tunnel_address'], inst['prefix']),
+        '',
+        '[Peer]',
+        'PublicKey = %s' % server_key,
+        'AllowedIPs = %s' % ', '.join(_wireguard_allowed(inst, routed)),
+        'Endpoint = %s:%s' % (remote, inst['port']),
+        'PersistentKeepalive = %s' % inst['keepalive'][0],
+    ]
+    return '\n'.join(lines) + '\n'
+
+
 def vpn_endpoint_profiles(plan, pki=None, settings=None):
     """{files: [{path, instance, name, content}], dirs: [...]}: per export name of this host's present server
-    instances, its profile at EXPORT_DIR/INSTANCE/NAME.ovpn (content None where the material is not there
-    yet - check mode); dirs: the directory of every server instance of the host, present or absent (where
-    the profiles of dropped names are looked for)."""
+    instances, its profile at EXPORT_DIR/INSTANCE/NAME.ovpn (NAME.conf, a wg-quick profile, for a WireGuard
+    server) - content None where the material is not there yet (check mode); dirs: the directory of every
+    server instance of the host, present or absent (where the profiles of dropped names are looked for).
+    settings: export_dir, remote (the server's address), server_cn; for WireGuard wireguard_keys ({instance:
+    this host's public key}) and wireguard_exports (vpn_endpoint_wireguard_exports)."""
     plan = _plan(plan, 'vpn_endpoint_profiles')
-    s = _settings(settings, {'export_dir': '', 'remote': '', 'server_cn': 'server'}, 'vpn_endpoint_profiles')
+    s = _settings(settings, {'export_dir': '', 'remote': '', 'server_cn': 'server', 'host': '', 'wireguard_keys': {},
+                             'wireguard_exports': {}}, 'vpn_endpoint_profiles')
     material = _material(pki)
     out = {'files': [], 'dirs': []}
     for inst in plan['present'] + plan['absent']:
@@ -706,6 +776,15 @@ def vpn_endpoint_profiles(plan, pki=None, settings=None):
         if directory not in out['dirs']:
             out['dirs'].append(directory)
         if inst['state'] != 'present':
+            continue
+        if inst.get('type') == 'wireguard':
+            pairs = (s['wireguard_exports'] or {}).get(inst['name']) or {}
+            own = (s['wireguard_keys'] or {}).get(inst['name'])
+            for name in inst.get('export') or []:
+                out['files'].append({'path': posixpath.join(directory, name + '.conf'), 'instance': inst['name'],
+                                     'name': name, 'dir': directory,
+                                     'content': wireguard_profile(inst, name, pairs.get(name), own, s['remote'],
+                                                                  s['host'])})
             continue
         got = material.get((inst['keyhost'], posixpath.normpath(inst['pki'])))
         for name in inst.get('export') or []:
@@ -728,4 +807,5 @@ class FilterModule:
             'vpn_endpoint_profiles': vpn_endpoint_profiles,
             'vpn_endpoint_wireguard_keys': vpn_endpoint_wireguard_keys,
             'vpn_endpoint_wireguard_todo': vpn_endpoint_wireguard_todo,
+            'vpn_endpoint_wireguard_exports': vpn_endpoint_wireguard_exports,
         }

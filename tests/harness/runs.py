@@ -88,3 +88,15 @@ def checked(read, do):
 
 
 daemon_actions = play.daemon_actions
+
+
+def files(root):
+    """The files under ROOT on the controller (a role's output there, e.g. the profiles of export names):
+    {path relative to ROOT: (mode as 0oNNN, content)}; {} where ROOT is not there."""
+    out = {}
+    for top, dummy, names in os.walk(root):
+        for name in names:
+            path = os.path.join(top, name)
+            with open(path) as f:
+                out[os.path.relpath(path, root)] = (oct(os.stat(path).st_mode & 0o777), f.read())
+    return out

@@ -28,7 +28,7 @@ import time
 import pytest
 import yaml
 
-from harness.runs import assert_run, checked, daemon_actions  # pylint: disable=import-error
+from harness.runs import assert_run, checked, daemon_actions, files  # pylint: disable=import-error
 
 LAB = 'roles'
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -39,7 +39,7 @@ with open(os.path.join(TOP, 'molecule', 'shared', 'vars', 'vpn_instances.yml')) 
 DEVICES = {'site': 'vpn-site', 'alt': 'tun-alt', 'lan': 'vpn-lan'}
 # the export names' profiles (on the controller: this sandbox), for every converge of this module
 EXPORT_DIR = os.path.join(TOP, 'build', 'tests', 'vpn-profiles')
-PROFILE = os.path.join(EXPORT_DIR, 'site', 'laptop1.ovpn')
+PROFILE = os.path.join('site', 'laptop1.ovpn')        # under EXPORT_DIR
 SITE_LOG = '/run/virtnet/daemon/vpn-site.log'     # the server's log (pid file back end: plain hosts)
 OUTSIDE = 'cmp1'                                   # a lab host outside the role's inventory group
 # molecule/vpn_endpoint/traffic.yml's routing checks (issue 25)
@@ -186,14 +186,8 @@ def converge(runs, lab, name, v=None, **kw):
 
 
 def exports():
-    """The profiles on the controller: {path: (mode, content)}."""
-    out = {}
-    for root, dummy, files in os.walk(EXPORT_DIR):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path) as f:
-                out[path] = (oct(os.stat(path).st_mode & 0o777), f.read())
-    return out
+    """The profiles on the controller: {path under EXPORT_DIR: (mode, content)}."""
+    return files(EXPORT_DIR)
 
 
 def wait(lab, host, script, seconds=40):

@@ -8,22 +8,26 @@ it, 10.79.0.0/24), vpn3 (a fixed tunnel address, in the namespace wgns: wireguar
 there, the namespace has its own leg on the lab network, 10.88.0.214) and dhcp2 (a systemd host: the daemon is
 a unit there; with a private tun node, bound over /dev/net/tun by the unit's BindPaths=) -, all in one play
 (tests/roles/vpn_endpoint/wireguard.yml); then a fourth spoke, cmp1. Instance `wg`, subnet 10.77.0.0/24, port
-51820, namespace wgns: nothing the OpenVPN test's instances use.
+51820, namespace wgns: nothing the OpenVPN test's instances use. The hub exports laptop1 and phone1 (wg-quick
+profiles on the controller); laptop1's profile brings up plain wireguard-go on dhcp1, outside the inventory;
+phone1 is dropped with the fourth spoke's run.
 
 Steps (module-scoped fixtures, each on the state the one before left):
-  checked_fresh -> converged (--diff) -> reconverged -> handshaken -> added (cmp1 joins: a reload of the hub;
-  and an address and a route changed by hand are repaired) -> [--deep: rebooted (dhcp2, systemd, without a
-  converge)] -> refused (bad inputs) -> removed -> removed_again
+  checked_fresh -> converged (--diff) -> reconverged -> handshaken -> laptop (laptop1's profile on dhcp1) ->
+  added (cmp1 joins, phone1 is dropped from export: a reload of the hub; and an address and a route changed by
+  hand are repaired) -> [--deep: rebooted (dhcp2, systemd, without a converge)] -> refused (bad inputs) ->
+  removed -> removed_again
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import shutil
 
 import pytest
 
-from harness.runs import assert_run, checked, daemon_actions  # pylint: disable=import-error
+from harness.runs import assert_run, checked, daemon_actions, files  # pylint: disable=import-error
 
 LAB = 'roles'
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,13 +40,19 @@ HUB_ADDRESS = '10.77.0.1'
 # the tunnel addresses: vpn3's fixed, the others derived from the host name (virtnet.linux.vpn_endpoint_plan)
 ADDRESSES = {'vpn2': '10.77.0.82', 'vpn3': '10.77.0.50', 'dhcp2': '10.77.0.109', 'cmp1': '10.77.0.230'}
 LAN = '10.79.0.1'               # on vpn2 (wireguard.yml), its network 10.79.0.0/24 behind the spoke
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+EXPORT_DIR = os.path.join(TOP, 'build', 'tests', 'wg-profiles')
+EXPORTS = ['laptop1', 'phone1']
+OUTSIDE = 'dhcp1'               # a lab host outside this test's inventory: laptop1's profile runs there
+LAPTOP = {'dev': 'wgx', 'pid': '/run/wgx.pid', 'conf': '/run/wgx.conf'}
 NETNS = {'vpn3': 'wgns'}        # the spokes in a namespace: every reading of their tunnel looks inside it
 LEG = '10.88.0.214'             # wgns's own address on the lab network (wireguard.yml)
 TUN_NODE = {'dhcp2': 'private'}  # vpn_endpoint_tun_node per host (default auto: the shared /dev/net/tun here)
 NODE = DIR + '/tun'             # an instance's private tun node
 
 BASE = {
-    'vpn1': [{'name': 'wg', 'role': 'server', 'type': 'wireguard', 'subnet': '10.77.0.0/24', 'client_to_client': True}],
+    'vpn1': [{'name': 'wg', 'role': 'server', 'type': 'wireguard', 'subnet': '10.77.0.0/24', 'client_to_client': True,
+              'export': EXPORTS}],
     'vpn2': [{'name': 'wg', 'role': 'client', 'server': 'vpn1', 'networks': ['10.79.0.0/24']}],
     'vpn3': [{'name': 'wg', 'role': 'client', 'server': 'vpn1', 'address': '10.77.0.50', 'netns': 'wgns'}],
     'dhcp2': [{'name': 'wg', 'role': 'client', 'server': 'vpn1'}],
@@ -57,7 +67,9 @@ def variant(change=None, lan=True):
 
 
 def with_fourth(v):
+    """cmp1 joins; phone1 is dropped from the hub's export."""
     v[FOURTH] = [{'name': 'wg', 'role': 'client', 'server': 'vpn1'}]
+    v['vpn1'][0]['export'] = ['laptop1']
 
 
 def all_absent(v):
@@ -86,7 +98,7 @@ BAD = [
 
 
 def play(runs, lab, name, v, **kw):
-    return runs.play(PLAY, lab.inventory, name=name, extravars=v, **kw)
+    return runs.play(PLAY, lab.inventory, name=name, extravars=dict(v, vpn_endpoint_export_dir=EXPORT_DIR), **kw)
 
 
 # ---- reading the hosts ---------------------------------------------------------------------------------
@@ -107,7 +119,28 @@ def fingerprint(lab, hosts=None):
               'find /etc/virtnet/vpn/instances -path "*/wg*" -type f -exec sha256sum {} + 2>/dev/null | sort; '
               'ls /run/netns 2>/dev/null; %s -o addr show dev vpn-wg 2>/dev/null; %s route show dev vpn-wg 2>/dev/null; '
               'pgrep -x wireguard-go | sort; true')
-    return dict((h, lab.out(h, script % (ip(h), ip(h)))) for h in hosts or HOSTS + [FOURTH])
+    out = dict((h, lab.out(h, script % (ip(h), ip(h)))) for h in hosts or HOSTS + [FOURTH])
+    out['controller'] = profiles()
+    return out
+
+
+def profiles():
+    """The profiles on the controller: {path under EXPORT_DIR: (mode, content)}."""
+    return files(EXPORT_DIR)
+
+
+def setting(text, key):
+    """The value of KEY in a wg-quick profile."""
+    return next(line.split(' = ', 1)[1] for line in text.splitlines() if line.startswith(key + ' = '))
+
+
+def profile_key(text):
+    return setting(text, 'PrivateKey')
+
+
+def public_of(lab, private):
+    """The public key of a private key (wg pubkey on the hub, fed on stdin: never on a command line)."""
+    return lab.run(HUB, 'wg pubkey', stdin=private + '\n').stdout.strip()
 
 
 def pids(lab, host):
@@ -141,6 +174,7 @@ def ping(lab, host, address, source=None):
 # ---- 1. check mode on fresh hosts, apply, again -------------------------------------------------------
 @pytest.fixture(scope='module')
 def checked_fresh(lab, runs):
+    shutil.rmtree(EXPORT_DIR, ignore_errors=True)     # profiles of an earlier session
     return checked(lambda: fingerprint(lab), lambda: play(runs, lab, 'check-fresh', variant(lan=False), check=True, diff=True))
 
 
@@ -174,7 +208,29 @@ def test_private_keys_are_0600_of_the_daemons_user_and_never_in_any_event(lab, c
         with open(os.path.join(events, name)) as f:
             text += f.read()
     assert all(p in text for p in publics), 'the public keys are not in the events: the search is broken'
-    assert [k[:6] for k in keys if k in text] == []
+    exported = [profile_key(c) for dummy, c in profiles().values()]
+    assert len(exported) == 2 and [k[:6] for k in keys + exported if k in text] == []
+
+
+def test_each_export_name_gets_a_0600_wg_quick_profile_on_the_controller(converged):
+    got = profiles()
+    assert sorted((n, m) for n, (m, dummy) in got.items()) == [('wg/laptop1.conf', '0o600'), ('wg/phone1.conf', '0o600')]
+    lines = got['wg/laptop1.conf'][1].splitlines()
+    assert [line.split(' = ')[0] for line in lines if ' = ' in line] == ['PrivateKey', 'Address', 'PublicKey', 'AllowedIPs',
+                                                                         'Endpoint', 'PersistentKeepalive']
+    assert 'AllowedIPs = 10.77.0.0/24, 10.79.0.0/24' in lines and 'Endpoint = 10.88.0.11:51820' in lines
+
+
+def test_export_key_pairs_stay_on_the_server_host_0600_and_are_the_hubs_peers(lab, converged):
+    d = DIR + '/export'
+    assert lab.out(HUB, 'stat -c "%%n %%a %%U" %s %s/*.key' % (d, d)).splitlines() == \
+        ['%s 700 root' % d, '%s/laptop1.key 600 root' % d, '%s/phone1.key 600 root' % d]
+    for name in EXPORTS:
+        text = profiles()['wg/%s.conf' % name][1]
+        pub = public_of(lab, profile_key(text))
+        assert pub == lab.out(HUB, 'wg pubkey < %s/%s.key' % (d, name))
+        assert lab.out(HUB, 'wg show %s allowed-ips | grep -F "%s"' % (DEV, pub)).split()[1] == \
+            setting(text, 'Address').replace('/24', '/32')
 
 
 @pytest.fixture(scope='module')
@@ -258,21 +314,54 @@ def test_addresses_and_routes_are_set_by_the_collection(lab, handshaken):
         'inet 10.77.0.50/24\n10.79.0.0/24 dev vpn-wg proto static scope link'
 
 
-# ---- 3. a fourth spoke - a reload of the hub that keeps its process and the sessions -, in the same run as
-# the repair of drift: an address and a route changed by hand on two spokes -------------------------------
+# ---- 2b. laptop1's profile, as is, on a host outside the inventory: plain wireguard-go and wg setconf ------
 @pytest.fixture(scope='module')
-def added(lab, runs, handshaken):
-    # a ping of 1200 bytes each way with every spoke: each peer has counted more than a peer added anew could
-    # in the run (handshakes, keepalives)
-    lab.run(HUB, 'for a in %s; do ping -c 1 -W 5 -s 1200 $a >/dev/null || exit 1; done'
-            % ' '.join(ADDRESSES[h] for h in SPOKES))
-    before, sent = pids(lab, HUB), transfers(lab)
+def laptop(lab, handshaken):
+    """wireguard-go on dhcp1 with laptop1's profile, as wg-quick would use it: wg setconf without the Address
+    line, which ip sets, and a route for each AllowedIPs network the address does not cover; stopped by its PID
+    when the module is done."""
+    text = profiles()['wg/laptop1.conf'][1]
+    address = setting(text, 'Address')
+    routes = ' '.join(n for n in setting(text, 'AllowedIPs').split(', ') if n != '10.77.0.0/24')
+    lab.run(OUTSIDE, 'umask 077; grep -v "^Address = " > %s' % LAPTOP['conf'], stdin=text)
+    lab.run(OUTSIDE, 'WG_PROCESS_FOREGROUND=1 setsid wireguard-go -f {dev} >/run/wgx.log 2>&1 </dev/null & echo $! > {pid}; '
+                     'for i in $(seq 50); do [ -S /var/run/wireguard/{dev}.sock ] && break; sleep 0.2; done; '
+                     'wg setconf {dev} {conf} && ip addr add {address} dev {dev} && ip link set {dev} up && '
+                     'for n in {routes}; do ip route add $n dev {dev} || exit 1; done'
+            .format(address=address, routes=routes, **LAPTOP))
+    yield address.split('/')[0], lab.wait(HUB, 'wg show %s latest-handshakes | grep -F "%s" | grep -qv "[[:space:]]0$"'
+                                          % (DEV, public_of(lab, profile_key(text))))
+    lab.run(OUTSIDE, 'kill $(cat {pid}); for i in $(seq 50); do ip link show {dev} >/dev/null 2>&1 || break; sleep 0.2; '
+                     'done; ip link del {dev} 2>/dev/null; rm -f {pid} {conf}; true'.format(**LAPTOP))
+
+
+def test_an_exported_profile_handshakes_and_pings_the_hub_both_ways(lab, laptop):
+    assert laptop[1], 'no handshake of laptop1 with the hub within 30 s'
+    assert ping(lab, OUTSIDE, HUB_ADDRESS) and ping(lab, HUB, laptop[0])
+
+
+def test_an_exported_profile_reaches_a_spoke_and_the_network_behind_it(lab, laptop):
+    assert ping(lab, OUTSIDE, ADDRESSES['vpn2']) and ping(lab, OUTSIDE, LAN)
+
+
+# ---- 3. a fourth spoke and phone1 dropped from export - a reload of the hub that keeps its process and the
+# sessions (laptop1's too) -, in the same run as the repair of drift: an address and a route changed by hand
+# on two spokes ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def added(lab, runs, laptop):
+    phone = public_of(lab, profile_key(profiles()['wg/phone1.conf'][1]))
+    laptop_profile = profiles()['wg/laptop1.conf']
+    # a ping of 1200 bytes each way with every spoke and laptop1: each peer has counted more than a peer added
+    # anew could in the run (handshakes, keepalives)
+    lab.run(HUB, 'for a in %s %s; do ping -c 1 -W 5 -s 1200 $a >/dev/null || exit 1; done'
+            % (' '.join(ADDRESSES[h] for h in SPOKES), laptop[0]))
+    before, shakes, sent = pids(lab, HUB), handshakes(lab), transfers(lab)
     lab.run('vpn2', 'ip addr flush dev %s && ip addr add 10.77.0.99/24 dev %s' % (DEV, DEV))
     lab.run('vpn3', 'ip -n wgns route del 10.79.0.0/24 dev %s' % DEV)
     run = play(runs, lab, 'add-and-repair', variant(with_fourth))
     after, sent_after = handshakes(lab), transfers(lab)
     lab.wait(HUB, 'wg show %s latest-handshakes | grep -F "%s" | grep -qv "[[:space:]]0$"' % (DEV, public(lab, FOURTH)))
-    return run, before, pids(lab, HUB), sent, after, sent_after
+    return run, before, pids(lab, HUB), shakes, after, phone, laptop_profile, sent, sent_after
 
 
 def test_a_fourth_spoke_reloads_the_hub_and_starts_only_itself(added):
@@ -286,11 +375,18 @@ def test_the_hub_keeps_its_processes_and_the_other_spokes_their_sessions(added):
     # syncconf leaves unchanged peers alone: each counts on from its bytes before the reload (a peer removed and
     # added again would count from 0). Not their handshake times: WireGuard renews a session every 2 minutes, on
     # its own, which a run on a busy machine outlasts.
-    sent, sent_after = added[3], added[5]
-    assert len(sent) == 3 and all(rx > 1200 and tx > 1200 for rx, tx in sent.values()), sent
-    assert [k for k, (rx, tx) in sent.items() if not (sent_after[k][0] >= rx and sent_after[k][1] >= tx)] == [], \
-        (sent, sent_after)
-    assert len(added[4]) == 4
+    kept = dict((k, v) for k, v in added[7].items() if k != added[5])
+    assert len(kept) == 4 and all(rx > 1200 and tx > 1200 for rx, tx in kept.values()), kept
+    assert [k for k, (rx, tx) in kept.items() if not (added[8][k][0] >= rx and added[8][k][1] >= tx)] == [], \
+        (kept, added[8])
+    assert len(added[4]) == 5       # the three spokes, laptop1, cmp1
+
+
+def test_a_dropped_export_name_loses_its_peer_key_pair_and_profile_and_the_others_keep_theirs(lab, laptop, added):
+    assert added[5] in added[3] and added[5] not in added[4]
+    assert lab.out(HUB, 'ls %s/export' % DIR) == 'laptop1.key'
+    assert profiles() == {'wg/laptop1.conf': added[6]}
+    assert ping(lab, OUTSIDE, HUB_ADDRESS)
 
 
 def test_the_fourth_spoke_handshakes_and_pings_both_ways(lab, added):
@@ -356,6 +452,7 @@ def test_absent_leaves_no_daemon_device_or_key(lab, removed):
     script = 'pgrep -x wireguard-go; %s -o link show %s 2>/dev/null; ls %s 2>/dev/null; true'
     left = dict((h, lab.out(h, script % (ip(h), DEV, DIR))) for h in HOSTS + [FOURTH])
     assert left == dict((h, '') for h in HOSTS + [FOURTH])
+    assert profiles() == {}         # the absent server's profiles are removed from the controller
 
 
 def test_absent_leaves_the_namespace_with_only_the_tests_own_leg(lab, removed):

@@ -362,7 +362,8 @@ def test_a_servers_new_pid_alone_does_not_change_its_clients_restart_key():
 def test_filters():
     assert set(FilterModule().filters()) == {'vpn_endpoint_host', 'vpn_endpoint_pki', 'vpn_endpoint_plumbing',
                                              'vpn_endpoint_daemons', 'vpn_endpoint_server_starts', 'vpn_endpoint_profiles',
-                                             'vpn_endpoint_wireguard_keys', 'vpn_endpoint_wireguard_todo'}
+                                             'vpn_endpoint_wireguard_keys', 'vpn_endpoint_wireguard_todo',
+                                             'vpn_endpoint_wireguard_exports'}
 
 
 # ---- the life cycle (issue 24) ---------------------------------------------------------------------------

@@ -15,9 +15,12 @@ from ansible_collections.virtnet.linux.plugins.filter.vpn_endpoint_tasks import 
     vpn_endpoint_host,
     vpn_endpoint_pki,
     vpn_endpoint_plumbing,
+    vpn_endpoint_profiles,
+    vpn_endpoint_wireguard_exports,
     vpn_endpoint_wireguard_keys,
     vpn_endpoint_wireguard_todo,
     wireguard_conf,
+    wireguard_profile,
 )
 
 HUB = {'name': 'wg', 'role': 'server', 'type': 'wireguard', 'subnet': '10.77.0.0/24', 'client_to_client': True,
@@ -71,8 +74,6 @@ def test_two_spokes_on_one_address_are_refused_naming_both():
     ({'proto': 'tcp'}, 'proto tcp: WireGuard runs over UDP only (type wireguard)'),
     ({'dev_type': 'tap'}, 'dev_type tap: a WireGuard instance is a tun device (type wireguard)'),
     ({'data_ciphers': ['AES-256-GCM']}, 'data_ciphers is an OpenVPN option (type wireguard)'),
-    ({'export': ['laptop1']}, 'export is an OpenVPN option (type wireguard: export profiles are OpenVPN .ovpn files; '
-                              'WireGuard .conf export is not supported yet)'),
     ({'type': 'ipsec'}, 'type must be openvpn or wireguard, not "ipsec"'),
 ])
 def test_bad_wireguard_servers_are_refused_naming_instance_and_host(change, message):
@@ -175,3 +176,98 @@ def test_keys_to_make_are_this_hosts_missing_ones_and_unseen_peers_outside_the_p
     path = 'wg=/etc/virtnet/vpn/instances/wg/private.key'
     assert todo == [{'host': 'vpn1', 'paths': [path]}, {'host': 'vpn3', 'paths': [path]}]
     assert vpn_endpoint_wireguard_todo(p, 'vpn1', {'wg_keys_missing': []}, {}, ['vpn1', 'vpn2', 'vpn3']) == []
+
+
+# ---- export: wg-quick profiles of clients outside the inventory ------------------------------------------
+EXPORTED = dict(HUB, export=['laptop1', 'phone1'])
+DIR = '/etc/virtnet/vpn/instances/wg'
+PAIRS = {'results': [
+    {'item': {'name': 'wg'}, 'stdout': 'made|wg|phone1\nkey|wg|laptop1|PRIV1=|PUB1=\nkey|wg|phone1|PRIV2=|PUB2=\nremoved|wg|old1'},
+    {'skipped': True}]}
+
+
+def test_export_names_of_a_wireguard_server_get_addresses_derived_from_the_name():
+    hub = plan('vpn1', hostvars(hub=EXPORTED))
+    assert hub['errors'] == []
+    net = {'network': '10.77.0.0', 'prefix': 24}
+    assert hub['servers'][0]['export_peers'] == [{'name': n, 'tunnel_address': wireguard_address(n, net)}
+                                                 for n in ('laptop1', 'phone1')]
+    # another name added moves nobody
+    more = plan('vpn1', hostvars(hub=dict(HUB, export=['phone1', 'tablet', 'laptop1'])))['servers'][0]['export_peers']
+    assert [p for p in more if p['name'] != 'tablet'] == list(reversed(hub['servers'][0]['export_peers']))
+
+
+def test_an_export_name_on_a_clients_address_is_refused_naming_both():
+    taken = wireguard_address('laptop1', {'network': '10.77.0.0', 'prefix': 24})
+    spokes = dict(SPOKES, vpn3=[{'name': 'wg', 'role': 'client', 'server': 'vpn1', 'address': taken}])
+    assert plan('vpn1', hostvars(hub=EXPORTED, spokes=spokes))['errors'] == [
+        'vpn_endpoint_instances[wg] (server on vpn1): export name "laptop1": its tunnel address %s (derived from the '
+        'name) is also the address of client wg on vpn3 (choose another name, or give that client address)' % taken]
+
+
+def test_export_on_a_wireguard_client_is_refused():
+    spokes = {'vpn2': [{'name': 'wg', 'role': 'client', 'server': 'vpn1', 'export': ['x']}]}
+    assert 'vpn_endpoint_instances[wg] (client on vpn2): export belongs to a server instance (the profiles of ' \
+        'clients outside the inventory)' in plan('vpn2', hostvars(spokes=spokes))['errors']
+
+
+def test_the_export_task_reads_key_pairs_by_instance_and_name_the_public_ones_alone_by_default():
+    pairs = {'laptop1': {'private': 'PRIV1=', 'public': 'PUB1='}, 'phone1': {'private': 'PRIV2=', 'public': 'PUB2='}}
+    assert vpn_endpoint_wireguard_exports(PAIRS, True) == {'wg': pairs}
+    assert vpn_endpoint_wireguard_exports(PAIRS) == {'wg': {'laptop1': {'public': 'PUB1='}, 'phone1': {'public': 'PUB2='}}}
+    assert 'PRIV' not in repr(vpn_endpoint_wireguard_exports(PAIRS))
+    assert vpn_endpoint_wireguard_exports({'skipped': True}) == {}
+
+
+def test_the_hub_configuration_has_a_peer_per_export_name_with_a_known_key():
+    hub = plan('vpn1', hostvars(hub=EXPORTED))['servers'][0]
+    a1 = hub['export_peers'][0]['tunnel_address']
+    conf = wireguard_conf(hub, KEYS, {'laptop1': {'public': 'PUB1='}})
+    assert conf.endswith('# export name laptop1\n[Peer]\nPublicKey = PUB1=\nAllowedIPs = %s/32\n' % a1)
+    assert conf.count('[Peer]') == 3 and 'PRIV' not in conf
+
+
+def test_the_daemon_reloads_for_an_export_name_and_never_carries_its_private_key():
+    settings = {'wireguard_script': '#!/bin/sh\n', 'wireguard_keys': KEYS, 'host': 'vpn1'}
+    hub = plan('vpn1', hostvars(hub=EXPORTED), strict=True)
+    before = vpn_endpoint_daemons(hub, {}, settings=settings)[0]
+    after = vpn_endpoint_daemons(hub, {}, settings=dict(settings, wireguard_exports=vpn_endpoint_wireguard_exports(PAIRS)))[0]
+    assert after['restart_key'] == before['restart_key'] and after['files'][0]['content'] != before['files'][0]['content']
+    assert 'PUB2=' in after['files'][0]['content'] and 'PRIV' not in repr(after)
+
+
+def test_a_profile_is_a_wg_quick_file_for_the_name_none_while_a_key_is_missing():
+    hub = plan('vpn1', hostvars(hub=dict(EXPORTED, client_to_client=False)))['servers'][0]
+    a1 = hub['export_peers'][0]['tunnel_address']
+    text = wireguard_profile(hub, 'laptop1', {'private': 'PRIV1=', 'public': 'PUB1='}, 'HUBKEY=', '10.88.0.11', 'vpn1')
+    assert text.splitlines()[2:] == [
+        '[Interface]', 'PrivateKey = PRIV1=', 'Address = %s/24' % a1, '',
+        '[Peer]', 'PublicKey = HUBKEY=', 'AllowedIPs = 10.77.0.1/32, 10.78.0.0/24, 10.79.0.0/24',
+        'Endpoint = 10.88.0.11:51820', 'PersistentKeepalive = 10']
+    assert wireguard_profile(hub, 'laptop1', None, 'HUBKEY=', '10.88.0.11', 'vpn1') is None
+    assert wireguard_profile(hub, 'laptop1', {'private': 'PRIV1='}, None, '10.88.0.11', 'vpn1') is None
+
+
+def test_profiles_are_name_conf_in_the_instances_export_directory():
+    hub = plan('vpn1', hostvars(hub=EXPORTED), strict=True)
+    out = vpn_endpoint_profiles(hub, None, {'export_dir': '/out', 'remote': '10.88.0.11', 'host': 'vpn1',
+                                            'wireguard_keys': {'wg': 'HUBKEY='},
+                                            'wireguard_exports': vpn_endpoint_wireguard_exports(PAIRS, True)})
+    assert out['dirs'] == ['/out/wg']
+    assert [(f['path'], 'PrivateKey = PRIV%d=' % n in f['content']) for n, f in enumerate(out['files'], 1)] == \
+        [('/out/wg/laptop1.conf', True), ('/out/wg/phone1.conf', True)]
+    # check mode: a key that would be made gives no content (the profile task reports the change)
+    missing = vpn_endpoint_profiles(hub, None, {'export_dir': '/out', 'remote': 'x', 'wireguard_keys': {'wg': 'HUBKEY='}})
+    assert [f['content'] for f in missing['files']] == [None, None]
+
+
+def test_the_host_look_lists_the_export_directories_to_make_read_or_remove():
+    hub = plan('vpn1', hostvars(hub=EXPORTED), strict=True)
+    assert DIR + '/export' in vpn_endpoint_host(hub, {'host': 'vpn1'})['paths']
+    assert vpn_endpoint_host(hub, {'host': 'vpn1'})['wg_export'] == [{'name': 'wg', 'dir': DIR + '/export',
+                                                                     'names': ['laptop1', 'phone1']}]
+    bare = plan('vpn1', strict=True)
+    assert vpn_endpoint_host(bare, {'host': 'vpn1'})['wg_export'] == []
+    left = '%s/export|directory|700|root|root|0:0\n' % DIR
+    assert vpn_endpoint_host(bare, {'host': 'vpn1'}, left)['wg_export'] == [{'name': 'wg', 'dir': DIR + '/export',
+                                                                            'names': []}]
